@@ -1,0 +1,96 @@
+#include "runtime/dispatch.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+
+#include "kernels/int4.h"
+#include "kernels/qgemm.h"
+#include "kernels/quantize.h"
+#include "kernels/sgemm.h"
+
+namespace nq {
+
+// Each family's pick: the best variant at or below `isa`. A family edits only its own pick.
+
+static const QGemmKernel* pick_qgemm(Isa isa) {
+  switch (isa) {
+    default: return &qgemm_u8s8_4x16__ref;
+  }
+}
+
+static const SGemmKernel* pick_sgemm(Isa isa) {
+  switch (isa) {
+    default: return &sgemm_f32_4x16__ref;
+  }
+}
+
+static const QuantKernels* pick_quant(Isa isa) {
+  switch (isa) {
+    default: return &quant_f32__ref;
+  }
+}
+
+static const Int4GemmKernel* pick_int4(Isa isa) {
+  switch (isa) {
+    default: return nullptr;
+  }
+}
+
+namespace {
+
+constexpr Isa kAllIsas[] = {Isa::scalar, Isa::avx2, Isa::avx512vnni, Isa::amx, Isa::neon};
+
+struct Registry {
+  KernelTable tables[sizeof(kAllIsas) / sizeof(kAllIsas[0])];
+  std::atomic<const KernelTable*> active{nullptr};
+  std::string note;
+
+  Registry() {
+    for (size_t i = 0; i < sizeof(kAllIsas) / sizeof(kAllIsas[0]); ++i) {
+      const Isa isa = kAllIsas[i];
+      tables[i] = KernelTable{isa, pick_qgemm(isa), pick_sgemm(isa), pick_quant(isa),
+                              pick_int4(isa)};
+    }
+    Isa chosen = supported_isas().front();
+    if (const char* env = std::getenv("NQUANT_ISA")) {
+      Isa wanted;
+      if (!isa_from_name(env, &wanted)) {
+        note = std::string("NQUANT_ISA='") + env +
+               "' is not one of scalar, avx2, avx512vnni, amx, neon; using " + isa_name(chosen);
+      } else if (!isa_supported(wanted)) {
+        note = std::string("NQUANT_ISA=") + env + " is not supported by this CPU; using " +
+               isa_name(chosen);
+      } else {
+        chosen = wanted;
+      }
+    }
+    active.store(&table(chosen));
+  }
+
+  const KernelTable& table(Isa isa) const {
+    for (size_t i = 0; i < sizeof(kAllIsas) / sizeof(kAllIsas[0]); ++i)
+      if (kAllIsas[i] == isa) return tables[i];
+    return tables[0];
+  }
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+}  // namespace
+
+const KernelTable& kernels_for(Isa isa) { return registry().table(isa); }
+const KernelTable& active_kernels() { return *registry().active.load(); }
+Isa active_isa() { return active_kernels().isa; }
+const std::string& isa_request_note() { return registry().note; }
+
+bool set_active_isa(Isa isa) {
+  if (!isa_supported(isa)) return false;
+  registry().active.store(&registry().table(isa));
+  return true;
+}
+
+}  // namespace nq

@@ -1,0 +1,17 @@
+// One process-wide pool of worker threads for splitting a kernel call over tiles.
+#pragma once
+#include <cstddef>
+#include <functional>
+
+namespace nq {
+
+// Number of threads a parallel_for may use (the caller included). Default: hardware cores.
+void set_num_threads(size_t n);
+size_t get_num_threads();
+
+// Runs body(task) for task in [0, num_tasks), spread over the pool; the caller works too.
+// One job holds the pool at a time: a call that arrives while another job runs (say from a
+// second libuv worker) runs its tasks on its own thread rather than queueing behind it.
+void parallel_for(size_t num_tasks, const std::function<void(size_t task)>& body);
+
+}  // namespace nq

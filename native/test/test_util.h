@@ -1,0 +1,45 @@
+// Shared helpers for the kernel tests: seeded data and the ISA levels to sweep.
+#pragma once
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "runtime/cpu.h"
+#include "runtime/dispatch.h"
+
+namespace nq_test {
+
+// Every supported level except scalar: each is compared with the scalar twin.
+inline std::vector<nq::Isa> simd_isas() {
+  std::vector<nq::Isa> out;
+  for (nq::Isa isa : nq::supported_isas())
+    if (isa != nq::Isa::scalar) out.push_back(isa);
+  return out;
+}
+
+inline std::vector<uint8_t> random_u8(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(0, 255);
+  std::vector<uint8_t> v(n);
+  for (auto& x : v) x = static_cast<uint8_t>(d(rng));
+  return v;
+}
+
+inline std::vector<int8_t> random_s8(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(-128, 127);
+  std::vector<int8_t> v(n);
+  for (auto& x : v) x = static_cast<int8_t>(d(rng));
+  return v;
+}
+
+inline std::vector<float> random_f32(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+}  // namespace nq_test
