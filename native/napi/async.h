@@ -1,0 +1,72 @@
+// Promise-returning work on libuv's worker threads, in the baton style: the caller copies
+// everything the work needs into a plain C++ closure on the main thread, keeps the input
+// arrays referenced until the work is done, and Execute makes no N-API calls.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "napi/args.h"
+#include "runtime/status.h"
+
+namespace nq::napi {
+
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<Status()>;
+  using Result = std::function<Napi::Value(Napi::Env)>;
+
+  // keep_alive: JS values (TypedArrays, wrapped weights) the work reads or writes.
+  static Napi::Promise Start(Napi::Env env, Work work, Result result,
+                             const std::vector<Napi::Value>& keep_alive) {
+    auto* worker = new PromiseWorker(env, std::move(work), std::move(result));
+    for (const Napi::Value& v : keep_alive) {
+      if (v.IsObject()) worker->refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+    }
+    Napi::Promise promise = worker->deferred_.Promise();
+    worker->Queue();
+    return promise;
+  }
+
+ protected:
+  void Execute() override { status_ = work_(); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.is_ok()) {
+      deferred_.Reject(status_error(env, status_).Value());
+      return;
+    }
+    deferred_.Resolve(result_ ? result_(env) : env.Undefined());
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  PromiseWorker(Napi::Env env, Work work, Result result)
+      : Napi::AsyncWorker(env, "nquant"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        result_(std::move(result)) {}
+
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Result result_;
+  Status status_;
+  std::vector<Napi::ObjectReference> refs_;
+};
+
+// Runs work now (throwing on failure) or on a worker thread (returning a Promise).
+inline Napi::Value run_sync_or_async(Napi::Env env, bool run_async, PromiseWorker::Work work,
+                                     const std::vector<Napi::Value>& keep_alive,
+                                     PromiseWorker::Result result = nullptr) {
+  if (!run_async) {
+    throw_if_failed(env, work());
+    return result ? result(env) : env.Undefined();
+  }
+  return PromiseWorker::Start(env, std::move(work), std::move(result), keep_alive);
+}
+
+}  // namespace nq::napi
