@@ -1,0 +1,122 @@
+// The raw native surface of build/Release/nquant.node. Private to lib/: the public API
+// validates arguments in the user's terms and calls these. Every function re-checks its
+// arguments and throws TypeError/RangeError naming the argument rather than crash.
+// `async: true` variants run on libuv worker threads and resolve when the work is done;
+// the arrays they were given are kept alive until then and must not be changed meanwhile.
+
+export declare namespace Binding {
+  type Isa = 'amx' | 'avx512vnni' | 'avx2' | 'neon' | 'scalar';
+
+  interface CpuInfo {
+    arch: string;
+    isa: Isa;
+    features: string[];
+    supportedIsas: Isa[];
+    threads: number;
+    kernels: { qgemm?: string; sgemm?: string; quant?: string; int4?: string };
+    /** Why NQUANT_ISA was not honoured, or ''. */
+    note: string;
+  }
+
+  /** Packed weights: memory owned natively, freed by dispose() or garbage collection. */
+  interface PackedWeights {
+    readonly k: number;
+    readonly n: number;
+    readonly kernel: string;
+    readonly bytes: number;
+    readonly disposed: boolean;
+    dispose(): void;
+  }
+  interface QGemmWeights extends PackedWeights { readonly __brand: 'qgemm' }
+  interface SGemmWeights extends PackedWeights { readonly __brand: 'sgemm' }
+  interface Int4Weights extends PackedWeights { readonly __brand: 'int4' }
+
+  interface QGemmOptions {
+    lda?: number;
+    ldc?: number;
+    /** float32 output: c = acc * aScale * bScales[n] + bias[n], then relu. */
+    aScale?: number;
+    bScales?: Float32Array;
+    bias?: Float32Array;
+    relu?: boolean;
+    /** uint8/int8 output: requantization, either float scales or Q31 multipliers + shifts. */
+    biasInt32?: Int32Array;
+    requantScales?: Float32Array;
+    multipliers?: Int32Array;
+    shifts?: Int32Array;
+    outZeroPoint?: number;
+    qmin?: number;
+    qmax?: number;
+  }
+
+  interface SGemmOptions {
+    lda?: number;
+    ldc?: number;
+    bias?: Float32Array;
+    activation?: 'none' | 'relu' | 'clip';
+    clipMin?: number;
+    clipMax?: number;
+    accumulate?: boolean;
+    alpha?: number;
+  }
+
+  interface Module {
+    cpuInfo(): CpuInfo;
+    setThreads(threads: number): void;
+    getThreads(): number;
+    setIsa(isa: Isa): void;
+
+    qgemmPackB(b: Int8Array | Uint8Array, k: number, n: number, transposed: boolean,
+               zeroPoints: Int32Array | null, isa?: Isa): QGemmWeights;
+    qgemm(a: Uint8Array | Int8Array, m: number, aZeroPoint: number, weights: QGemmWeights,
+          out: Int32Array | Float32Array | Uint8Array | Int8Array, options: QGemmOptions | undefined,
+          async: false): void;
+    qgemm(a: Uint8Array | Int8Array, m: number, aZeroPoint: number, weights: QGemmWeights,
+          out: Int32Array | Float32Array | Uint8Array | Int8Array, options: QGemmOptions | undefined,
+          async: true): Promise<void>;
+
+    sgemmPackB(b: Float32Array, k: number, n: number, transposed: boolean, isa?: Isa): SGemmWeights;
+    sgemm(a: Float32Array, m: number, weights: SGemmWeights, out: Float32Array,
+          options: SGemmOptions | undefined, async: false): void;
+    sgemm(a: Float32Array, m: number, weights: SGemmWeights, out: Float32Array,
+          options: SGemmOptions | undefined, async: true): Promise<void>;
+    matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, bTransposed: boolean,
+           out: Float32Array, options: SGemmOptions | undefined, async: false, isa?: Isa): void;
+    matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, bTransposed: boolean,
+           out: Float32Array, options: SGemmOptions | undefined, async: true, isa?: Isa): Promise<void>;
+
+    /** x viewed as [outer, channels, inner]; scales (and zeroPoints) have 1 or `channels` values. */
+    quantizeLinear(x: Float32Array, outer: number, inner: number, scales: Float32Array,
+                   zeroPoints: Int32Array | null, y: Uint8Array | Int8Array, async: boolean): void | Promise<void>;
+    dequantizeLinear(x: Uint8Array | Int8Array, outer: number, inner: number, scales: Float32Array,
+                     zeroPoints: Int32Array | null, y: Float32Array, async: boolean): void | Promise<void>;
+    dynamicQuantizeU8(x: Float32Array, y: Uint8Array): { scale: number; zeroPoint: number };
+    /** Per-channel min/max over finite values; returns the count of NaN/Inf seen. */
+    minmax(x: Float32Array, outer: number, inner: number, mins: Float32Array, maxs: Float32Array): number;
+    /** Adds counts of x over [lo, hi] (end bins take values outside) into counts. */
+    histogram(x: Float32Array, lo: number, hi: number, counts: Float64Array): void;
+    f32ToF16(x: Float32Array, y: Uint16Array): void;
+    f16ToF32(x: Uint16Array, y: Float32Array): void;
+    int4QuantizeBlockwise(x: Float32Array, rows: number, cols: number, blockSize: number,
+                          symmetric: boolean): { packed: Uint8Array; scales: Float32Array; zeroPoints: Uint8Array | null };
+    int4DequantizeBlockwise(packed: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array | null,
+                            rows: number, cols: number, blockSize: number, y: Float32Array): void;
+    signPack(x: Float32Array, rows: number, cols: number): { bits: Uint8Array; scales: Float32Array };
+    signUnpack(bits: Uint8Array, scales: Float32Array, rows: number, cols: number, y: Float32Array): void;
+
+    int4Pack(packed: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array | null, n: number,
+             k: number, blockSize: number, isa?: Isa): Int4Weights;
+    int4Gemm(x: Float32Array, m: number, weights: Int4Weights, bias: Float32Array | null,
+             int8Activations: boolean, y: Float32Array, async: false): void;
+    int4Gemm(x: Float32Array, m: number, weights: Int4Weights, bias: Float32Array | null,
+             int8Activations: boolean, y: Float32Array, async: true): Promise<void>;
+
+    kmeans1d(x: Float32Array, k: number, init: 'kmeans++' | 'linear' | 'density', maxIters: number,
+             seed: number, centroids: Float32Array, assignments: Uint32Array | null,
+             async: false): { iterations: number; inertia: number };
+    kmeans1d(x: Float32Array, k: number, init: 'kmeans++' | 'linear' | 'density', maxIters: number,
+             seed: number, centroids: Float32Array, assignments: Uint32Array | null,
+             async: true): Promise<{ iterations: number; inertia: number }>;
+    magnitudeThreshold(x: Float32Array, k: number): number;
+  }
+}

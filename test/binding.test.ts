@@ -1,0 +1,130 @@
+// The native binding as JS sees it: zero-copy views that honour byteOffset, errors that
+// name the argument, async work off the event loop, dispose() during work, forced ISAs.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { cpu, setThreads, getThreads } from '../lib';
+import { native } from '../lib/native';
+
+function refQGemm(a: ArrayLike<number>, za: number, b: ArrayLike<number>, zb: number, m: number, n: number, k: number): Int32Array {
+  const c = new Int32Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let t = 0; t < k; t++) s += (a[i * k + t] - za) * (b[t * n + j] - zb);
+    c[i * n + j] = s;
+  }
+  return c;
+}
+
+// Errors made by the addon come from Node's main realm, not jest's sandbox, so instanceof
+// RangeError fails there: check the name and message instead.
+function expectError(fn: () => unknown, name: 'TypeError' | 'RangeError' | 'Error', message?: RegExp): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeDefined();
+  const err = caught as Error;
+  expect(err.name).toBe(name);
+  if (message) expect(err.message).toMatch(message);
+}
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+describe('cpu()', () => {
+  test('reports the arch, the active ISA among the supported ones, and one kernel per family', () => {
+    const info = cpu();
+    expect(info.arch).toBe(process.arch);
+    expect(info.supportedIsas).toContain(info.isa);
+    expect(info.supportedIsas[info.supportedIsas.length - 1]).toBe('scalar');
+    for (const family of ['qgemm', 'sgemm', 'quant', 'int4'] as const) expect(info.kernels[family]).toMatch(/__/);
+  });
+
+  test('NQUANT_ISA forces each supported level, and an unsupported request is explained', () => {
+    const probe = (env: string) => spawnSync(process.execPath, ['-e', `const b=require(${JSON.stringify(path.join(__dirname, '..', 'build', 'Release', 'nquant.node'))}); process.stdout.write(JSON.stringify(b.cpuInfo()))`], {
+      env: { ...process.env, NQUANT_ISA: env }, encoding: 'utf8',
+    });
+    for (const isa of cpu().supportedIsas) {
+      const out = JSON.parse(probe(isa).stdout);
+      expect(out.isa).toBe(isa);
+      expect(out.kernels.qgemm.endsWith(isa === 'scalar' ? '__ref' : '')).toBe(true);
+      expect(out.note).toBe('');
+    }
+    const bogus = JSON.parse(probe('sse9').stdout);
+    expect(bogus.isa).toBe(cpu().supportedIsas[0]);
+    expect(bogus.note).toMatch(/NQUANT_ISA='sse9' is not one of/);
+  });
+
+  test('setThreads changes the pool and rejects nonsense', () => {
+    const before = getThreads();
+    setThreads(1);
+    expect(getThreads()).toBe(1);
+    setThreads(before);
+    expect(() => setThreads(0)).toThrow(RangeError);
+    expect(() => setThreads(1.5 as number)).toThrow(/threads: expected an integer/);
+  });
+});
+
+describe('qgemm binding', () => {
+  const m = 5, k = 37, n = 19;
+  const rnd = seeded(7);
+  const a = Uint8Array.from({ length: m * k }, () => Math.floor(rnd() * 256));
+  const b = Int8Array.from({ length: k * n }, () => Math.floor(rnd() * 256) - 128);
+
+  test.each(cpu().supportedIsas)('matches the JS reference at %s, with inputs at a byteOffset', (isa) => {
+    const bufA = new Uint8Array(m * k + 3);
+    bufA.set(a, 3);
+    const aView = bufA.subarray(3);
+    const bufB = new Int8Array(k * n + 5);
+    bufB.set(b, 5);
+    const w = native.qgemmPackB(bufB.subarray(5), k, n, false, new Int32Array([3]), isa);
+    const out = new Int32Array(m * n + 2).subarray(2);
+    native.qgemm(aView, m, 100, w, out, {}, false);
+    expect(Array.from(out)).toEqual(Array.from(refQGemm(a, 100, b, 3, m, n, k)));
+    w.dispose();
+  });
+
+  test('errors name the argument, the expectation and the value', () => {
+    const w = native.qgemmPackB(b, k, n, false, null);
+    expectError(() => native.qgemm(a.subarray(1), m, 0, w, new Int32Array(m * n), {}, false), 'RangeError', /^a: expected at least 185 elements, received 184 elements$/);
+    expectError(() => native.qgemm(a, m, 256, w, new Int32Array(m * n), {}, false), 'RangeError', /aZeroPoint: expected an integer in \[0, 255\], received 256/);
+    expectError(() => native.qgemm(a, m, 0, {} as never, new Int32Array(m * n), {}, false), 'TypeError', /weights: expected packed weights from qgemmPackB, received object/);
+    expectError(() => native.qgemm(a, m, 0, w, new Float64Array(m * n) as never, {}, false), 'TypeError', /out: expected an Int32Array, Float32Array, Uint8Array or Int8Array, received Float64Array\(95\)/);
+    expectError(() => native.qgemmPackB(b, k, n + 1, false, null), 'RangeError', /b: expected at least 740 elements, received 703 elements/);
+    expectError(() => native.qgemmPackB(b, k, n, false, new Int32Array(2)), 'RangeError', /zeroPoints: expected 1 or n=19 values, received 2 values/);
+    expectError(() => native.qgemm(a, m, 0, w, new Int32Array(m * n), { ldc: 3 }, false), 'RangeError', /options.ldc: expected >= n=19, received 3/);
+    w.dispose();
+    expect(w.disposed).toBe(true);
+    expectError(() => native.qgemm(a, m, 0, w, new Int32Array(m * n), {}, false), 'Error', /weights: weights already disposed/);
+  });
+
+  test('async work keeps its weights alive across dispose() and resolves with the right result', async () => {
+    const w = native.qgemmPackB(b, k, n, false, null);
+    const out = new Int32Array(m * n);
+    const done = native.qgemm(a, m, 0, w, out, {}, true);
+    w.dispose();
+    await done;
+    expect(Array.from(out)).toEqual(Array.from(refQGemm(a, 0, b, 0, m, n, k)));
+  });
+
+  test('a long async GEMM leaves the event loop free', async () => {
+    const M = 256, K = 1024, N = 1024;
+    const w = native.qgemmPackB(new Int8Array(K * N).fill(1), K, N, false, null);
+    const A = new Uint8Array(M * K).fill(1);
+    const out = new Int32Array(M * N);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) await native.qgemm(A, M, 0, w, out, {}, true);
+    const elapsed = performance.now() - t0;
+    clearInterval(timer);
+    expect(out[0]).toBe(K);
+    // A blocked loop would tick ~once; a free one ticks about once per elapsed millisecond.
+    expect(ticks).toBeGreaterThan(Math.min(20, elapsed / 4));
+    w.dispose();
+  });
+});
