@@ -60,43 +60,39 @@ export class Tensor<D extends DataType = DataType> {
   readonly dims: readonly number[];
 
   /**
-   * new Tensor('float32', data, [1, 3]) views `data`; new Tensor('float32', [1, 3]) allocates
-   * zeros. A plain number array is copied into a fresh TypedArray of the dtype.
+   * new Tensor('float32', data, [1, 3]) views `data` (a TypedArray of the dtype's kind);
+   * a plain array of numbers (or bigints) is copied into a fresh TypedArray. Without dims,
+   * the tensor is 1-D. Use Tensor.zeros(dtype, dims) to allocate.
    */
-  constructor(dtype: D, data: DataTypeMap[D] | readonly number[] | readonly bigint[], dims?: readonly number[]);
-  constructor(dtype: D, dims: readonly number[]);
-  constructor(dtype: D, dataOrDims: DataTypeMap[D] | readonly number[] | readonly bigint[], dims?: readonly number[]) {
+  constructor(dtype: D, data: DataTypeMap[D] | readonly number[] | readonly bigint[], dims?: readonly number[]) {
     if (!isDataType(dtype)) throw invalidType('dtype', `one of ${DATA_TYPES.join(', ')}`, dtype);
     const Ctor = ARRAY_TYPES[dtype];
-    let data: DataTypeMap[D];
-    if (dims === undefined && Array.isArray(dataOrDims) && !ArrayBuffer.isView(dataOrDims)) {
-      const shape = dataOrDims as readonly number[];
-      data = new Ctor(sizeOf(shape)) as DataTypeMap[D];
-      dims = shape;
-    } else if (ArrayBuffer.isView(dataOrDims)) {
-      if (!(dataOrDims instanceof Ctor)) {
-        throw invalidType('data', `${Ctor.name} for dtype '${dtype}'`, dataOrDims);
-      }
-      data = dataOrDims as DataTypeMap[D];
-    } else if (Array.isArray(dataOrDims)) {
-      data = new Ctor(dataOrDims.length) as DataTypeMap[D];
-      const target = data as unknown as { [i: number]: number | bigint };
+    let array: DataTypeMap[D];
+    if (ArrayBuffer.isView(data)) {
+      if (!(data instanceof Ctor)) throw invalidType('data', `${Ctor.name} for dtype '${dtype}'`, data);
+      array = data as DataTypeMap[D];
+    } else if (Array.isArray(data)) {
+      array = new Ctor(data.length) as DataTypeMap[D];
+      const target = array as unknown as { [i: number]: number | bigint };
       const big = dtype === 'int64' || dtype === 'uint64';
-      for (let i = 0; i < dataOrDims.length; i++) {
-        const v = dataOrDims[i];
-        target[i] = big ? BigInt(v) : Number(v);
-      }
+      for (let i = 0; i < data.length; i++) target[i] = big ? BigInt(data[i]) : Number(data[i]);
     } else {
-      throw invalidType('data', 'a TypedArray or an array of numbers', dataOrDims);
+      throw invalidType('data', 'a TypedArray or an array of numbers', data);
     }
-    const shape = dims ?? [data.length];
+    const shape = dims ?? [array.length];
     const size = sizeOf(shape);
-    if (size !== data.length) {
-      throw invalidRange('data', `${size} elements for dims [${shape.join(', ')}]`, `${data.length} elements`);
+    if (size !== array.length) {
+      throw invalidRange('data', `${size} elements for dims [${shape.join(', ')}]`, array.length);
     }
     this.dtype = dtype;
-    this.data = data;
+    this.data = array;
     this.dims = Object.freeze([...shape]);
+  }
+
+  /** A tensor of zeros. */
+  static zeros<D extends DataType>(dtype: D, dims: readonly number[]): Tensor<D> {
+    if (!isDataType(dtype)) throw invalidType('dtype', `one of ${DATA_TYPES.join(', ')}`, dtype);
+    return new Tensor(dtype, new ARRAY_TYPES[dtype](sizeOf(dims)) as DataTypeMap[D], dims);
   }
 
   get size(): number {

@@ -45,3 +45,25 @@ export async function ortMatMul(a: Float32Array, b: Float32Array, m: number, n: 
   const feeds = { A: new ort.Tensor('float32', a, [m, k]) };
   return { run: () => s.run(feeds), release: () => s.release() };
 }
+
+/** C = A x dequant(B) with B as 4-bit blocks (com.microsoft MatMulNBits), weights rows = N. */
+export async function ortMatMulNBits(a: Float32Array, packed: Uint8Array, scales: Float32Array, m: number, n: number, k: number, blockSize: number, threads: number): Promise<OrtGemm> {
+  const blocks = Math.ceil(k / blockSize);
+  const bytes = buildModel({
+    inputs: [{ name: 'A', dtype: 'float32', dims: [m, k] }],
+    outputs: [{ name: 'C', dtype: 'float32', dims: [m, n] }],
+    initializers: {
+      B: new Tensor('uint8', packed, [n, blocks, blockSize / 2]),
+      scales: new Tensor('float32', scales, [n * blocks]),
+    },
+    nodes: [{
+      opType: 'MatMulNBits', domain: 'com.microsoft', inputs: ['A', 'B', 'scales'], outputs: ['C'],
+      attributes: { K: k, N: n, bits: 4, block_size: blockSize },
+    }],
+    opset: 17,
+    domains: { 'com.microsoft': 1 },
+  });
+  const s = await session(bytes, threads);
+  const feeds = { A: new ort.Tensor('float32', a, [m, k]) };
+  return { run: () => s.run(feeds), release: () => s.release() };
+}

@@ -1,0 +1,58 @@
+// `npm run bench -- <suite>`: side-by-side benchmarks with onnxruntime-node in one process.
+import { Command } from 'commander';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { cpu } from '../lib/cpu';
+import { benchGemm, GemmRow } from './gemm';
+
+function machineLine(): string {
+  const info = cpu();
+  return `${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${os.cpus().length} logical cores, ` +
+    `kernels at ${info.isa} (${info.supportedIsas.join(', ')}), Node ${process.version}`;
+}
+
+function gemmMarkdown(rows: GemmRow[]): string {
+  const lines = [
+    '| shape MxNxK | threads | kind | ours | GOPS | peer | peer GOPS | ours/peer |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    lines.push(`| ${r.shape} | ${r.threads} | ${r.kind} | ${r.impl} | ${r.gops.toFixed(1)} | ${r.peer} | ${r.peerGops.toFixed(1)} | ${r.ratio.toFixed(2)} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Replaces the section headed `## title` in bench/RESULTS.md (or appends it). */
+function writeSection(title: string, body: string): void {
+  const file = path.join(__dirname, '..', '..', 'bench', 'RESULTS.md');
+  const header = '# Benchmark results\n\nRatios measured within one run count; absolute numbers vary on shared machines.\n';
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : header;
+  const section = `## ${title}\n\n${body}\n`;
+  const start = text.indexOf(`## ${title}\n`);
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + 1);
+    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
+  } else {
+    text = `${text.trimEnd()}\n\n${section}`;
+  }
+  fs.writeFileSync(file, text);
+  console.log(`wrote section "${title}" of ${path.relative(process.cwd(), file)}`);
+}
+
+const program = new Command('nquant-bench').description('nquant benchmarks against onnxruntime-node');
+program
+  .command('gemm')
+  .description('INT8 / FP32 / INT4 GEMM vs onnxruntime-node MatMulInteger / MatMul / MatMulNBits')
+  .option('--quick', 'fewer repetitions, one thread count')
+  .option('--write', 'record the table in bench/RESULTS.md')
+  .action(async (o: { quick?: boolean; write?: boolean }) => {
+    console.log(machineLine());
+    const rows = await benchGemm({ quick: o.quick });
+    if (o.write) writeSection('GEMM', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}\n\n${gemmMarkdown(rows)}`);
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
