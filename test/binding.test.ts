@@ -1,6 +1,8 @@
 // The native binding as JS sees it: zero-copy views that honour byteOffset, errors that
 // name the argument, async work off the event loop, dispose() during work, forced ISAs.
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { cpu, setThreads, getThreads } from '../lib';
 import { native } from '../lib/native';
@@ -126,5 +128,32 @@ describe('qgemm binding', () => {
     // A blocked loop would tick ~once; a free one ticks about once per elapsed millisecond.
     expect(ticks).toBeGreaterThan(Math.min(20, elapsed / 4));
     w.dispose();
+  });
+
+  test('worker threads each load the addon and run alongside the main thread', () => {
+    const addon = JSON.stringify(path.join(__dirname, '..', 'build', 'Release', 'nquant.node'));
+    const script = `
+      const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
+      const b = require(${addon});
+      const run = (v) => {
+        const w = b.qgemmPackB(new Int8Array(64).fill(1), 8, 8, false, null);
+        const c = new Int32Array(8);
+        return b.qgemm(new Uint8Array(8).fill(v), 1, 0, w, c, {}, true).then(() => c[0]);
+      };
+      if (isMainThread) {
+        const workers = [1, 2, 3].map((v) => new Promise((resolve, reject) => {
+          const wk = new Worker(__filename, { workerData: v });
+          wk.on('message', resolve);
+          wk.on('error', reject);
+        }));
+        Promise.all([...workers, run(5)]).then((r) => process.stdout.write(JSON.stringify(r)));
+      } else {
+        run(workerData).then((x) => parentPort.postMessage(x));
+      }`;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nq-')), 'workers.js');
+    fs.writeFileSync(file, script);
+    const out = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    expect(out.stderr).toBe('');
+    expect(JSON.parse(out.stdout)).toEqual([8, 16, 24, 40]);
   });
 });

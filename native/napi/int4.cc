@@ -36,7 +36,7 @@ Napi::Value Pack(const Napi::CallbackInfo& info) {
   auto packed = std::make_shared<Int4PackedW>();
   throw_if_failed(env, int4_pack(*kernels_arg(info, 6).int4, nibbles.data, scales.data, zps.data,
                                  n, k, block, zps.data == nullptr, packed.get()));
-  return Int4Weights::Wrap(std::move(packed));
+  return Int4Weights::Wrap(env, std::move(packed));
 }
 
 // int4Gemm(x, m, weights, bias|null, int8Activations, y, async)

@@ -56,7 +56,7 @@ Napi::Value PackB(const Napi::CallbackInfo& info) {
   const QGemmKernel& kernel = *kernels_arg(info, 5).qgemm;
   auto packed = std::make_shared<QGemmPackedB>();
   throw_if_failed(env, qgemm_pack_b(kernel, b, packed.get()));
-  return QGemmWeights::Wrap(std::move(packed));
+  return QGemmWeights::Wrap(env, std::move(packed));
 }
 
 // qgemm(a, m, aZeroPoint, weights, out, options, async) -> undefined | Promise<void>

@@ -72,7 +72,7 @@ Napi::Value PackB(const Napi::CallbackInfo& info) {
   auto packed = std::make_shared<SGemmPackedB>();
   throw_if_failed(env, sgemm_pack_b(*kernels_arg(info, 4).sgemm, b.data, k, n, 0, transposed,
                                     packed.get()));
-  return SGemmWeights::Wrap(std::move(packed));
+  return SGemmWeights::Wrap(env, std::move(packed));
 }
 
 // sgemm(a, m, weights, out, options, async)

@@ -5,10 +5,28 @@
 
 #include <memory>
 #include <string>
+#include <typeindex>
+#include <unordered_map>
 
 #include "napi/args.h"
 
 namespace nq::napi {
+
+// Per-environment state: each worker thread that loads the addon gets its own classes, so
+// nothing here may be a process-wide static holding JS handles.
+struct AddonData {
+  std::unordered_map<std::type_index, Napi::FunctionReference> classes;
+  std::unordered_map<std::type_index, std::string> made_by;
+};
+
+inline AddonData& addon_data(Napi::Env env) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (!data) {
+    data = new AddonData();
+    env.SetInstanceData(data);  // deleted by Node when the environment shuts down
+  }
+  return *data;
+}
 
 // Packed must have: k, n, kernel->name, and a `size_t packed_bytes(const Packed&)` overload.
 template <typename Packed>
@@ -25,22 +43,23 @@ class WeightsWrap : public Napi::ObjectWrap<WeightsWrap<Packed>> {
          Base::template InstanceAccessor<&WeightsWrap::Bytes>("bytes"),
          Base::template InstanceAccessor<&WeightsWrap::Disposed>("disposed"),
          Base::template InstanceMethod<&WeightsWrap::Dispose>("dispose")});
-    constructor() = new Napi::FunctionReference(Napi::Persistent(ctor));
-    made_by_name() = made_by;
+    AddonData& data = addon_data(env);
+    data.classes[typeid(Packed)] = Napi::Persistent(ctor);
+    data.made_by[typeid(Packed)] = made_by;
   }
 
   explicit WeightsWrap(const Napi::CallbackInfo& info) : Base(info) {}
 
-  static Napi::Object Wrap(std::shared_ptr<const Packed> packed) {
-    Napi::Object obj = constructor()->New({});
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<const Packed> packed) {
+    Napi::Object obj = constructor(env).New({});
     Base::Unwrap(obj)->packed_ = std::move(packed);
     return obj;
   }
 
   // The packed data behind a JS value, or a TypeError naming the argument.
   static std::shared_ptr<const Packed> From(const Napi::Value& v, const char* name) {
-    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor()->Value())) {
-      throw_type(v.Env(), name, std::string("packed weights from ") + made_by_name(), v);
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor(v.Env()).Value())) {
+      throw_type(v.Env(), name, "packed weights from " + addon_data(v.Env()).made_by[typeid(Packed)], v);
     }
     std::shared_ptr<const Packed> p = Base::Unwrap(v.As<Napi::Object>())->packed_;
     if (!p) throw Napi::Error::New(v.Env(), std::string(name) + ": weights already disposed");
@@ -48,13 +67,8 @@ class WeightsWrap : public Napi::ObjectWrap<WeightsWrap<Packed>> {
   }
 
  private:
-  static Napi::FunctionReference*& constructor() {
-    static Napi::FunctionReference* ctor = nullptr;
-    return ctor;
-  }
-  static const char*& made_by_name() {
-    static const char* name = "";
-    return name;
+  static Napi::FunctionReference& constructor(Napi::Env env) {
+    return addon_data(env).classes[typeid(Packed)];
   }
   const Packed& live(Napi::Env env) const {
     if (!packed_) throw Napi::Error::New(env, "weights already disposed");
