@@ -15,25 +15,57 @@ namespace nq {
 
 static const QGemmKernel* pick_qgemm(Isa isa) {
   switch (isa) {
+#if defined(NQ_ARCH_X86)
+    case Isa::amx: return &qgemm_u8s8_32x32__amx;
+    case Isa::avx512vnni: return &qgemm_u8s8_8x32__avx512vnni;
+    case Isa::avx2: return &qgemm_u8s8_6x16__avx2;
+#endif
+#if defined(NQ_ARCH_ARM64)
+    case Isa::neon: return &qgemm_u8s8_4x16__neon;
+#endif
     default: return &qgemm_u8s8_4x16__ref;
   }
 }
 
 static const SGemmKernel* pick_sgemm(Isa isa) {
   switch (isa) {
+#if defined(NQ_ARCH_X86)
+    case Isa::amx:  // no AMX FP32 path: AMX machines have AVX-512
+    case Isa::avx512vnni: return &sgemm_f32_14x32__avx512;
+    case Isa::avx2: return &sgemm_f32_6x16__avx2;
+#endif
+#if defined(NQ_ARCH_ARM64)
+    case Isa::neon: return &sgemm_f32_8x12__neon;
+#endif
     default: return &sgemm_f32_4x16__ref;
   }
 }
 
 static const QuantKernels* pick_quant(Isa isa) {
   switch (isa) {
+#if defined(NQ_ARCH_X86)
+    case Isa::amx:
+    case Isa::avx512vnni: return &quant_f32__avx512;
+    case Isa::avx2: return &quant_f32__avx2;
+#endif
+#if defined(NQ_ARCH_ARM64)
+    case Isa::neon: return &quant_f32__neon;
+#endif
     default: return &quant_f32__ref;
   }
 }
 
 static const Int4GemmKernel* pick_int4(Isa isa) {
   switch (isa) {
-    default: return nullptr;
+#if defined(NQ_ARCH_X86)
+    case Isa::amx:
+    case Isa::avx512vnni: return &q4gemm_f32_16x8__avx512vnni;
+    case Isa::avx2: return &q4gemm_f32_16x8__avx2;
+#endif
+#if defined(NQ_ARCH_ARM64)
+    case Isa::neon: return &q4gemm_f32_16x8__neon;
+#endif
+    default: return &q4gemm_f32_16x8__ref;
   }
 }
 
