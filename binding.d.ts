@@ -60,6 +60,48 @@ export declare namespace Binding {
     alpha?: number;
   }
 
+  /** One value of a plan: where its buffer lives. */
+  interface PlanValue {
+    /** ONNX TensorProto.DataType code. */
+    dtype: number;
+    dims: number[];
+    /** input/output: the caller's arrays at runPlan (by index); const: spec.constants[index];
+     *  arena: bytes [offset, offset + size) of the plan's scratch arena. */
+    kind: 'input' | 'output' | 'const' | 'arena';
+    index?: number;
+    offset?: number;
+  }
+  type PlanAttribute =
+    | { kind: 'int'; value: number }
+    | { kind: 'float'; value: number }
+    | { kind: 'string'; value: string }
+    | { kind: 'ints'; value: number[] }
+    | { kind: 'floats'; value: number[] }
+    | { kind: 'strings'; value: string[] };
+  interface PlanStep {
+    opType: string;
+    domain: string;
+    name: string;
+    /** Value ids; -1 marks an omitted optional input. */
+    inputs: number[];
+    outputs: number[];
+    attributes: { [name: string]: PlanAttribute };
+  }
+  interface PlanSpec {
+    values: PlanValue[];
+    constants: (Float32Array | Uint8Array | Int8Array | Int32Array | BigInt64Array | Uint16Array | Float64Array)[];
+    arenaBytes: number;
+    steps: PlanStep[];
+  }
+  /** A compiled plan: op kernels created (weights packed) for fixed shapes. */
+  interface Plan {
+    readonly steps: number;
+    readonly arenaBytes: number;
+    readonly disposed: boolean;
+    dispose(): void;
+  }
+  interface OpInfo { domain: string; opType: string; dtypes: string }
+
   interface Module {
     cpuInfo(): CpuInfo;
     setThreads(threads: number): void;
@@ -118,5 +160,13 @@ export declare namespace Binding {
              seed: number, centroids: Float32Array, assignments: Uint32Array | null,
              async: true): Promise<{ iterations: number; inertia: number }>;
     magnitudeThreshold(x: Float32Array, k: number): number;
+
+    /** Every op the native runtime implements (the conformance suite claims exactly these). */
+    listOps(): OpInfo[];
+    /** Creates every step's kernel; errors name the node and op. Constants stay referenced. */
+    createPlan(spec: PlanSpec): Plan;
+    /** Runs the steps in order. Concurrent runs of one plan are safe (each gets its own arena). */
+    runPlan(plan: Plan, inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: false): void;
+    runPlan(plan: Plan, inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: true): Promise<void>;
   }
 }

@@ -1,0 +1,22 @@
+// Each op family publishes its registrations as one table (defined in the family's files).
+#pragma once
+#include <cstddef>
+
+#include "ops/op.h"
+
+namespace nq::ops {
+
+struct OpTable {
+  const OpRegistration* begin;
+  size_t count;
+};
+
+// Conv, ConvTranspose, Gemm, MatMul, pooling, normalizations, Softmax, Resize, fused ops.
+OpTable nn_ops();
+// Element-wise math and activations, shape and data-movement ops, reductions, comparisons.
+OpTable tensor_ops();
+// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, ConvInteger,
+// QLinearMatMul, QLinearConv.
+OpTable quant_ops();
+
+}  // namespace nq::ops

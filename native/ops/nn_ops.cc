@@ -1,0 +1,6 @@
+// Placeholder table until the family lands; keeps the registry linkable.
+#include "ops/families.h"
+
+namespace nq::ops {
+OpTable nn_ops() { return {nullptr, 0}; }
+}  // namespace nq::ops
