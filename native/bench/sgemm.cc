@@ -82,6 +82,22 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       }
     }
+    // B as a second dynamic input (MatMul of two activations): packed per call, or streamed
+    // by the GEMV at M=1. Best ISA only.
+    const nq::SGemmKernel& best = *nq::kernels_for(nq::supported_isas().front()).sgemm;
+    for (size_t threads : {1, 2}) {
+      nq::set_num_threads(threads);
+      const Timing t = time_calls(
+          [&] {
+            (void)nq::sgemm_unpacked(best, a.data(), s.m, s.k, 0, b.data(), s.n, 0, false,
+                                     c.data(), 0, nq::SGemmEpilogue{});
+          },
+          budget);
+      const double ops = 2.0 * s.m * s.n * s.k;
+      std::printf("%-16s %-24s %7zu %10.3f %11.1f %10.1f  (unpacked B)\n", shape, best.name,
+                  threads, t.median * 1e3, ops / t.median * 1e-9, ops / t.best * 1e-9);
+      std::fflush(stdout);
+    }
   }
   return 0;
 }

@@ -23,8 +23,7 @@ namespace {
 constexpr size_t kKcMax = kSGemmKcMax;
 // Rows of A packed per block (rounded to mr): mc x kc floats stay in L2 across all panels.
 constexpr size_t kMcTarget = 112;
-// Below this many multiply-adds the pool's wake-up costs more than it saves.
-constexpr size_t kMinParallelMacs = size_t(1) << 16;
+constexpr size_t kMinParallelMacs = kSGemmMinParallelMacs;
 
 size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 size_t dense(size_t ld, size_t width) { return ld == 0 ? width : ld; }
@@ -234,6 +233,34 @@ Status check_common(const float* a, size_t m, size_t k, size_t lda, size_t n, fl
   return check_epilogue(e);
 }
 
+// Packs all panels of B into dst, panel ranges spread over the pool.
+void pack_b_parallel(const SGemmKernel& kernel, const float* b, size_t k, size_t n, size_t ldb,
+                     bool transposed, float* dst) {
+  if (k == 0 || n == 0) return;
+  const size_t nr = kernel.nr, n_panels = div_up(n, nr);
+  const size_t tasks = std::min(n_panels, threads_for(n * k * 8));
+  parallel_for(tasks, [&](size_t t) {
+    size_t p0, p1;
+    split_range(n_panels, tasks, t, &p0, &p1);
+    if (p0 == p1) return;
+    const size_t j0 = p0 * nr, cols = std::min(n, p1 * nr) - j0;
+    const float* src = transposed ? b + j0 * ldb : b + j0;
+    kernel.pack_b(src, k, cols, ldb, transposed, dst + p0 * k * nr);
+  });
+}
+
+// Per-call packed B for sgemm_unpacked. Reused on the calling thread up to this many floats
+// (64 MiB), so repeated calls skip the allocation, page faults and zero fill; bigger ones
+// get a buffer of their own.
+constexpr size_t kMaxReusedBFloats = size_t(16) << 20;
+
+float* b_scratch(size_t count, AlignedBuffer<float>* own) {
+  static thread_local AlignedBuffer<float> reused;
+  AlignedBuffer<float>* buf = count <= kMaxReusedBFloats ? &reused : own;
+  if (buf->size() < count && !buf->reset(count)) return nullptr;
+  return buf->data();
+}
+
 }  // namespace
 
 void sgemm_pack_a_panels(size_t mr, const float* a, size_t lda, size_t rows_total, size_t kc,
@@ -291,17 +318,7 @@ Status sgemm_pack_b(const SGemmKernel& kernel, const float* b, size_t k, size_t 
   out->n = n;
   if (!out->panels.reset(n_panels * k * nr))
     return Status::oom("sgemm_pack_b: could not allocate " + sz(n_panels * k * nr) + " floats");
-  if (k == 0 || n == 0) return Status::ok();
-  const size_t tasks = std::min(n_panels, threads_for(n * k * 8));
-  float* dst = out->panels.data();
-  parallel_for(tasks, [&](size_t t) {
-    size_t p0, p1;
-    split_range(n_panels, tasks, t, &p0, &p1);
-    if (p0 == p1) return;
-    const size_t j0 = p0 * nr, cols = std::min(n, p1 * nr) - j0;
-    const float* src = transposed ? b + j0 * ldb : b + j0;
-    kernel.pack_b(src, k, cols, ldb, transposed, dst + p0 * k * nr);
-  });
+  pack_b_parallel(kernel, b, k, n, ldb, transposed, out->panels.data());
   return Status::ok();
 }
 
@@ -361,10 +378,12 @@ Status sgemm_unpacked(const SGemmKernel& kernel, const float* a, size_t m, size_
     });
     return Status::ok();
   }
-  SGemmPackedB packed;
-  s = sgemm_pack_b(kernel, b, k, n, ldb, b_transposed, &packed);
-  if (!s.is_ok()) return s;
-  return run_packed_gemm(a, m, lda, kernel, packed.panels.data(), k, n, c, ldc, epilogue);
+  const size_t count = div_up(n, kernel.nr) * k * kernel.nr;
+  AlignedBuffer<float> own;
+  float* panels = b_scratch(count, &own);
+  if (!panels) return Status::oom("sgemm: could not allocate " + sz(count) + " floats for packed B");
+  pack_b_parallel(kernel, b, k, n, ldb, b_transposed, panels);
+  return run_packed_gemm(a, m, lda, kernel, panels, k, n, c, ldc, epilogue);
 }
 
 Status sgemm_unpacked(const float* a, size_t m, size_t k, size_t lda, const float* b, size_t n,

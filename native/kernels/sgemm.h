@@ -52,6 +52,9 @@ struct SGemmKernel {
 // The driver's K block (tests sweep K around it). Blocks are equal-sized: K=1100 runs as
 // 2x550, not 1024+76.
 constexpr size_t kSGemmKcMax = 1024;
+// Calls below this many multiply-adds (~5 us of one core) run on the calling thread only:
+// waking the pool would cost more than it saves.
+constexpr size_t kSGemmMinParallelMacs = size_t(1) << 20;
 
 struct SGemmPackedB {
   const SGemmKernel* kernel = nullptr;

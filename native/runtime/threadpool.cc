@@ -2,19 +2,32 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
-#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define NQ_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define NQ_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define NQ_CPU_RELAX() ((void)0)
+#endif
+
 namespace nq {
 namespace {
+
+// Workers spin this long after a job before sleeping: back-to-back kernel calls (a model's
+// layers, a benchmark loop) then start without a futex wake-up, which costs tens of
+// microseconds and dominates short GEMVs. Sleeping afterwards keeps idle cost at zero.
+constexpr auto kSpinBeforeSleep = std::chrono::microseconds(200);
 
 class ThreadPool {
  public:
   ThreadPool() : wanted_(default_threads()) {}
-  ~ThreadPool() { stop_workers(); }
 
   static size_t default_threads() {
     const unsigned hw = std::thread::hardware_concurrency();
@@ -36,25 +49,30 @@ class ThreadPool {
       return;
     }
     ensure_workers();
+    body_ = &body;
+    num_tasks_ = num_tasks;
+    next_task_.store(0, std::memory_order_relaxed);
+    pending_workers_.store(workers_.size(), std::memory_order_relaxed);
     {
+      // Publishing under the lock pairs with a worker's check-then-wait, so no wake is lost.
       std::lock_guard<std::mutex> lock(state_mutex_);
-      body_ = &body;
-      num_tasks_ = num_tasks;
-      next_task_.store(0);
-      active_workers_ = workers_.size();
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
-    wake_.notify_all();
+    if (sleeping_.load(std::memory_order_acquire) > 0) wake_.notify_all();
     drain();
-    std::unique_lock<std::mutex> lock(state_mutex_);
-    done_.wait(lock, [&] { return active_workers_ == 0; });
+    // The job's tasks are done or running; wait for every worker to leave this generation
+    // (they must not touch body_ after we return).
+    for (unsigned i = 0; pending_workers_.load(std::memory_order_acquire) != 0; ++i) {
+      if (i < 4096) NQ_CPU_RELAX();
+      else std::this_thread::yield();  // a descheduled worker on a busy machine
+    }
     body_ = nullptr;
   }
 
  private:
   void drain() {
     for (;;) {
-      const size_t t = next_task_.fetch_add(1);
+      const size_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
       if (t >= num_tasks_) return;
       (*body_)(t);
     }
@@ -64,16 +82,16 @@ class ThreadPool {
     const size_t extra = wanted_ - 1;
     if (workers_.size() == extra) return;
     stop_workers();
-    stopping_ = false;
-    const uint64_t start = generation_snapshot();
+    stopping_.store(false);
+    const uint64_t start = generation_.load();
     for (size_t i = 0; i < extra; ++i) workers_.emplace_back([this, start] { worker_loop(start); });
   }
 
   void stop_workers() {
     {
       std::lock_guard<std::mutex> lock(state_mutex_);
-      stopping_ = true;
-      ++generation_;
+      stopping_.store(true);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
@@ -84,33 +102,43 @@ class ThreadPool {
   // is still picked up.
   void worker_loop(uint64_t seen) {
     for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(state_mutex_);
-        wake_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
-        if (stopping_) return;
-      }
+      if (!wait_for_job(&seen)) return;
       drain();
-      std::lock_guard<std::mutex> lock(state_mutex_);
-      if (--active_workers_ == 0) done_.notify_one();
+      pending_workers_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
 
-  uint64_t generation_snapshot() {
-    std::lock_guard<std::mutex> lock(state_mutex_);
-    return generation_;
+  // Spins briefly, then sleeps, until the generation moves. False when stopping.
+  bool wait_for_job(uint64_t* seen) {
+    const auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
+    for (unsigned i = 0;; ++i) {
+      const uint64_t g = generation_.load(std::memory_order_acquire);
+      if (g != *seen) {
+        *seen = g;
+        return !stopping_.load();
+      }
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) break;
+      NQ_CPU_RELAX();
+    }
+    std::unique_lock<std::mutex> lock(state_mutex_);
+    sleeping_.fetch_add(1, std::memory_order_acq_rel);
+    wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != *seen; });
+    sleeping_.fetch_sub(1, std::memory_order_acq_rel);
+    *seen = generation_.load(std::memory_order_acquire);
+    return !stopping_.load();
   }
 
   std::mutex job_mutex_;    // one job at a time
-  std::mutex state_mutex_;  // guards the fields below
-  std::condition_variable wake_, done_;
+  std::mutex state_mutex_;  // pairs publishing a generation with workers going to sleep
+  std::condition_variable wake_;
   std::vector<std::thread> workers_;
   const std::function<void(size_t)>* body_ = nullptr;
   size_t num_tasks_ = 0;
   std::atomic<size_t> next_task_{0};
-  size_t active_workers_ = 0;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
+  std::atomic<size_t> pending_workers_{0};
+  std::atomic<size_t> sleeping_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stopping_{false};
   std::atomic<size_t> wanted_;
 };
 

@@ -101,6 +101,10 @@ bool guard_intact(const std::vector<T>& v, size_t n) {
 }
 
 bool same_bits(float a, float b) { return f32_bits(a) == f32_bits(b); }
+// memcmp that accepts the null data() of empty vectors.
+bool same_bytes(const void* a, const void* b, size_t bytes) {
+  return bytes == 0 || std::memcmp(a, b, bytes) == 0;
+}
 
 // Restores the active ISA after a driver test switches it.
 struct ActiveIsaScope {
@@ -186,7 +190,7 @@ TEST_CASE("quant quantize_u8/s8: SIMD equals ref") {
             ref().quantize_u8(x, n, scale, zp, want.data());
             k.quantize_u8(x, n, scale, zp, got.data() + 1);  // odd output address
             INFO("isa=", nq::isa_name(isa), " n=", n, " offset=", offset, " scale=", scale, " zp=", zp);
-            REQUIRE(std::memcmp(want.data(), got.data() + 1, n) == 0);
+            REQUIRE(same_bytes(want.data(), got.data() + 1, n));
             REQUIRE(guard_intact(got, n + 1));
           }
           for (int32_t zp : kZpsS8) {
@@ -194,7 +198,7 @@ TEST_CASE("quant quantize_u8/s8: SIMD equals ref") {
             ref().quantize_s8(x, n, scale, zp, want.data());
             k.quantize_s8(x, n, scale, zp, got.data() + 1);
             INFO("isa=", nq::isa_name(isa), " n=", n, " offset=", offset, " scale=", scale, " zp=", zp);
-            REQUIRE(std::memcmp(want.data(), got.data() + 1, n) == 0);
+            REQUIRE(same_bytes(want.data(), got.data() + 1, n));
             REQUIRE(guard_intact(got, n + 1));
           }
         }
@@ -222,8 +226,8 @@ TEST_CASE("quant dequantize_u8/s8: SIMD equals ref and (x - zp) * scale") {
           k.dequantize_u8(xu.data() + 1, n, scale, kZpsU8[j], gu.data() + 1);
           k.dequantize_s8(xs.data() + 1, n, scale, kZpsS8[j], gs.data() + 1);
           INFO("isa=", nq::isa_name(isa), " n=", n, " scale=", scale, " zp index=", j);
-          REQUIRE(std::memcmp(wu.data(), gu.data() + 1, n * 4) == 0);
-          REQUIRE(std::memcmp(ws.data(), gs.data() + 1, n * 4) == 0);
+          REQUIRE(same_bytes(wu.data(), gu.data() + 1, n * 4));
+          REQUIRE(same_bytes(ws.data(), gs.data() + 1, n * 4));
           REQUIRE(guard_intact(gu, n + 1));
           REQUIRE(guard_intact(gs, n + 1));
         }
@@ -267,10 +271,10 @@ TEST_CASE("quant per-element (axis-last) kernels: SIMD equals ref") {
       k.dequantize_u8_vec(qu.data(), n, scales.data(), zu.data(), fu.data());
       k.dequantize_s8_vec(qs.data(), n, scales.data(), zs.data(), fs.data());
       INFO("isa=", nq::isa_name(isa), " n=", n);
-      REQUIRE(std::memcmp(wu.data(), gu.data(), n) == 0);
-      REQUIRE(std::memcmp(ws.data(), gs.data(), n) == 0);
-      REQUIRE(std::memcmp(du.data(), fu.data(), n * 4) == 0);
-      REQUIRE(std::memcmp(ds.data(), fs.data(), n * 4) == 0);
+      REQUIRE(same_bytes(wu.data(), gu.data(), n));
+      REQUIRE(same_bytes(ws.data(), gs.data(), n));
+      REQUIRE(same_bytes(du.data(), fu.data(), n * 4));
+      REQUIRE(same_bytes(ds.data(), fs.data(), n * 4));
       REQUIRE(guard_intact(gu, n));
       REQUIRE(guard_intact(gs, n));
       REQUIRE(guard_intact(fu, n));
@@ -305,7 +309,7 @@ TEST_CASE("quant f16_to_f32: all 65536 halves, ref exact and SIMD bit-identical"
       std::vector<float> got = guarded<float>(n);
       k.f16_to_f32(h.data() + 1, n, got.data());
       INFO("isa=", nq::isa_name(isa), " n=", n);
-      REQUIRE(std::memcmp(got.data(), want.data() + 1, n * 4) == 0);
+      REQUIRE(same_bytes(got.data(), want.data() + 1, n * 4));
       REQUIRE(guard_intact(got, n));
     }
     std::vector<float> got(h.size());
@@ -356,7 +360,7 @@ TEST_CASE("quant f32_to_f16: ref rounds to nearest even, SIMD bit-identical") {
       std::vector<uint16_t> g = guarded<uint16_t>(n);
       k.f32_to_f16(x.data() + 3, n, g.data());
       INFO("isa=", nq::isa_name(isa), " n=", n);
-      REQUIRE(std::memcmp(g.data(), want.data() + 3, n * 2) == 0);
+      REQUIRE(same_bytes(g.data(), want.data() + 3, n * 2));
       REQUIRE(guard_intact(g, n));
     }
   }
@@ -413,8 +417,8 @@ TEST_CASE("quant minmax: SIMD equals ref, non-finite excluded, -0 below +0") {
         ref().minmax_vec(c.data() + off, n, rmin.data(), rmax.data(), &rn);
         k.minmax_vec(c.data() + off, n, smin.data(), smax.data(), &sn);
         REQUIRE(rn == sn);
-        REQUIRE(std::memcmp(rmin.data(), smin.data(), n * 4) == 0);
-        REQUIRE(std::memcmp(rmax.data(), smax.data(), n * 4) == 0);
+        REQUIRE(same_bytes(rmin.data(), smin.data(), n * 4));
+        REQUIRE(same_bytes(rmax.data(), smax.data(), n * 4));
       }
     }
   }
@@ -593,10 +597,10 @@ TEST_CASE("quant drivers: per-axis views and threading equal an element loop") {
       REQUIRE(nq::minmax_per_channel(x.data(), v, gmin.data(), gmax.data(), &gbad).is_ok());
       REQUIRE(wu == gu);
       REQUIRE(ws == gs);
-      REQUIRE(std::memcmp(du.data(), fu.data(), n * 4) == 0);
-      REQUIRE(std::memcmp(ds.data(), fs.data(), n * 4) == 0);
-      REQUIRE(std::memcmp(wmin.data(), gmin.data(), v.channels * 4) == 0);
-      REQUIRE(std::memcmp(wmax.data(), gmax.data(), v.channels * 4) == 0);
+      REQUIRE(same_bytes(du.data(), fu.data(), n * 4));
+      REQUIRE(same_bytes(ds.data(), fs.data(), n * 4));
+      REQUIRE(same_bytes(wmin.data(), gmin.data(), v.channels * 4));
+      REQUIRE(same_bytes(wmax.data(), gmax.data(), v.channels * 4));
       REQUIRE(wbad == gbad);
       // Per tensor over the same view: one scale, zps null means 0.
       REQUIRE(nq::quantize_linear(x.data(), v, scales.data(), nullptr, 1, false, gu.data()).is_ok());
@@ -630,7 +634,7 @@ TEST_CASE("quant drivers: histogram and f16 on big inputs, threaded") {
     REQUIRE(h == hwant);
     REQUIRE(nq::f16_to_f32(h.data(), n, back.data()).is_ok());
     ref().f16_to_f32(h.data(), n, bwant.data());
-    REQUIRE(std::memcmp(back.data(), bwant.data(), n * 4) == 0);
+    REQUIRE(same_bytes(back.data(), bwant.data(), n * 4));
   }
   nq::set_num_threads(saved_threads);
 }

@@ -216,24 +216,29 @@ TEST_CASE("sgemm results do not depend on the thread count") {
   const size_t saved = nq::get_num_threads();
   for (nq::Isa isa : nq::supported_isas()) {
     const SGemmKernel& kern = *nq::kernels_for(isa).sgemm;
-    // Shapes that split over N, over M, and over a 2-D grid.
-    const Case cases[] = {{3, 200, 64, 0, 0, 0, false, {}},
-                          {150, 20, 64, 0, 0, 0, false, {}},
-                          {1, 300, 90, 0, 0, 0, true, {}},
-                          {40, 40, 500, 0, 0, 0, false, {}}};
+    // Shapes that split over N, over M, over a 2-D grid, and a GEMV; each is big enough to
+    // go parallel.
+    const Case cases[] = {{3, 200, 1800, 0, 0, 0, false, {}},
+                          {150, 20, 400, 0, 0, 0, false, {}},
+                          {1, 300, 3600, 0, 0, 0, true, {}},
+                          {1, 300, 3600, 0, 0, 0, false, {}},
+                          {40, 40, 700, 0, 0, 0, false, {}}};
     for (const Case& t : cases) {
+      REQUIRE(t.m * t.n * t.k >= nq::kSGemmMinParallelMacs);
       const Operands o = make_operands(t, 77);
-      nq::set_num_threads(1);
-      const std::vector<float> one = run(kern, t, o, true);
-      for (size_t threads : {2, 3, 5}) {
-        nq::set_num_threads(threads);
-        const std::vector<float> many = run(kern, t, o, true);
-        CAPTURE(describe(t, kern.name, "packed"));
-        CAPTURE(threads);
-        for (size_t i = 0; i < one.size(); ++i) {
-          double exact, mag;
-          expect_double(t, o, i / o.ldc, i % o.ldc, &exact, &mag);
-          REQUIRE(std::fabs(double(one[i]) - double(many[i])) <= kSimdVsRefTol * mag);
+      for (bool packed : {true, false}) {
+        nq::set_num_threads(1);
+        const std::vector<float> one = run(kern, t, o, packed);
+        for (size_t threads : {2, 3, 5}) {
+          nq::set_num_threads(threads);
+          const std::vector<float> many = run(kern, t, o, packed);
+          CAPTURE(describe(t, kern.name, packed ? "packed" : "unpacked"));
+          CAPTURE(threads);
+          for (size_t i = 0; i < one.size(); ++i) {
+            double exact, mag;
+            expect_double(t, o, i / o.ldc, i % o.ldc, &exact, &mag);
+            REQUIRE(std::fabs(double(one[i]) - double(many[i])) <= kSimdVsRefTol * mag);
+          }
         }
       }
     }

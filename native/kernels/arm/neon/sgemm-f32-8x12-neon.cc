@@ -81,30 +81,29 @@ void ukernel_neon(size_t rows, size_t nc, size_t kc, const float* a, const float
   }
 }
 
-// Row-major B: strips of 16 columns in registers over all of K; scalar tail columns.
+// Row-major B: B is read row after row, front to back (column strips would walk it with a
+// page-sized stride and defeat the prefetcher); c stays in cache and takes two rows per pass.
 void gemv_n_neon(size_t k, size_t n, const float* a, const float* b, size_t ldb, float* c,
                  bool accumulate) {
-  size_t j0 = 0;
-  for (; j0 + 16 <= n; j0 += 16) {
-    float32x4_t acc[4];
-    for (int v = 0; v < 4; ++v) acc[v] = vdupq_n_f32(0.f);
-    const float* brow = b + j0;
-    for (size_t p = 0; p < k; ++p, brow += ldb)
-      for (int v = 0; v < 4; ++v) acc[v] = vfmaq_n_f32(acc[v], vld1q_f32(brow + v * 4), a[p]);
-    for (int v = 0; v < 4; ++v) {
-      float* dst = c + j0 + v * 4;
-      vst1q_f32(dst, accumulate ? vaddq_f32(acc[v], vld1q_f32(dst)) : acc[v]);
+  if (!accumulate) std::memset(c, 0, n * sizeof(float));
+  size_t p = 0;
+  for (; p + 2 <= k; p += 2) {
+    const float* b0 = b + p * ldb;
+    const float* b1 = b0 + ldb;
+    const float a0 = a[p], a1 = a[p + 1];
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      float32x4_t x = vfmaq_n_f32(vld1q_f32(c + j), vld1q_f32(b0 + j), a0);
+      vst1q_f32(c + j, vfmaq_n_f32(x, vld1q_f32(b1 + j), a1));
     }
+    for (; j < n; ++j) c[j] += a0 * b0[j] + a1 * b1[j];
   }
-  for (; j0 + 4 <= n; j0 += 4) {
-    float32x4_t acc = vdupq_n_f32(0.f);
-    for (size_t p = 0; p < k; ++p) acc = vfmaq_n_f32(acc, vld1q_f32(b + p * ldb + j0), a[p]);
-    vst1q_f32(c + j0, accumulate ? vaddq_f32(acc, vld1q_f32(c + j0)) : acc);
-  }
-  for (; j0 < n; ++j0) {
-    float acc = 0.f;
-    for (size_t p = 0; p < k; ++p) acc += a[p] * b[p * ldb + j0];
-    c[j0] = accumulate ? c[j0] + acc : acc;
+  for (; p < k; ++p) {
+    const float* b0 = b + p * ldb;
+    const float a0 = a[p];
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) vst1q_f32(c + j, vfmaq_n_f32(vld1q_f32(c + j), vld1q_f32(b0 + j), a0));
+    for (; j < n; ++j) c[j] += a0 * b0[j];
   }
 }
 

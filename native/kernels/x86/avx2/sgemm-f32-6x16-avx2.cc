@@ -13,11 +13,6 @@ void pack_b_avx2(const float* b, size_t k, size_t n, size_t ldb, bool transposed
   sgemm_pack_b_panels(kNr, b, k, n, ldb, transposed, packed);
 }
 
-void pack_a_avx2(const float* a, size_t lda, size_t rows_total, size_t kc, float alpha,
-               float* packed) {
-  sgemm_pack_a_panels(kMr, a, lda, rows_total, kc, alpha, packed);
-}
-
 // Lane i is enabled when i < valid (valid clamped to [0, 8]); maskload never touches the
 // disabled lanes' memory.
 __m256i lane_mask(size_t valid) {
@@ -25,6 +20,50 @@ __m256i lane_mask(size_t valid) {
   const int v = valid >= kLanes ? int(kLanes) : int(valid);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(v), idx);
 }
+
+// r[i] = row i (8 columns) in, r[j] = column j (8 rows) out.
+inline void transpose8x8(__m256 (&r)[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // Per 128-bit lane L, u[4h + q] holds rows 4h..4h+3 of column 4L + q.
+  for (int h = 0; h < 2; ++h) {
+    u[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int q = 0; q < 4; ++q) {
+    r[q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x20);
+    r[4 + q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x31);
+  }
+}
+
+// 8 columns at a time: load up to 6 rows, transpose in registers, store each column as one
+// run of `rows` floats (consecutive runs, so the masked stores fill the panel densely).
+void pack_a_avx2(const float* a, size_t lda, size_t rows_total, size_t kc, float alpha,
+                 float* packed) {
+  const __m256 scale = _mm256_set1_ps(alpha);
+  for (size_t r0 = 0; r0 < rows_total; r0 += kMr) {
+    const size_t rows = rows_total - r0 < kMr ? rows_total - r0 : kMr;
+    const __m256i row_mask = lane_mask(rows);
+    const float* src = a + r0 * lda;
+    for (size_t p0 = 0; p0 < kc; p0 += kLanes) {
+      const size_t cols = kc - p0 < kLanes ? kc - p0 : kLanes;
+      const __m256i col_mask = lane_mask(cols);
+      __m256 r[8];
+      for (size_t i = 0; i < 8; ++i)
+        r[i] = i < rows ? _mm256_mul_ps(scale, _mm256_maskload_ps(src + i * lda + p0, col_mask))
+                        : _mm256_setzero_ps();
+      transpose8x8(r);
+      for (size_t j = 0; j < cols; ++j) _mm256_maskstore_ps(packed + (p0 + j) * rows, row_mask, r[j]);
+    }
+    packed += rows * kc;
+  }
+}
+
 
 template <int MR, int NV>
 inline void store_tile(__m256 (&acc)[MR][NV], size_t nc, float* c, size_t ldc,
@@ -130,38 +169,43 @@ void ukernel_avx2(size_t rows, size_t nc, size_t kc, const float* a, const float
     dispatch_rows<2>(rows, nc, kc, a, b_panel, c, ldc, args);
 }
 
-// Row-major B: column strips of 4 vectors in registers over all of K, two K steps per
-// iteration so eight FMA chains are in flight.
+// Row-major B: B is read row after row, front to back (column strips would walk it with a
+// page-sized stride and defeat the prefetcher). c stays in L1/L2 and takes four rows of B per
+// pass, so it is loaded and stored once per four FMAs.
 void gemv_n_avx2(size_t k, size_t n, const float* a, const float* b, size_t ldb, float* c,
                  bool accumulate) {
-  constexpr size_t kStrip = 4 * kLanes;
-  for (size_t j0 = 0; j0 < n; j0 += kStrip) {
-    const size_t cols = n - j0 < kStrip ? n - j0 : kStrip;
-    __m256i mask[4];
-    for (size_t v = 0; v < 4; ++v) mask[v] = lane_mask(cols > v * kLanes ? cols - v * kLanes : 0);
-    __m256 acc0[4], acc1[4];
-    for (int v = 0; v < 4; ++v) acc0[v] = acc1[v] = _mm256_setzero_ps();
-    const float* brow = b + j0;
-    size_t p = 0;
-    for (; p + 2 <= k; p += 2, brow += 2 * ldb) {
-      const __m256 a0 = _mm256_broadcast_ss(a + p), a1 = _mm256_broadcast_ss(a + p + 1);
-#pragma GCC unroll 4
-      for (int v = 0; v < 4; ++v) {
-        acc0[v] = _mm256_fmadd_ps(a0, _mm256_maskload_ps(brow + v * kLanes, mask[v]), acc0[v]);
-        acc1[v] =
-            _mm256_fmadd_ps(a1, _mm256_maskload_ps(brow + ldb + v * kLanes, mask[v]), acc1[v]);
-      }
+  if (!accumulate)
+    for (size_t j = 0; j < n; j += kLanes) _mm256_maskstore_ps(c + j, lane_mask(n - j), _mm256_setzero_ps());
+  size_t p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const float* b0 = b + p * ldb;
+    const float *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+    const __m256 a0 = _mm256_broadcast_ss(a + p), a1 = _mm256_broadcast_ss(a + p + 1);
+    const __m256 a2 = _mm256_broadcast_ss(a + p + 2), a3 = _mm256_broadcast_ss(a + p + 3);
+    size_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) {
+      __m256 x = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b0 + j), _mm256_loadu_ps(c + j));
+      __m256 y = _mm256_mul_ps(a1, _mm256_loadu_ps(b1 + j));
+      x = _mm256_fmadd_ps(a2, _mm256_loadu_ps(b2 + j), x);
+      y = _mm256_fmadd_ps(a3, _mm256_loadu_ps(b3 + j), y);
+      _mm256_storeu_ps(c + j, _mm256_add_ps(x, y));
     }
-    if (p < k) {
-      const __m256 a0 = _mm256_broadcast_ss(a + p);
-      for (int v = 0; v < 4; ++v)
-        acc0[v] = _mm256_fmadd_ps(a0, _mm256_maskload_ps(brow + v * kLanes, mask[v]), acc0[v]);
+    if (j < n) {
+      const __m256i m = lane_mask(n - j);
+      __m256 x = _mm256_fmadd_ps(a0, _mm256_maskload_ps(b0 + j, m), _mm256_maskload_ps(c + j, m));
+      __m256 y = _mm256_mul_ps(a1, _mm256_maskload_ps(b1 + j, m));
+      x = _mm256_fmadd_ps(a2, _mm256_maskload_ps(b2 + j, m), x);
+      y = _mm256_fmadd_ps(a3, _mm256_maskload_ps(b3 + j, m), y);
+      _mm256_maskstore_ps(c + j, m, _mm256_add_ps(x, y));
     }
-    for (int v = 0; v < 4; ++v) {
-      __m256 x = _mm256_add_ps(acc0[v], acc1[v]);
-      float* dst = c + j0 + v * kLanes;
-      if (accumulate) x = _mm256_add_ps(x, _mm256_maskload_ps(dst, mask[v]));
-      _mm256_maskstore_ps(dst, mask[v], x);
+  }
+  for (; p < k; ++p) {
+    const float* b0 = b + p * ldb;
+    const __m256 a0 = _mm256_broadcast_ss(a + p);
+    for (size_t j = 0; j < n; j += kLanes) {
+      const __m256i m = lane_mask(n - j);
+      _mm256_maskstore_ps(c + j, m,
+                          _mm256_fmadd_ps(a0, _mm256_maskload_ps(b0 + j, m), _mm256_maskload_ps(c + j, m)));
     }
   }
 }

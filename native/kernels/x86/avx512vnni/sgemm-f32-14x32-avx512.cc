@@ -1,7 +1,6 @@
 // AVX-512F SGEMM: 14x32 register tile (28 zmm accumulators, 2 for B, 1 for the A broadcast
 // fills all 32 registers), plus the GEMV kernels that stream unpacked B.
 #include <immintrin.h>
-#include <cstdlib>
 
 #include "kernels/sgemm.h"
 
@@ -136,12 +135,7 @@ void tile_row(size_t nc, size_t kc, const float* a, const float* b, float* c, si
   for (int u = 0; u < 4; ++u)
     for (int v = 0; v < NV; ++v) acc[u][v] = _mm512_setzero_ps();
   size_t p = 0;
-  const size_t dist = getenv("NQ_PF") ? atoi(getenv("NQ_PF")) : 0;
   for (; p + 4 <= kc; p += 4) {
-    if (dist) {
-      const char* pf = reinterpret_cast<const char*>(b + p * kNr) + dist;
-      for (int l = 0; l < 8; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
-    }
 #pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) {
       const __m512 av = _mm512_set1_ps(a[p + u]);
@@ -192,38 +186,43 @@ void ukernel_avx512(size_t rows, size_t nc, size_t kc, const float* a, const flo
     dispatch_rows<2>(rows, nc, kc, a, b_panel, c, ldc, args);
 }
 
-// Row-major B: column strips of 4 vectors in registers over all of K, two K steps per
-// iteration so eight FMA chains are in flight.
+// Row-major B: B is read row after row, front to back (column strips would walk it with a
+// page-sized stride and defeat the prefetcher). c stays in L1/L2 and takes four rows of B per
+// pass, so it is loaded and stored once per four FMAs.
 void gemv_n_avx512(size_t k, size_t n, const float* a, const float* b, size_t ldb, float* c,
                    bool accumulate) {
-  constexpr size_t kStrip = 4 * kLanes;
-  for (size_t j0 = 0; j0 < n; j0 += kStrip) {
-    const size_t cols = n - j0 < kStrip ? n - j0 : kStrip;
-    __mmask16 mask[4];
-    for (size_t v = 0; v < 4; ++v) mask[v] = lane_mask(cols > v * kLanes ? cols - v * kLanes : 0);
-    __m512 acc0[4], acc1[4];
-    for (int v = 0; v < 4; ++v) acc0[v] = acc1[v] = _mm512_setzero_ps();
-    const float* brow = b + j0;
-    size_t p = 0;
-    for (; p + 2 <= k; p += 2, brow += 2 * ldb) {
-      const __m512 a0 = _mm512_set1_ps(a[p]), a1 = _mm512_set1_ps(a[p + 1]);
-#pragma GCC unroll 4
-      for (int v = 0; v < 4; ++v) {
-        acc0[v] = _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(mask[v], brow + v * kLanes), acc0[v]);
-        acc1[v] =
-            _mm512_fmadd_ps(a1, _mm512_maskz_loadu_ps(mask[v], brow + ldb + v * kLanes), acc1[v]);
-      }
+  if (!accumulate)
+    for (size_t j = 0; j < n; j += kLanes) _mm512_mask_storeu_ps(c + j, lane_mask(n - j), _mm512_setzero_ps());
+  size_t p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const float* b0 = b + p * ldb;
+    const float *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+    const __m512 a0 = _mm512_set1_ps(a[p]), a1 = _mm512_set1_ps(a[p + 1]);
+    const __m512 a2 = _mm512_set1_ps(a[p + 2]), a3 = _mm512_set1_ps(a[p + 3]);
+    size_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) {
+      __m512 x = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b0 + j), _mm512_loadu_ps(c + j));
+      __m512 y = _mm512_mul_ps(a1, _mm512_loadu_ps(b1 + j));
+      x = _mm512_fmadd_ps(a2, _mm512_loadu_ps(b2 + j), x);
+      y = _mm512_fmadd_ps(a3, _mm512_loadu_ps(b3 + j), y);
+      _mm512_storeu_ps(c + j, _mm512_add_ps(x, y));
     }
-    if (p < k) {
-      const __m512 a0 = _mm512_set1_ps(a[p]);
-      for (int v = 0; v < 4; ++v)
-        acc0[v] = _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(mask[v], brow + v * kLanes), acc0[v]);
+    if (j < n) {
+      const __mmask16 m = lane_mask(n - j);
+      __m512 x = _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(m, b0 + j), _mm512_maskz_loadu_ps(m, c + j));
+      __m512 y = _mm512_mul_ps(a1, _mm512_maskz_loadu_ps(m, b1 + j));
+      x = _mm512_fmadd_ps(a2, _mm512_maskz_loadu_ps(m, b2 + j), x);
+      y = _mm512_fmadd_ps(a3, _mm512_maskz_loadu_ps(m, b3 + j), y);
+      _mm512_mask_storeu_ps(c + j, m, _mm512_add_ps(x, y));
     }
-    for (int v = 0; v < 4; ++v) {
-      __m512 x = _mm512_add_ps(acc0[v], acc1[v]);
-      float* dst = c + j0 + v * kLanes;
-      if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], dst));
-      _mm512_mask_storeu_ps(dst, mask[v], x);
+  }
+  for (; p < k; ++p) {
+    const float* b0 = b + p * ldb;
+    const __m512 a0 = _mm512_set1_ps(a[p]);
+    for (size_t j = 0; j < n; j += kLanes) {
+      const __mmask16 m = lane_mask(n - j);
+      _mm512_mask_storeu_ps(c + j, m,
+                            _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(m, b0 + j), _mm512_maskz_loadu_ps(m, c + j)));
     }
   }
 }
