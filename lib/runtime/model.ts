@@ -1,0 +1,138 @@
+// A loaded model: its graph, and native plans compiled per input-shape signature.
+// run() executes a whole plan in one native call on a worker thread, so the event loop
+// stays free while the model runs.
+import { promises as fs } from 'fs';
+import type { Binding } from '../../binding';
+import { invalidRange, invalidType } from '../errors';
+import { Dim, ModelIR } from '../graph/ir';
+import { inferShapesForInputs } from '../graph/shape-inference';
+import { exportModel } from '../onnx/export';
+import { native } from '../native';
+import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
+import { buildPlan, BuiltPlan, ResolvedValue } from './plan-builder';
+
+export interface ValueSpec {
+  name: string;
+  dtype: DataType;
+  /** number: fixed; string: symbolic (e.g. 'batch'); null: unknown. */
+  dims: Dim[];
+}
+
+export type Feeds = { [name: string]: Tensor };
+export type Outputs = { [name: string]: Tensor };
+
+export interface RunOptions {
+  /** Also return these intermediate values (by name), e.g. for calibration. */
+  capture?: string[];
+}
+
+interface CompiledPlan {
+  built: BuiltPlan;
+  plan: Binding.Plan;
+}
+
+const MAX_CACHED_PLANS = 8;
+
+export class Model {
+  private readonly plans = new Map<string, CompiledPlan>();
+  private disposed = false;
+
+  constructor(readonly ir: ModelIR) {}
+
+  get inputs(): ValueSpec[] {
+    return this.ir.graph.feedInputs.map((v) => ({ name: v.name, dtype: v.dtype, dims: [...(v.dims ?? [])] }));
+  }
+
+  get outputs(): ValueSpec[] {
+    return this.ir.graph.outputs.map((v) => ({ name: v.name, dtype: v.dtype, dims: [...(v.dims ?? [])] }));
+  }
+
+  /** The default-domain opset the model declares. */
+  get opset(): number {
+    return this.ir.meta.opsets.get('') ?? this.ir.meta.opsets.get('ai.onnx') ?? 13;
+  }
+
+  async run(feeds: Feeds, opts: RunOptions = {}): Promise<Outputs> {
+    if (this.disposed) throw new Error('model: already disposed');
+    const inputDims = this.checkFeeds(feeds);
+    const compiled = this.planFor(inputDims, opts.capture ?? []);
+    const inputs = compiled.built.inputNames.map((n) => feeds[n].data as ArrayBufferView);
+    const outputs = compiled.built.outputValues.map((v) => new ARRAY_TYPES[v.dtype](v.dims.reduce((p, d) => p * d, 1)) as TypedArray);
+    await native.runPlan(compiled.plan, inputs, outputs, true);
+    const result: Outputs = {};
+    compiled.built.outputNames.forEach((name, i) => {
+      const v = compiled.built.outputValues[i];
+      result[name] = new Tensor(v.dtype, outputs[i] as never, v.dims);
+    });
+    return result;
+  }
+
+  /** ONNX bytes of the model as it is now (onnxruntime can load them). */
+  toOnnx(): Uint8Array {
+    return exportModel(this.ir);
+  }
+
+  async save(path: string): Promise<void> {
+    if (typeof path !== 'string' || path.length === 0) throw invalidType('path', 'a file path', path);
+    await fs.writeFile(path, this.toOnnx());
+  }
+
+  /** Size of the serialized model in bytes. */
+  sizeBytes(): number {
+    return this.toOnnx().byteLength;
+  }
+
+  /** Frees the native plans (packed weights); the model cannot run afterwards. */
+  dispose(): void {
+    for (const p of this.plans.values()) p.plan.dispose();
+    this.plans.clear();
+    this.disposed = true;
+  }
+
+  private checkFeeds(feeds: Feeds): { [name: string]: number[] } {
+    if (typeof feeds !== 'object' || feeds === null) throw invalidType('feeds', 'an object of input name to Tensor', feeds);
+    const dims: { [name: string]: number[] } = {};
+    const expected = this.inputs;
+    for (const spec of expected) {
+      const t = feeds[spec.name];
+      if (t === undefined) throw invalidRange('feeds', `a tensor for input '${spec.name}' (inputs: ${expected.map((e) => e.name).join(', ')})`, Object.keys(feeds).join(', ') || 'no inputs');
+      if (!(t instanceof Tensor)) throw invalidType(`feeds['${spec.name}']`, 'a Tensor', t);
+      if (t.dtype !== spec.dtype) throw invalidType(`feeds['${spec.name}']`, `dtype ${spec.dtype}`, t.dtype);
+      if (spec.dims.length > 0 && t.dims.length !== spec.dims.length) {
+        throw invalidRange(`feeds['${spec.name}']`, `rank ${spec.dims.length} (dims [${spec.dims.map((d) => d ?? '?').join(', ')}])`, `dims [${t.dims.join(', ')}]`);
+      }
+      spec.dims.forEach((d, i) => {
+        if (typeof d === 'number' && t.dims[i] !== d) {
+          throw invalidRange(`feeds['${spec.name}']`, `dim ${i} = ${d} (dims [${spec.dims.map((x) => x ?? '?').join(', ')}])`, `dims [${t.dims.join(', ')}]`);
+        }
+      });
+      dims[spec.name] = [...t.dims];
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!expected.some((e) => e.name === name)) throw invalidRange('feeds', `only the model's inputs (${expected.map((e) => e.name).join(', ')})`, `unknown input '${name}'`);
+    }
+    return dims;
+  }
+
+  private planFor(inputDims: { [name: string]: number[] }, capture: string[]): CompiledPlan {
+    const key = JSON.stringify([inputDims, capture]);
+    const cached = this.plans.get(key);
+    if (cached) {
+      this.plans.delete(key);  // refresh its place in the LRU order
+      this.plans.set(key, cached);
+      return cached;
+    }
+    const concrete = inferShapesForInputs(this.ir.graph, inputDims, this.ir.meta.opsets);
+    const shapes = new Map<string, ResolvedValue>();
+    for (const [name, v] of concrete) shapes.set(name, { dtype: v.dtype, dims: v.dims });
+    const built = buildPlan(this.ir.graph, shapes, { capture, opset: this.opset });
+    const compiled = { built, plan: native.createPlan(built.spec) };
+    this.plans.set(key, compiled);
+    if (this.plans.size > MAX_CACHED_PLANS) {
+      const oldest = this.plans.keys().next().value as string;
+      this.plans.get(oldest)?.plan.dispose();
+      this.plans.delete(oldest);
+    }
+    return compiled;
+  }
+}
