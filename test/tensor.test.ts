@@ -19,7 +19,7 @@ describe('Tensor', () => {
   });
 
   test('rejects mismatches with the argument, the expectation and the value', () => {
-    expect(() => new Tensor('float32', new Int8Array(4))).toThrow("data: expected Float32Array for dtype 'float32', received Int8Array(4)");
+    expect(() => new Tensor('float32', new Int8Array(4) as never)).toThrow("data: expected Float32Array for dtype 'float32', received Int8Array(4)");
     expect(() => new Tensor('float32', new Float32Array(5), [2, 3])).toThrow('data: expected 6 elements for dims [2, 3], received 5');
     expect(() => new Tensor('float33' as 'float32', [1])).toThrow(/dtype: expected one of float32, float16/);
     expect(() => Tensor.zeros('float32', [2, -1])).toThrow('dims[1]: expected a non-negative integer, received -1');

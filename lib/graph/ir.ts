@@ -12,6 +12,19 @@ export interface ValueInfo {
   dtype: DataType;
   /** undefined: rank unknown. */
   dims?: Dim[];
+  /**
+   * Set when the ONNX type has no nquant DataType (string or bfloat16/float8 tensors,
+   * sequences, optionals, maps). nquant cannot compute with such a value; `dtype` is then a
+   * placeholder ('uint8') and must not be trusted. Export writes `typeProto` back verbatim.
+   */
+  foreign?: ForeignType;
+}
+
+export interface ForeignType {
+  /** Human-readable, e.g. 'tensor(string)', 'seq(tensor(float))'. */
+  description: string;
+  /** The encoded onnx.TypeProto, so import -> export is lossless. */
+  typeProto: Uint8Array;
 }
 
 export type Attribute =
@@ -24,7 +37,12 @@ export type Attribute =
   | { type: 'ints'; value: number[] }
   | { type: 'strings'; value: string[] }
   | { type: 'tensors'; value: Tensor[] }
-  | { type: 'graphs'; value: Graph[] };
+  | { type: 'graphs'; value: Graph[] }
+  /**
+   * Attribute kinds nquant never interprets (TypeProto, sparse tensors): the encoded
+   * onnx.AttributeProto, written back verbatim on export.
+   */
+  | { type: 'foreign'; value: Uint8Array; onnxType: number };
 
 export interface Node {
   name: string;

@@ -1,6 +1,8 @@
 // The subset of the ONNX protobuf schema (onnx.proto3, IR version 10) that nquant reads and
 // writes, as a protobufjs reflection descriptor. Field numbers follow the ONNX spec; fields
-// we never read (training info, functions) are left out, and protobufjs skips them on decode.
+// we never read (training info, functions, sparse initializers) are left out, and protobufjs
+// skips them on decode. Non-tensor types (sequence, optional, map) and TypeProto / sparse
+// attributes are described so that import -> export carries them through unchanged.
 import * as protobuf from 'protobufjs';
 
 const int64 = 'int64';
@@ -66,6 +68,10 @@ const descriptor = {
             strings: { rule: 'repeated', type: 'bytes', id: 9 },
             tensors: { rule: 'repeated', type: 'TensorProto', id: 10 },
             graphs: { rule: 'repeated', type: 'GraphProto', id: 11 },
+            sparseTensor: { type: 'SparseTensorProto', id: 22 },
+            sparseTensors: { rule: 'repeated', type: 'SparseTensorProto', id: 23 },
+            tp: { type: 'TypeProto', id: 14 },
+            typeProtos: { rule: 'repeated', type: 'TypeProto', id: 15 },
           },
         },
         ValueInfoProto: {
@@ -78,7 +84,21 @@ const descriptor = {
         TypeProto: {
           fields: {
             tensorType: { type: 'TensorTypeProto', id: 1 },
+            sequenceType: { type: 'SequenceTypeProto', id: 4 },
+            mapType: { type: 'MapTypeProto', id: 5 },
+            sparseTensorType: { type: 'TensorTypeProto', id: 8 },
+            optionalType: { type: 'OptionalTypeProto', id: 9 },
             denotation: { type: 'string', id: 6 },
+          },
+        },
+        SequenceTypeProto: { fields: { elemType: { type: 'TypeProto', id: 1 } } },
+        OptionalTypeProto: { fields: { elemType: { type: 'TypeProto', id: 1 } } },
+        MapTypeProto: { fields: { keyType: { type: 'int32', id: 1 }, valueType: { type: 'TypeProto', id: 2 } } },
+        SparseTensorProto: {
+          fields: {
+            values: { type: 'TensorProto', id: 1 },
+            indices: { type: 'TensorProto', id: 2 },
+            dims: { rule: 'repeated', type: int64, id: 3 },
           },
         },
         TensorTypeProto: {
@@ -123,6 +143,8 @@ const root = protobuf.Root.fromJSON(descriptor);
 
 export const ModelProto = root.lookupType('onnx.ModelProto');
 export const TensorProto = root.lookupType('onnx.TensorProto');
+export const AttributeProto = root.lookupType('onnx.AttributeProto');
+export const TypeProto = root.lookupType('onnx.TypeProto');
 
 /** ONNX TensorProto.DataType codes. */
 export const OnnxDataType = {
@@ -133,5 +155,6 @@ export const OnnxDataType = {
 /** ONNX AttributeProto.AttributeType codes. */
 export const OnnxAttributeType = {
   UNDEFINED: 0, FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7,
-  STRINGS: 8, TENSORS: 9, GRAPHS: 10,
+  STRINGS: 8, TENSORS: 9, GRAPHS: 10, SPARSE_TENSOR: 11, SPARSE_TENSORS: 12, TYPE_PROTO: 13,
+  TYPE_PROTOS: 14,
 } as const;

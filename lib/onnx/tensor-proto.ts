@@ -78,22 +78,40 @@ function fillFrom(target: TypedArray, values: ArrayLike<number | Long>, dtype: D
   }
 }
 
-/** Decodes a TensorProto (object from protobufjs) into a Tensor. External data is not read here. */
-export function tensorFromProto(proto: TensorProtoObject, what = proto.name || 'tensor'): Tensor {
-  if (proto.dataLocation === 1) {
-    throw invalidRange(what, 'data stored inside the model', 'external data (load the model from a path)');
-  }
+export interface TensorDecodeOptions {
+  /**
+   * Returns the bytes of a tensor stored outside the model (data_location = EXTERNAL); without
+   * it such tensors are refused. import.ts supplies one that resolves paths against baseDir.
+   */
+  readExternal?: (proto: TensorProtoObject, what: string, expectedBytes: number) => Uint8Array;
+  /** Refuse tensors larger than this many bytes (guards allocations on hostile input). */
+  maxBytes?: number;
+}
+
+/**
+ * Decodes a TensorProto (object from protobufjs) into a Tensor. Every size check happens
+ * before allocating, so a corrupt dims field cannot make us allocate more than the bytes
+ * actually present in the file.
+ */
+export function tensorFromProto(proto: TensorProtoObject, what = proto.name || 'tensor', opts: TensorDecodeOptions = {}): Tensor {
   const dtype = dtypeFromOnnx(proto.dataType ?? 0, `${what}.data_type`);
   const dims = (proto.dims ?? []).map(toNumber);
   const size = sizeOf(dims, `${what}.dims`);
   const Ctor = ARRAY_TYPES[dtype];
-  const data = new Ctor(size) as TypedArray;
-  const raw = proto.rawData;
-  if (raw && raw.length > 0) {
-    const expected = size * Ctor.BYTES_PER_ELEMENT;
-    if (raw.length !== expected) {
-      throw invalidRange(`${what}.raw_data`, `${expected} bytes for dims [${dims.join(', ')}]`, `${raw.length} bytes`);
+  const expected = size * Ctor.BYTES_PER_ELEMENT;
+  if (opts.maxBytes !== undefined && expected > opts.maxBytes) {
+    throw invalidRange(`${what}`, `at most ${opts.maxBytes} bytes (maxBytes)`, `${expected} bytes for dims [${dims.join(', ')}]`);
+  }
+  let raw = proto.rawData;
+  if (proto.dataLocation === 1) {
+    if (!opts.readExternal) throw invalidRange(what, 'data stored inside the model', 'external data (load the model from a path)');
+    raw = opts.readExternal(proto, what, expected);
+  }
+  if (proto.dataLocation === 1 || (raw && raw.length > 0)) {
+    if (!raw || raw.length !== expected) {
+      throw invalidRange(`${what}.raw_data`, `${expected} bytes for dims [${dims.join(', ')}]`, `${raw?.length ?? 0} bytes`);
     }
+    const data = new Ctor(size) as TypedArray;
     new Uint8Array(data.buffer, data.byteOffset, expected).set(raw);
     return new Tensor(dtype, data, dims);
   }
@@ -109,6 +127,7 @@ export function tensorFromProto(proto: TensorProtoObject, what = proto.name || '
   if (count !== size) {
     throw invalidRange(`${what} data`, `${size} values for dims [${dims.join(', ')}]`, `${count} values`);
   }
+  const data = new Ctor(size) as TypedArray;
   if (values) fillFrom(data, values, dtype);
   return new Tensor(dtype, data, dims);
 }

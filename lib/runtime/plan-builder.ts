@@ -41,7 +41,7 @@ function planAttribute(node: Node, name: string, a: Attribute): Binding.PlanAttr
     case 'floats': return { kind: 'floats', value: a.value };
     case 'strings': return { kind: 'strings', value: a.value };
     case 'tensor': return undefined;  // passed as an extra constant input instead
-    default:
+    default:  // graphs, tensor lists, foreign (opaque) attributes
       throw new TypeError(`${node.opType} node '${node.name}': attribute '${name}' of type ${a.type} is not supported by the runtime`);
   }
 }

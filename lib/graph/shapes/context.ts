@@ -1,0 +1,159 @@
+// What a shape function sees of a node's inputs, and dim arithmetic that carries symbolic
+// dims through where the result is certain (and gives null where it is not).
+import { DataType, Tensor } from '../../tensor';
+import { Dim, Node, attrInt, attrInts } from '../ir';
+
+/** What is known about a value during inference. */
+export interface Known {
+  dtype?: DataType;
+  dims?: Dim[];
+  /** Contents of a small integer tensor, flattened (entries may be symbolic or null). */
+  value?: Dim[];
+  /** The full constant, when the value is an initializer or Constant output. */
+  tensor?: Tensor;
+}
+
+export type ShapeFn = (ctx: InferCtx) => Known[];
+
+/** Values up to this many elements have their contents tracked (shape arithmetic). */
+export const MAX_TRACKED = 4096;
+
+export function tensorValue(t: Tensor): Dim[] | undefined {
+  if (t.size > MAX_TRACKED) return undefined;
+  switch (t.dtype) {
+    case 'int64': case 'uint64': case 'int32': case 'uint32': case 'int16': case 'uint16': case 'int8': case 'uint8': case 'bool':
+      return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
+    default: return undefined;
+  }
+}
+
+export class InferCtx {
+  constructor(readonly node: Node, readonly opset: number, private readonly lookup: (name: string) => Known | undefined) {}
+
+  /** Input i is present (not omitted). */
+  has(i: number): boolean {
+    return i < this.node.inputs.length && this.node.inputs[i] !== '';
+  }
+
+  in(i: number): Known {
+    return this.has(i) ? this.lookup(this.node.inputs[i]) ?? {} : {};
+  }
+
+  dims(i: number): Dim[] | undefined {
+    return this.in(i).dims;
+  }
+
+  dtype(i: number): DataType | undefined {
+    return this.in(i).dtype;
+  }
+
+  value(i: number): Dim[] | undefined {
+    return this.in(i).value;
+  }
+
+  /** Contents of input i when fully numeric. */
+  ints(i: number): number[] | undefined {
+    const v = this.value(i);
+    return v && v.every(isNum) ? (v as number[]) : undefined;
+  }
+
+  /** Contents of a constant float input (Resize scales, Clip bounds). */
+  floats(i: number): number[] | undefined {
+    const t = this.in(i).tensor;
+    if (!t || t.dtype === 'int64' || t.dtype === 'uint64') return this.ints(i);
+    return Array.from(t.data as ArrayLike<number>);
+  }
+
+  /** Integer list from an attribute (older opsets) or a constant input (newer): undefined when neither is known. */
+  intsFromAttrOrInput(attr: string, input: number): number[] | undefined {
+    if (this.node.attributes.has(attr)) return attrInts(this.node, attr);
+    return this.has(input) ? this.ints(input) : undefined;
+  }
+
+  int(name: string, fallback: number): number {
+    return attrInt(this.node, name, fallback);
+  }
+
+  ints_(name: string, fallback?: number[]): number[] | undefined {
+    return this.node.attributes.has(name) ? attrInts(this.node, name) : fallback;
+  }
+
+  fail(message: string): never {
+    throw new Error(`${this.node.opType} node '${this.node.name}': ${message}`);
+  }
+
+  axis(axis: number, rank: number): number {
+    const a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank) this.fail(`axis ${axis} out of range for rank ${rank}`);
+    return a;
+  }
+}
+
+export const isNum = (d: Dim | undefined): d is number => typeof d === 'number';
+
+/** Numpy broadcasting of two dims. */
+export function broadcastDim(a: Dim, b: Dim): Dim {
+  if (a === b) return a;
+  if (a === 1) return b;
+  if (b === 1) return a;
+  if (isNum(a) && isNum(b)) throw new Error(`cannot broadcast ${a} with ${b}`);
+  if (isNum(a) && a !== 0) return a;  // a symbolic/unknown dim must be 1 or equal a
+  if (isNum(b) && b !== 0) return b;
+  return null;
+}
+
+export function broadcast(...shapes: (Dim[] | undefined)[]): Dim[] | undefined {
+  if (shapes.some((s) => s === undefined)) return undefined;
+  const list = shapes as Dim[][];
+  const rank = Math.max(...list.map((s) => s.length));
+  const out: Dim[] = [];
+  for (let i = 0; i < rank; i++) {
+    let d: Dim = 1;
+    for (const s of list) {
+      const k = i - (rank - s.length);
+      if (k >= 0) d = broadcastDim(d, s[k]);
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+/** Product of dims: a number when all known, the lone symbol when the rest are 1, else null. */
+export function product(dims: Dim[]): Dim {
+  let n = 1;
+  const syms: Dim[] = [];
+  for (const d of dims) {
+    if (isNum(d)) n *= d;
+    else syms.push(d);
+  }
+  if (n === 0) return 0;
+  if (syms.length === 0) return n;
+  if (syms.length === 1 && n === 1) return syms[0];
+  return null;
+}
+
+/** a + b (numbers), or the other operand when one is 0. */
+export function addDim(a: Dim, b: Dim): Dim {
+  if (isNum(a) && isNum(b)) return a + b;
+  if (a === 0) return b;
+  if (b === 0) return a;
+  return null;
+}
+
+/** Elementwise arithmetic on tracked values (numbers only; symbols survive x*1, x+0...). */
+export function arith(op: string, a: Dim, b: Dim): Dim {
+  if (isNum(a) && isNum(b)) {
+    switch (op) {
+      case 'Add': return a + b;
+      case 'Sub': return a - b;
+      case 'Mul': return a * b;
+      case 'Div': return b === 0 ? null : Math.trunc(a / b);
+      default: return null;
+    }
+  }
+  if ((op === 'Mul' || op === 'Div') && b === 1) return a;
+  if (op === 'Mul' && a === 1) return b;
+  if ((op === 'Add' || op === 'Sub') && b === 0) return a;
+  if (op === 'Add' && a === 0) return b;
+  return null;
+}

@@ -1,0 +1,110 @@
+// Shape functions of elementwise ops: unary (shape of input 0), numpy-broadcast binary and
+// variadic ops, comparisons (bool), Where, Cast, Clip, Dropout and the normalizations.
+import { dtypeFromOnnx } from '../../onnx/tensor-proto';
+import { DataType } from '../../tensor';
+import { Dim } from '../ir';
+import { InferCtx, Known, ShapeFn, arith, broadcast } from './context';
+
+const same: ShapeFn = (ctx) => [{ dtype: ctx.dtype(0), dims: ctx.dims(0) }];
+
+const UNARY = [
+  'Sqrt', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'Erf', 'Gelu', 'Softmax',
+  'LogSoftmax', 'Abs', 'Neg', 'Exp', 'Log', 'Ceil', 'Floor', 'Round', 'Reciprocal', 'Sign', 'Sin', 'Cos',
+  'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'Elu', 'Selu', 'Softplus',
+  'Softsign', 'Mish', 'ThresholdedRelu', 'Celu', 'Not', 'LRN', 'Hardmax', 'BitwiseNot', 'Shrink', 'CumSum',
+  'Trilu', 'LpNormalization', 'MeanVarianceNormalization', 'InstanceNormalization', 'PRelu',
+  'ReverseSequence', 'Clip', 'QuickGelu', 'FastGelu',
+];
+
+/** Broadcasting binary/variadic ops that keep the first input's dtype. */
+const BROADCAST = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Mean', 'Sum', 'Mod', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor'];
+const LOGICAL = ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'];
+
+function allDims(ctx: InferCtx): (Dim[] | undefined)[] {
+  return ctx.node.inputs.map((_, i) => (ctx.has(i) ? ctx.dims(i) : []));
+}
+
+function broadcastOrFail(ctx: InferCtx, shapes: (Dim[] | undefined)[]): Dim[] | undefined {
+  try {
+    return broadcast(...shapes);
+  } catch (e) {
+    return ctx.fail(`inputs do not broadcast: ${(e as Error).message}`);
+  }
+}
+
+/** Tracked-value arithmetic (shape computations: Shape -> Mul -> Reshape). */
+function binaryValue(ctx: InferCtx): Dim[] | undefined {
+  const a = ctx.value(0), b = ctx.value(1);
+  if (!a || !b || ctx.node.inputs.length !== 2) return undefined;
+  const n = Math.max(a.length, b.length);
+  if ((a.length !== n && a.length !== 1) || (b.length !== n && b.length !== 1)) return undefined;
+  const out: Dim[] = [];
+  for (let i = 0; i < n; i++) out.push(arith(ctx.node.opType, a[a.length === 1 ? 0 : i], b[b.length === 1 ? 0 : i]));
+  return out;
+}
+
+function binary(ctx: InferCtx): Known[] {
+  const dims = broadcastOrFail(ctx, allDims(ctx));
+  return [{ dtype: ctx.dtype(0), dims, value: binaryValue(ctx) }];
+}
+
+function logical(ctx: InferCtx): Known[] {
+  return [{ dtype: 'bool', dims: broadcastOrFail(ctx, allDims(ctx)) }];
+}
+
+function where(ctx: InferCtx): Known[] {
+  return [{ dtype: ctx.dtype(1) ?? ctx.dtype(2), dims: broadcastOrFail(ctx, allDims(ctx)) }];
+}
+
+export function castTarget(to: number): DataType | undefined {
+  try {
+    return dtypeFromOnnx(to, 'to');
+  } catch {
+    return undefined;  // string / bfloat16 / float8: not a dtype nquant computes with
+  }
+}
+
+const INT_TYPES = new Set<DataType | undefined>(['int64', 'int32', 'int16', 'int8', 'uint8', 'uint16', 'uint32', 'uint64']);
+
+function cast(ctx: InferCtx): Known[] {
+  const dtype = castTarget(ctx.int('to', 1));
+  const value = INT_TYPES.has(dtype) && INT_TYPES.has(ctx.dtype(0)) ? ctx.value(0) : undefined;
+  return [{ dtype, dims: ctx.dims(0), value }];
+}
+
+function dropout(ctx: InferCtx): Known[] {
+  return [{ dtype: ctx.dtype(0), dims: ctx.dims(0), value: ctx.value(0) }, { dtype: 'bool', dims: ctx.dims(0) }];
+}
+
+function identity(ctx: InferCtx): Known[] {
+  const k = ctx.in(0);
+  return [{ dtype: k.dtype, dims: k.dims, value: k.value, tensor: k.tensor }];
+}
+
+function batchNorm(ctx: InferCtx): Known[] {
+  const c = ctx.dims(0)?.[1] ?? null;
+  const stat = { dtype: ctx.dtype(1) ?? ctx.dtype(0), dims: [c] };
+  return [{ dtype: ctx.dtype(0), dims: ctx.dims(0) }, stat, stat, stat, stat];
+}
+
+function layerNorm(ctx: InferCtx): Known[] {
+  const dims = ctx.dims(0);
+  const statDims = dims ? dims.map((d, i) => (i < ctx.axis(ctx.int('axis', -1), dims.length) ? d : 1)) : undefined;
+  const stash = castTarget(ctx.int('stash_type', 1));
+  return [{ dtype: ctx.dtype(0), dims }, { dtype: stash, dims: statDims }, { dtype: stash, dims: statDims }];
+}
+
+export const ELEMENTWISE: { [op: string]: ShapeFn } = {
+  Identity: identity,
+  Dropout: dropout,
+  Cast: cast,
+  CastLike: (ctx) => [{ dtype: ctx.dtype(1), dims: ctx.dims(0) }],
+  Where: where,
+  IsNaN: (ctx) => [{ dtype: 'bool', dims: ctx.dims(0) }],
+  IsInf: (ctx) => [{ dtype: 'bool', dims: ctx.dims(0) }],
+  BatchNormalization: batchNorm,
+  LayerNormalization: layerNorm,
+};
+for (const op of UNARY) ELEMENTWISE[op] = same;
+for (const op of BROADCAST) ELEMENTWISE[op] = binary;
+for (const op of LOGICAL) ELEMENTWISE[op] = logical;
