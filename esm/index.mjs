@@ -1,5 +1,10 @@
 // ESM entry: the CommonJS build re-exported under its names.
 import nquant from '../dist/lib/index.js';
 
-export const { cpu, setThreads, getThreads, Tensor, ops } = nquant;
+export const {
+  cpu, setThreads, getThreads, Tensor, ops,
+  load, Model,
+  importModel, importModelFile, unsupportedOps, exportModel,
+  inferShapes, inferShapesForInputs, optimize, inspect, topoSort, eliminateDeadNodes, Graph,
+} = nquant;
 export default nquant;

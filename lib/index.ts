@@ -4,3 +4,23 @@ export type { CpuInfo, Isa } from './cpu';
 export { Tensor } from './tensor';
 export type { DataType, DataTypeMap, TypedArray } from './tensor';
 export * as ops from './runtime/ops/quantization';
+
+// Models: load, run, save.
+export { load } from './runtime/load';
+export type { LoadOptions } from './runtime/load';
+export { Model } from './runtime/model';
+export type { Feeds, Outputs, RunOptions, ValueSpec, ModelOptions } from './runtime/model';
+
+// The graph layer, for tools that read or rewrite models.
+export { importModel, importModelFile, unsupportedOps } from './onnx/import';
+export type { ImportOptions } from './onnx/import';
+export { exportModel } from './onnx/export';
+export { inferShapes, inferShapesForInputs } from './graph/shape-inference';
+export type { ShapeReport, ConcreteValue } from './graph/shape-inference';
+export { optimize } from './graph/passes/index';
+export type { OptimizeOptions, OptimizationLevel, OptimizeReport } from './graph/passes/index';
+export { inspect } from './graph/inspect';
+export type { ModelSummary } from './graph/inspect';
+export { topoSort, eliminateDeadNodes } from './graph/topo';
+export { Graph } from './graph/ir';
+export type { ModelIR, Node, ValueInfo, Attribute, Dim } from './graph/ir';

@@ -4,7 +4,10 @@
 import { promises as fs } from 'fs';
 import type { Binding } from '../../binding';
 import { invalidRange, invalidType } from '../errors';
-import { Dim, ModelIR } from '../graph/ir';
+import { cloneGraph } from '../graph/clone';
+import { Dim, Graph, ModelIR } from '../graph/ir';
+import { isFused, unfuseNode } from '../graph/passes/fused';
+import { optimize, OptimizationLevel } from '../graph/passes/index';
 import { inferShapesForInputs } from '../graph/shape-inference';
 import { exportModel } from '../onnx/export';
 import { native } from '../native';
@@ -33,11 +36,41 @@ interface CompiledPlan {
 
 const MAX_CACHED_PLANS = 8;
 
+/** 'domain:OpType' of every op the native runtime implements ('' domain for ONNX). */
+export function nativeOps(): Set<string> {
+  return new Set(native.listOps().map((o) => `${o.domain}:${o.opType}`));
+}
+
+export interface ModelOptions {
+  /** Graph optimizations applied to the executed copy of the graph (default 'all'). */
+  optimize?: OptimizationLevel;
+}
+
 export class Model {
   private readonly plans = new Map<string, CompiledPlan>();
   private disposed = false;
+  private executable?: Graph;
 
-  constructor(readonly ir: ModelIR) {}
+  /** `ir` is the model as loaded (what toOnnx writes); runs use an optimized copy. */
+  constructor(readonly ir: ModelIR, private readonly options: ModelOptions = {}) {}
+
+  /** The graph that actually runs: optimized, with fused ops the native side lacks undone. */
+  get executionGraph(): Graph {
+    if (!this.executable) {
+      const g = cloneGraph(this.ir.graph);
+      optimize(g, { level: this.options.optimize ?? 'all', opsets: this.ir.meta.opsets });
+      const supported = nativeOps();
+      let counter = 0;
+      const ctx = {
+        opset: this.opset,
+        freshName: (base: string) => `${base}__nq${counter++}`,
+        addInitializer: (name: string, t: Tensor) => void g.initializers.set(name, t),
+      };
+      g.nodes = g.nodes.flatMap((n) => (isFused(n) && !supported.has(`${n.domain}:${n.opType}`) ? unfuseNode(n, ctx) : [n]));
+      this.executable = g;
+    }
+    return this.executable;
+  }
 
   get inputs(): ValueSpec[] {
     return this.ir.graph.feedInputs.map((v) => ({ name: v.name, dtype: v.dtype, dims: [...(v.dims ?? [])] }));
@@ -122,10 +155,11 @@ export class Model {
       this.plans.set(key, cached);
       return cached;
     }
-    const concrete = inferShapesForInputs(this.ir.graph, inputDims, this.ir.meta.opsets);
+    const graph = this.executionGraph;
+    const concrete = inferShapesForInputs(graph, inputDims, this.ir.meta.opsets);
     const shapes = new Map<string, ResolvedValue>();
     for (const [name, v] of concrete) shapes.set(name, { dtype: v.dtype, dims: v.dims });
-    const built = buildPlan(this.ir.graph, shapes, { capture, opset: this.opset });
+    const built = buildPlan(graph, shapes, { capture, opset: this.opset });
     const compiled = { built, plan: native.createPlan(built.spec) };
     this.plans.set(key, compiled);
     if (this.plans.size > MAX_CACHED_PLANS) {
