@@ -2,12 +2,17 @@
 // fills all 32 registers), plus the GEMV kernels that stream unpacked B.
 #include <immintrin.h>
 
+// gcc 12 reports its own _mm512_undefined_*() placeholders inside the intrinsic headers as
+// maybe-uninitialized (a known false positive); nothing in this file reads uninitialised data.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include "kernels/sgemm.h"
 
 namespace nq {
 namespace {
 
 constexpr size_t kMr = 14, kNr = 32, kLanes = 16;
+constexpr size_t kPrefetchRows = 32;  // B rows (k steps) ahead of the FMA loop
 
 void pack_b_avx512(const float* b, size_t k, size_t n, size_t ldb, bool transposed,
                    float* packed) {
@@ -111,6 +116,11 @@ void tile(size_t nc, size_t kc, const float* a, const float* b, float* c, size_t
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   for (size_t p = 0; p < kc; ++p) {
+    // The first tile of a panel streams B from L3 or memory; 4 KiB ahead measured ~4% faster
+    // on 64x3072x768 and neutral where B is cache-resident. (Past the panel end it only
+    // prefetches a harmless address: prefetches never fault.)
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * kNr), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * kNr + kLanes), _MM_HINT_T0);
     __m512 bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + v * kLanes);
