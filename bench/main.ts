@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { cpu } from '../lib/cpu';
 import { benchGemm, GemmRow } from './gemm';
+import { benchModels, ModelRow } from './models';
 
 function machineLine(): string {
   const info = cpu();
@@ -19,6 +20,17 @@ function gemmMarkdown(rows: GemmRow[]): string {
   ];
   for (const r of rows) {
     lines.push(`| ${r.shape} | ${r.threads} | ${r.kind} | ${r.impl} | ${r.gops.toFixed(1)} | ${r.peer} | ${r.peerGops.toFixed(1)} | ${r.ratio.toFixed(2)} |`);
+  }
+  return lines.join('\n');
+}
+
+function modelsMarkdown(rows: ModelRow[]): string {
+  const lines = [
+    '| model | batch | threads | nquant ms | onnxruntime ms | nquant/ORT latency | max rel diff |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    lines.push(`| ${r.model} | ${r.batch} | ${r.threads} | ${r.oursMs.toFixed(2)} | ${r.ortMs.toFixed(2)} | ${r.ratio.toFixed(2)} | ${r.maxRelDiff.toExponential(1)} |`);
   }
   return lines.join('\n');
 }
@@ -50,6 +62,17 @@ program
     console.log(machineLine());
     const rows = await benchGemm({ quick: o.quick });
     if (o.write) writeSection('GEMM', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}\n\n${gemmMarkdown(rows)}`);
+  });
+
+program
+  .command('models')
+  .description('FP32 ResNet-18 / MobileNetV2 latency vs onnxruntime-node on the identical ONNX file')
+  .option('--quick', 'batch 1, 2 threads, short timing')
+  .option('--write', 'record the table in bench/RESULTS.md')
+  .action(async (o: { quick?: boolean; write?: boolean }) => {
+    console.log(machineLine());
+    const rows = await benchModels({ quick: o.quick });
+    if (o.write) writeSection('Models (FP32)', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}\n\n${modelsMarkdown(rows)}`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
