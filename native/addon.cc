@@ -10,6 +10,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nq::napi::InitQuantize(env, exports);
   nq::napi::InitInt4(env, exports);
   nq::napi::InitCluster(env, exports);
+  nq::napi::InitPlan(env, exports);
   return exports;
 }
 

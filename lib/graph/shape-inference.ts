@@ -11,7 +11,7 @@ import { NN, matmulDims } from './shapes/nn';
 import { TENSOR_OPS } from './shapes/tensor-ops';
 import { FUSED_BASE, NQUANT_DOMAIN } from './passes/fused';
 import { topoSort } from './topo';
-import { DataType } from '../tensor';
+import { DataType, Tensor } from '../tensor';
 
 const FUNCTIONS: { [op: string]: ShapeFn } = { ...ELEMENTWISE, ...NN, ...TENSOR_OPS };
 
@@ -73,7 +73,7 @@ function mergeBranches(a: Known | undefined, b: Known | undefined): Known {
   return { dtype: a.dtype ?? b.dtype, dims };
 }
 
-function run(graph: Graph, opset: number, mode: Mode, outer: (n: string) => Known | undefined, inputDims?: { [name: string]: readonly number[] }): Map<string, Known> {
+function run(graph: Graph, opset: number, mode: Mode, outer: (n: string) => Known | undefined, inputDims?: { [name: string]: readonly number[] }, inputValues?: { [name: string]: Tensor }): Map<string, Known> {
   const known = new Map<string, Known>();
   const lookup = (n: string): Known | undefined => known.get(n) ?? outer(n);
   const declared = new Set(graph.inputs.map((i) => i.name));
@@ -91,7 +91,10 @@ function run(graph: Graph, opset: number, mode: Mode, outer: (n: string) => Know
       input.dims?.forEach((d, i) => {
         if (isNum(d) && d !== given[i]) throw new Error(`input '${input.name}': expected dim ${i} = ${d}, received ${given[i]}`);
       });
-      known.set(input.name, { dtype: input.dtype, dims: [...given] });
+      // A fed small integer tensor (a shape, axes, a length) lets value-dependent outputs
+      // (Reshape, Expand, Range, ConstantOfShape, ...) resolve for this plan.
+      const fed = inputValues?.[input.name];
+      known.set(input.name, { dtype: input.dtype, dims: [...given], value: fed ? tensorValue(fed) : undefined, tensor: fed });
     } else if (!graph.initializers.has(input.name)) {
       known.set(input.name, { dtype: input.dtype, dims: input.dims ? [...input.dims] : undefined });
       if (mode.concrete && inputDims && !complete(known.get(input.name))) {
@@ -185,6 +188,8 @@ export interface ConcreteValue {
   name: string;
   dtype: DataType;
   dims: number[];
+  /** Contents, when the value is a small integer tensor computable for these inputs. */
+  value?: number[];
 }
 
 /**
@@ -192,15 +197,18 @@ export interface ConcreteValue {
  * input dims, without touching the graph (the runtime plans memory with it). Throws naming
  * the node whose output cannot be resolved.
  */
-export function inferShapesForInputs(graph: Graph, inputDims: { [name: string]: readonly number[] }, opsets?: Opsets): Map<string, ConcreteValue> {
+export function inferShapesForInputs(graph: Graph, inputDims: { [name: string]: readonly number[] }, opsets?: Opsets, inputValues?: { [name: string]: Tensor }): Map<string, ConcreteValue> {
   for (const [name, dims] of Object.entries(inputDims)) {
     if (!graph.inputs.some((i) => i.name === name)) throw new Error(`inputDims: '${name}' is not a graph input (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
     if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`inputDims['${name}']: expected an array of non-negative integers, received ${String(dims)}`);
   }
-  const known = run(graph, opsetOf(opsets), { concrete: true, report: [], write: false }, () => undefined, inputDims);
+  const known = run(graph, opsetOf(opsets), { concrete: true, report: [], write: false }, () => undefined, inputDims, inputValues);
   const out = new Map<string, ConcreteValue>();
   for (const [name, k] of known) {
-    if (name && k.dtype && k.dims && k.dims.every(isNum)) out.set(name, { name, dtype: k.dtype, dims: k.dims as number[] });
+    if (name && k.dtype && k.dims && k.dims.every(isNum)) {
+      const value = k.value && k.value.every(isNum) ? (k.value as number[]) : undefined;
+      out.set(name, { name, dtype: k.dtype, dims: k.dims as number[], value });
+    }
   }
   return out;
 }

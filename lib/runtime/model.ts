@@ -13,6 +13,7 @@ import { exportModel } from '../onnx/export';
 import { native } from '../native';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
 import { buildPlan, BuiltPlan, ResolvedValue } from './plan-builder';
+import { inlineKnownIfs } from './specialize-if';
 
 export interface ValueSpec {
   name: string;
@@ -35,6 +36,22 @@ interface CompiledPlan {
 }
 
 const MAX_CACHED_PLANS = 8;
+// Integer feeds up to this size may decide output shapes (a Reshape target, a Range
+// length): plans are specialized on their values.
+const MAX_SHAPE_VALUE_ELEMENTS = 64;
+
+// Float feeds read as sizes by these ops (Resize scales, Range bounds) decide shapes too.
+const FLOAT_SHAPE_CONSUMERS = new Set(['Resize', 'Upsample', 'Range']);
+
+function shapeValues(graph: Graph, feeds: Feeds): { [name: string]: Tensor } {
+  const floatShapeInputs = new Set(graph.nodes.filter((n) => FLOAT_SHAPE_CONSUMERS.has(n.opType)).flatMap((n) => n.inputs));
+  const out: { [name: string]: Tensor } = {};
+  for (const [name, t] of Object.entries(feeds)) {
+    if (t.size > MAX_SHAPE_VALUE_ELEMENTS) continue;
+    if (t.dtype === 'int64' || t.dtype === 'int32' || (floatShapeInputs.has(name) && (t.dtype === 'float32' || t.dtype === 'float64'))) out[name] = t;
+  }
+  return out;
+}
 
 /** 'domain:OpType' of every op the native runtime implements ('' domain for ONNX). */
 export function nativeOps(): Set<string> {
@@ -88,7 +105,7 @@ export class Model {
   async run(feeds: Feeds, opts: RunOptions = {}): Promise<Outputs> {
     if (this.disposed) throw new Error('model: already disposed');
     const inputDims = this.checkFeeds(feeds);
-    const compiled = this.planFor(inputDims, opts.capture ?? []);
+    const compiled = this.planFor(inputDims, shapeValues(this.executionGraph, feeds), opts.capture ?? []);
     const inputs = compiled.built.inputNames.map((n) => feeds[n].data as ArrayBufferView);
     const outputs = compiled.built.outputValues.map((v) => new ARRAY_TYPES[v.dtype](v.dims.reduce((p, d) => p * d, 1)) as TypedArray);
     await native.runPlan(compiled.plan, inputs, outputs, true);
@@ -126,6 +143,9 @@ export class Model {
     if (typeof feeds !== 'object' || feeds === null) throw invalidType('feeds', 'an object of input name to Tensor', feeds);
     const dims: { [name: string]: number[] } = {};
     const expected = this.inputs;
+    for (const input of this.ir.graph.feedInputs) {
+      if (input.foreign) throw new TypeError(`input '${input.name}' has type ${input.foreign.description}, which nquant cannot run`);
+    }
     for (const spec of expected) {
       const t = feeds[spec.name];
       if (t === undefined) throw invalidRange('feeds', `a tensor for input '${spec.name}' (inputs: ${expected.map((e) => e.name).join(', ')})`, Object.keys(feeds).join(', ') || 'no inputs');
@@ -147,16 +167,22 @@ export class Model {
     return dims;
   }
 
-  private planFor(inputDims: { [name: string]: number[] }, capture: string[]): CompiledPlan {
-    const key = JSON.stringify([inputDims, capture]);
+  private planFor(inputDims: { [name: string]: number[] }, values: { [name: string]: Tensor }, capture: string[]): CompiledPlan {
+    const valueKey = Object.entries(values).map(([n, t]) => [n, Array.from(t.data as ArrayLike<number | bigint>, String)]);
+    const key = JSON.stringify([inputDims, valueKey, capture]);
     const cached = this.plans.get(key);
     if (cached) {
       this.plans.delete(key);  // refresh its place in the LRU order
       this.plans.set(key, cached);
       return cached;
     }
-    const graph = this.executionGraph;
-    const concrete = inferShapesForInputs(graph, inputDims, this.ir.meta.opsets);
+    let graph = this.executionGraph;
+    let concrete = inferShapesForInputs(graph, inputDims, this.ir.meta.opsets, values);
+    const specialized = inlineKnownIfs(graph, concrete);
+    if (specialized !== graph) {
+      graph = specialized;
+      concrete = inferShapesForInputs(graph, inputDims, this.ir.meta.opsets, values);
+    }
     const shapes = new Map<string, ResolvedValue>();
     for (const [name, v] of concrete) shapes.set(name, { dtype: v.dtype, dims: v.dims });
     const built = buildPlan(graph, shapes, { capture, opset: this.opset });

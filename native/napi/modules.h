@@ -9,4 +9,5 @@ void InitSGemm(Napi::Env env, Napi::Object exports);
 void InitQuantize(Napi::Env env, Napi::Object exports);
 void InitInt4(Napi::Env env, Napi::Object exports);
 void InitCluster(Napi::Env env, Napi::Object exports);
+void InitPlan(Napi::Env env, Napi::Object exports);
 }  // namespace nq::napi

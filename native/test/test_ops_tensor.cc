@@ -175,3 +175,480 @@ TEST_CASE("shape_util: strided_copy of a broadcast view, odd element size") {
   for (int r = 0; r < 2; ++r)
     for (int i = 0; i < 9; ++i) CHECK(dst[r * 9 + i] == src[i]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Op tests: each op is created through the registry as the plan executor does.
+#include "ops/op.h"
+#include "kernels/quantize.h"
+
+namespace {
+
+using nq::ops::Attribute;
+using nq::ops::DType;
+using nq::ops::TensorDesc;
+
+struct Tn {
+  DType dtype = DType::f32;
+  Dims dims;
+  std::vector<uint8_t> bytes;
+  bool constant = false;
+  bool present = true;
+  template <typename E>
+  std::vector<E> as() const {
+    std::vector<E> v(bytes.size() / sizeof(E));
+    if (!v.empty()) std::memcpy(v.data(), bytes.data(), bytes.size());
+    return v;
+  }
+};
+
+template <typename E>
+Tn tn(DType dt, Dims dims, std::vector<E> v, bool constant = false) {
+  Tn t;
+  t.dtype = dt;
+  t.dims = std::move(dims);
+  t.bytes.resize(v.size() * sizeof(E));
+  if (!v.empty()) std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  t.constant = constant;
+  return t;
+}
+Tn f32(Dims d, std::vector<float> v) { return tn(DType::f32, std::move(d), std::move(v)); }
+Tn i64(Dims d, std::vector<int64_t> v, bool c = false) { return tn(DType::s64, std::move(d), std::move(v), c); }
+Tn i32(Dims d, std::vector<int32_t> v, bool c = false) { return tn(DType::s32, std::move(d), std::move(v), c); }
+Tn absent() { Tn t; t.present = false; return t; }
+
+Attribute ai(int64_t v) { Attribute a; a.kind = Attribute::Kind::i; a.i = v; return a; }
+Attribute af(double v) { Attribute a; a.kind = Attribute::Kind::f; a.f = v; return a; }
+Attribute as(std::string v) { Attribute a; a.kind = Attribute::Kind::s; a.s = std::move(v); return a; }
+Attribute ais(std::vector<int64_t> v) { Attribute a; a.kind = Attribute::Kind::ints; a.ints = std::move(v); return a; }
+
+struct OpRun {
+  nq::Status create, run;
+  std::vector<Tn> outs;
+  int in_place = -1;
+};
+
+OpRun run_op(const std::string& op, std::vector<std::pair<std::string, Attribute>> attrs, const std::vector<Tn>& ins,
+             std::vector<std::pair<DType, Dims>> outs) {
+  OpRun r;
+  nq::ops::OpInit init;
+  init.op_type = op;
+  init.node_name = "t";
+  for (auto& a : attrs) init.attrs.set(a.first, a.second);
+  std::vector<const void*> in_ptrs;
+  for (const Tn& t : ins) {
+    TensorDesc d;
+    d.dtype = t.dtype;
+    d.dims = t.present ? t.dims : Dims{};
+    init.inputs.push_back(d);
+    init.input_present.push_back(t.present);
+    init.constant_inputs.push_back(t.present && t.constant ? t.bytes.data() : nullptr);
+    in_ptrs.push_back(t.present ? t.bytes.data() : nullptr);
+  }
+  for (auto& o : outs) {
+    TensorDesc d;
+    d.dtype = o.first;
+    d.dims = o.second;
+    init.outputs.push_back(d);
+    Tn t;
+    t.dtype = o.first;
+    t.dims = o.second;
+    t.bytes.assign(d.bytes() + 1, 0xCD);  // one guard byte
+    r.outs.push_back(std::move(t));
+  }
+  const nq::ops::OpRegistration* reg = nq::ops::find_op("", op);
+  REQUIRE(reg != nullptr);
+  std::unique_ptr<nq::ops::OpKernel> k;
+  r.create = reg->factory(init, &k);
+  if (!r.create.is_ok()) return r;
+  r.in_place = k->in_place_input();
+  std::vector<void*> out_ptrs;
+  for (Tn& t : r.outs) out_ptrs.push_back(t.bytes.data());
+  r.run = k->run(in_ptrs, out_ptrs);
+  for (Tn& t : r.outs) {
+    CHECK(t.bytes.back() == 0xCD);  // nothing written past the end
+    t.bytes.pop_back();
+  }
+  return r;
+}
+
+// Runs and requires success.
+std::vector<Tn> ok_run(const std::string& op, std::vector<std::pair<std::string, Attribute>> attrs,
+                       const std::vector<Tn>& ins, std::vector<std::pair<DType, Dims>> outs) {
+  OpRun r = run_op(op, std::move(attrs), ins, std::move(outs));
+  INFO(op << ": " << r.create.message << r.run.message);
+  REQUIRE(r.create.is_ok());
+  REQUIRE(r.run.is_ok());
+  return r.outs;
+}
+
+void check_close(const std::vector<float>& got, const std::vector<float>& want, float rtol = 1e-6f) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    CAPTURE(i);
+    if (std::isnan(want[i])) {
+      CHECK(std::isnan(got[i]));
+    } else if (std::isinf(want[i])) {
+      CHECK(got[i] == want[i]);
+    } else {
+      CHECK(std::fabs(got[i] - want[i]) <= 1e-7f + rtol * std::fabs(want[i]));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("tensor ops: Add/Sub/Mul/Div broadcasting") {
+  // Rank mismatch + size-1 dims: [2,3] op [3] and [2,1].
+  auto o = ok_run("Add", {}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), f32({3}, {10, 20, 30})}, {{DType::f32, {2, 3}}});
+  check_close(o[0].as<float>(), {11, 22, 33, 14, 25, 36});
+  o = ok_run("Sub", {}, {f32({2, 1}, {1, 2}), f32({1, 3}, {1, 2, 3})}, {{DType::f32, {2, 3}}});
+  check_close(o[0].as<float>(), {0, -1, -2, 1, 0, -1});
+  // Scalars on either side.
+  o = ok_run("Mul", {}, {f32({}, {3}), f32({4}, {1, 2, 3, 4})}, {{DType::f32, {4}}});
+  check_close(o[0].as<float>(), {3, 6, 9, 12});
+  o = ok_run("Div", {}, {f32({4}, {1, 2, 3, 4}), f32({}, {2})}, {{DType::f32, {4}}});
+  check_close(o[0].as<float>(), {0.5f, 1, 1.5f, 2});
+  o = ok_run("Add", {}, {f32({}, {1}), f32({}, {2})}, {{DType::f32, {}}});
+  check_close(o[0].as<float>(), {3});
+  // Zero-size dim.
+  o = ok_run("Add", {}, {f32({0, 3}, {}), f32({3}, {1, 2, 3})}, {{DType::f32, {0, 3}}});
+  CHECK(o[0].bytes.empty());
+  // Int division truncates toward zero; division by zero gives 0 rather than a trap.
+  o = ok_run("Div", {}, {i32({4}, {7, -7, 7, 5}), i32({4}, {2, 2, -2, 0})}, {{DType::s32, {4}}});
+  CHECK(o[0].as<int32_t>() == std::vector<int32_t>{3, -3, -3, 0});
+  o = ok_run("Div", {}, {i64({2}, {INT64_MIN, 9}), i64({2}, {-1, 3})}, {{DType::s64, {2}}});
+  CHECK(o[0].as<int64_t>() == std::vector<int64_t>{INT64_MIN, 3});
+  // uint8 wraps.
+  o = ok_run("Add", {}, {tn<uint8_t>(DType::u8, {2}, {250, 1}), tn<uint8_t>(DType::u8, {2}, {10, 2})}, {{DType::u8, {2}}});
+  CHECK(o[0].as<uint8_t>() == std::vector<uint8_t>{4, 3});
+  // Middle-dim broadcast as in NCHW + per-channel bias, long enough for the vector blocks.
+  std::vector<float> x(2 * 3 * 17), want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+  for (size_t i = 0; i < x.size(); ++i) want[i] = x[i] * static_cast<float>((i / 17) % 3 + 1);
+  o = ok_run("Mul", {}, {f32({2, 3, 17}, x), f32({3, 1}, {1, 2, 3})}, {{DType::f32, {2, 3, 17}}});
+  check_close(o[0].as<float>(), want);
+}
+
+TEST_CASE("tensor ops: binary errors and in-place declaration") {
+  OpRun r = run_op("Add", {}, {f32({2, 3}, std::vector<float>(6)), f32({4}, std::vector<float>(4))}, {{DType::f32, {2, 3}}});
+  CHECK_FALSE(r.create.is_ok());
+  CHECK(r.create.message.find("Add node 't'") != std::string::npos);
+  CHECK(r.create.message.find("[2, 3], [4]") != std::string::npos);
+  r = run_op("Add", {}, {f32({3}, {1, 2, 3}), tn<int32_t>(DType::s32, {3}, {1, 2, 3})}, {{DType::f32, {3}}});
+  CHECK_FALSE(r.create.is_ok());
+  r = run_op("Add", {}, {f32({1}, {1}), f32({3}, {1, 2, 3})}, {{DType::f32, {3}}});
+  CHECK(r.in_place == 1);
+  r = run_op("Less", {}, {f32({3}, {1, 2, 3}), f32({3}, {1, 2, 3})}, {{DType::boolean, {3}}});
+  CHECK(r.in_place == -1);
+}
+
+TEST_CASE("tensor ops: in-place binary and unary give the same results") {
+  std::vector<float> a(100), b(100);
+  for (size_t i = 0; i < 100; ++i) { a[i] = static_cast<float>(i) - 50; b[i] = 0.5f * static_cast<float>(i); }
+  auto* reg = nq::ops::find_op("", "Add");
+  nq::ops::OpInit init;
+  init.op_type = "Add";
+  init.inputs = {TensorDesc{DType::f32, {100}}, TensorDesc{DType::f32, {100}}};
+  init.input_present = {true, true};
+  init.constant_inputs = {nullptr, nullptr};
+  init.outputs = {TensorDesc{DType::f32, {100}}};
+  std::unique_ptr<nq::ops::OpKernel> k;
+  REQUIRE(reg->factory(init, &k).is_ok());
+  REQUIRE(k->in_place_input() == 0);
+  std::vector<float> buf = a;
+  REQUIRE(k->run({buf.data(), b.data()}, {buf.data()}).is_ok());
+  for (size_t i = 0; i < 100; ++i) CHECK(buf[i] == a[i] + b[i]);
+}
+
+TEST_CASE("tensor ops: Pow, comparisons, Where") {
+  auto o = ok_run("Pow", {}, {f32({3}, {1, 2, 3}), f32({3}, {4, 5, 0.5f})}, {{DType::f32, {3}}});
+  check_close(o[0].as<float>(), {1, 32, std::sqrt(3.f)});
+  o = ok_run("Pow", {}, {f32({3}, {1, 2, -3}), i64({}, {2})}, {{DType::f32, {3}}});
+  check_close(o[0].as<float>(), {1, 4, 9});
+  o = ok_run("Pow", {}, {i64({3}, {3, -2, 10}), i64({3}, {3, 3, 15})}, {{DType::s64, {3}}});
+  CHECK(o[0].as<int64_t>() == std::vector<int64_t>{27, -8, 1000000000000000LL});
+  o = ok_run("Equal", {}, {i64({3}, {1, 2, 3}), i64({1}, {2})}, {{DType::boolean, {3}}});
+  CHECK(o[0].as<uint8_t>() == std::vector<uint8_t>{0, 1, 0});
+  o = ok_run("Less", {}, {f32({3}, {1, 2, NAN}), f32({}, {2})}, {{DType::boolean, {3}}});
+  CHECK(o[0].as<uint8_t>() == std::vector<uint8_t>{1, 0, 0});
+  o = ok_run("Greater", {}, {i32({2, 1}, {1, 5}), i32({3}, {0, 1, 6})}, {{DType::boolean, {2, 3}}});
+  CHECK(o[0].as<uint8_t>() == std::vector<uint8_t>{1, 0, 0, 1, 1, 0});
+  o = ok_run("Where", {}, {tn<uint8_t>(DType::boolean, {2, 1}, {1, 0}), f32({3}, {1, 2, 3}), f32({}, {-1})},
+             {{DType::f32, {2, 3}}});
+  check_close(o[0].as<float>(), {1, 2, 3, -1, -1, -1});
+  o = ok_run("Where", {}, {tn<uint8_t>(DType::boolean, {3}, {1, 0, 1}), i64({3}, {1, 2, 3}), i64({3}, {7, 8, 9})},
+             {{DType::s64, {3}}});
+  CHECK(o[0].as<int64_t>() == std::vector<int64_t>{1, 8, 3});
+  o = ok_run("Max", {}, {f32({3}, {1, 5, 3}), f32({}, {2}), f32({3}, {0, 0, 4})}, {{DType::f32, {3}}});
+  check_close(o[0].as<float>(), {2, 5, 4});
+}
+
+TEST_CASE("tensor ops: unary activations against the formulas") {
+  std::vector<float> x;
+  for (int i = -40; i <= 40; ++i) x.push_back(static_cast<float>(i) * 0.25f);
+  x.push_back(-100.f);
+  x.push_back(100.f);
+  const Dims d{static_cast<int64_t>(x.size())};
+  auto one = [&](const char* op, std::vector<std::pair<std::string, Attribute>> attrs, float (*f)(float)) {
+    auto o = ok_run(op, std::move(attrs), {f32(d, x)}, {{DType::f32, d}});
+    std::vector<float> want;
+    for (float v : x) want.push_back(f(v));
+    INFO(std::string(op));
+    check_close(o[0].as<float>(), want, 2e-6f);
+  };
+  one("Relu", {}, [](float v) { return v > 0 ? v : 0.f; });
+  one("LeakyRelu", {{"alpha", af(0.1)}}, [](float v) { return v > 0 ? v : 0.1f * v; });
+  one("Sigmoid", {}, [](float v) { return static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(v)))); });
+  one("Tanh", {}, [](float v) { return static_cast<float>(std::tanh(static_cast<double>(v))); });
+  one("HardSigmoid", {}, [](float v) { return std::min(1.f, std::max(0.f, 0.2f * v + 0.5f)); });
+  one("HardSwish", {}, [](float v) { return v * std::min(1.f, std::max(0.f, v / 6.f + 0.5f)); });
+  one("Erf", {}, [](float v) { return static_cast<float>(std::erf(static_cast<double>(v))); });
+  one("Gelu", {}, [](float v) { return static_cast<float>(0.5 * v * (1 + std::erf(v / std::sqrt(2.0)))); });
+  one("Gelu", {{"approximate", as("tanh")}}, [](float v) {
+    const double y = v;
+    return static_cast<float>(0.5 * y * (1 + std::tanh(std::sqrt(2 / M_PI) * (y + 0.044715 * y * y * y))));
+  });
+  one("Neg", {}, [](float v) { return -v; });
+  one("Abs", {}, [](float v) { return std::fabs(v); });
+  one("Floor", {}, [](float v) { return std::floor(v); });
+  one("Ceil", {}, [](float v) { return std::ceil(v); });
+  one("Exp", {}, [](float v) { return std::exp(v); });
+  // Sigmoid of very negative inputs keeps relative precision (no 1 - tiny cancellation).
+  auto o = ok_run("Sigmoid", {}, {f32({1}, {-80.f})}, {{DType::f32, {1}}});
+  CHECK(std::fabs(o[0].as<float>()[0] / static_cast<float>(std::exp(-80.0)) - 1) < 1e-5f);
+  o = ok_run("Sqrt", {}, {f32({3}, {4, 0, -1})}, {{DType::f32, {3}}});
+  CHECK(o[0].as<float>()[0] == 2.f);
+  CHECK(std::isnan(o[0].as<float>()[2]));
+  auto oi = ok_run("Relu", {}, {i32({3}, {-5, 0, 5})}, {{DType::s32, {3}}});
+  CHECK(oi[0].as<int32_t>() == std::vector<int32_t>{0, 0, 5});
+  OpRun r = run_op("Sigmoid", {}, {i32({1}, {1})}, {{DType::s32, {1}}});
+  CHECK_FALSE(r.create.is_ok());
+  r = run_op("Gelu", {{"approximate", as("fast")}}, {f32({1}, {1})}, {{DType::f32, {1}}});
+  CHECK_FALSE(r.create.is_ok());
+}
+
+TEST_CASE("tensor ops: large unary and binary runs are threaded and exact") {
+  const size_t n = 300001;
+  std::vector<float> x(n), y(n);
+  for (size_t i = 0; i < n; ++i) { x[i] = static_cast<float>(i % 1000) * 0.01f - 5.f; y[i] = static_cast<float>(i % 7); }
+  auto o = ok_run("HardSwish", {}, {f32({static_cast<int64_t>(n)}, x)}, {{DType::f32, {static_cast<int64_t>(n)}}});
+  auto g = o[0].as<float>();
+  bool ok = true;
+  for (size_t i = 0; i < n; ++i) {
+    const float w = x[i] * std::min(1.f, std::max(0.f, x[i] * (1.f / 6.f) + 0.5f));
+    ok = ok && std::fabs(g[i] - w) <= 1e-6f * std::fabs(w);
+  }
+  CHECK(ok);
+  o = ok_run("Add", {}, {f32({static_cast<int64_t>(n)}, x), f32({static_cast<int64_t>(n)}, y)}, {{DType::f32, {static_cast<int64_t>(n)}}});
+  g = o[0].as<float>();
+  ok = true;
+  for (size_t i = 0; i < n; ++i) ok = ok && g[i] == x[i] + y[i];
+  CHECK(ok);
+}
+
+TEST_CASE("tensor ops: Clip by opset") {
+  // Opset 6: attributes.
+  auto o = ok_run("Clip", {{"__opset", ai(6)}, {"min", af(-1)}, {"max", af(1)}}, {f32({4}, {-2, -0.5f, 0.5f, 2})},
+                  {{DType::f32, {4}}});
+  check_close(o[0].as<float>(), {-1, -0.5f, 0.5f, 1});
+  // Opset 13: optional inputs (max only; min absent).
+  o = ok_run("Clip", {{"__opset", ai(13)}}, {f32({4}, {-2, -0.5f, 0.5f, 2}), absent(), f32({}, {0})}, {{DType::f32, {4}}});
+  check_close(o[0].as<float>(), {-2, -0.5f, 0, 0});
+  o = ok_run("Clip", {{"__opset", ai(13)}}, {tn<int8_t>(DType::s8, {3}, {-128, 0, 127}), tn<int8_t>(DType::s8, {}, {-5}),
+                                             tn<int8_t>(DType::s8, {}, {5})},
+             {{DType::s8, {3}}});
+  CHECK(o[0].as<int8_t>() == std::vector<int8_t>{-5, 0, 5});
+  o = ok_run("Clip", {{"__opset", ai(13)}}, {f32({2}, {NAN, 3})}, {{DType::f32, {2}}});
+  CHECK(std::isnan(o[0].as<float>()[0]));
+}
+
+TEST_CASE("tensor ops: reshaping copies, Dropout mask, Shape") {
+  auto r = run_op("Reshape", {}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), i64({2}, {3, 2}, true)}, {{DType::f32, {3, 2}}});
+  REQUIRE(r.run.is_ok());
+  CHECK(r.in_place == 0);
+  check_close(r.outs[0].as<float>(), {1, 2, 3, 4, 5, 6});
+  r = run_op("Reshape", {}, {f32({2, 3}, std::vector<float>(6)), i64({1}, {5}, true)}, {{DType::f32, {5}}});
+  CHECK_FALSE(r.create.is_ok());
+  auto o = ok_run("Dropout", {}, {f32({3}, {1, 2, 3})}, {{DType::f32, {3}}, {DType::boolean, {3}}});
+  check_close(o[0].as<float>(), {1, 2, 3});
+  CHECK(o[1].as<uint8_t>() == std::vector<uint8_t>{1, 1, 1});
+  o = ok_run("Shape", {}, {f32({2, 3, 4}, std::vector<float>(24))}, {{DType::s64, {3}}});
+  CHECK(o[0].as<int64_t>() == std::vector<int64_t>{2, 3, 4});
+  o = ok_run("Shape", {{"start", ai(-2)}, {"end", ai(10)}}, {f32({2, 3, 4}, std::vector<float>(24))}, {{DType::s64, {2}}});
+  CHECK(o[0].as<int64_t>() == std::vector<int64_t>{3, 4});
+}
+
+TEST_CASE("tensor ops: ConstantOfShape, Range, Expand") {
+  auto o = ok_run("ConstantOfShape", {}, {i64({2}, {2, 2}, true), tn<int32_t>(DType::s32, {1}, {7}, true)},
+                  {{DType::s32, {2, 2}}});
+  CHECK(o[0].as<int32_t>() == std::vector<int32_t>{7, 7, 7, 7});
+  o = ok_run("ConstantOfShape", {}, {i64({1}, {3}, true)}, {{DType::f32, {3}}});
+  check_close(o[0].as<float>(), {0, 0, 0});
+  o = ok_run("Range", {}, {f32({}, {1}), f32({}, {2}), f32({}, {0.25f})}, {{DType::f32, {4}}});
+  check_close(o[0].as<float>(), {1, 1.25f, 1.5f, 1.75f});
+  o = ok_run("Range", {}, {i32({}, {10}, true), i32({}, {4}, true), i32({}, {-3}, true)}, {{DType::s32, {2}}});
+  CHECK(o[0].as<int32_t>() == std::vector<int32_t>{10, 7});
+  OpRun r = run_op("Range", {}, {i32({}, {10}, true), i32({}, {4}, true), i32({}, {-3}, true)}, {{DType::s32, {3}}});
+  CHECK_FALSE(r.create.is_ok());
+  o = ok_run("Expand", {}, {f32({3, 1}, {1, 2, 3}), i64({3}, {2, 1, 2})}, {{DType::f32, {2, 3, 2}}});
+  check_close(o[0].as<float>(), {1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3});
+}
+
+TEST_CASE("tensor ops: Transpose") {
+  auto o = ok_run("Transpose", {}, {f32({2, 3}, {1, 2, 3, 4, 5, 6})}, {{DType::f32, {3, 2}}});
+  check_close(o[0].as<float>(), {1, 4, 2, 5, 3, 6});
+  o = ok_run("Transpose", {{"perm", ais({0, 2, 1})}}, {f32({1, 2, 3}, {1, 2, 3, 4, 5, 6})}, {{DType::f32, {1, 3, 2}}});
+  check_close(o[0].as<float>(), {1, 4, 2, 5, 3, 6});
+  OpRun r = run_op("Transpose", {{"perm", ais({0, 0, 1})}}, {f32({1, 2, 3}, std::vector<float>(6))}, {{DType::f32, {1, 2, 3}}});
+  CHECK_FALSE(r.create.is_ok());
+}
+
+TEST_CASE("tensor ops: Concat and Split") {
+  auto o = ok_run("Concat", {{"axis", ai(-1)}}, {f32({2, 1}, {1, 2}), f32({2, 2}, {3, 4, 5, 6}), f32({2, 0}, {})},
+                  {{DType::f32, {2, 3}}});
+  check_close(o[0].as<float>(), {1, 3, 4, 2, 5, 6});
+  o = ok_run("Split", {{"axis", ai(1)}}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), i64({2}, {1, 2}, true)},
+             {{DType::f32, {2, 1}}, {DType::f32, {2, 2}}});
+  check_close(o[0].as<float>(), {1, 4});
+  check_close(o[1].as<float>(), {2, 3, 5, 6});
+  OpRun r = run_op("Split", {{"axis", ai(1)}}, {f32({2, 3}, std::vector<float>(6)), i64({2}, {2, 1}, true)},
+                   {{DType::f32, {2, 1}}, {DType::f32, {2, 2}}});
+  CHECK_FALSE(r.create.is_ok());
+  r = run_op("Concat", {{"axis", ai(0)}}, {f32({2, 1}, {1, 2}), f32({2, 2}, {3, 4, 5, 6})}, {{DType::f32, {4, 1}}});
+  CHECK_FALSE(r.create.is_ok());
+}
+
+TEST_CASE("tensor ops: Slice (inputs, attributes, negative steps, clamping)") {
+  std::vector<float> x(20);
+  for (size_t i = 0; i < 20; ++i) x[i] = static_cast<float>(i);
+  // [4,5]: rows 1..3, cols 0..5 step 2.
+  auto o = ok_run("Slice", {}, {f32({4, 5}, x), i64({2}, {1, 0}), i64({2}, {3, 1000}), i64({2}, {0, 1}), i64({2}, {1, 2})},
+                  {{DType::f32, {2, 3}}});
+  check_close(o[0].as<float>(), {5, 7, 9, 10, 12, 14});
+  // Negative step, INT64 sentinels, constant inputs.
+  o = ok_run("Slice", {}, {f32({4, 5}, x), i64({1}, {-1}, true), i64({1}, {INT64_MIN}, true), i64({1}, {1}, true),
+                           i64({1}, {-2}, true)},
+             {{DType::f32, {4, 3}}});
+  check_close(o[0].as<float>(), {4, 2, 0, 9, 7, 5, 14, 12, 10, 19, 17, 15});
+  // Opset 9: attributes.
+  o = ok_run("Slice", {{"__opset", ai(9)}, {"starts", ais({-3})}, {"ends", ais({-1})}, {"axes", ais({0})}},
+             {f32({4, 5}, x)}, {{DType::f32, {2, 5}}});
+  check_close(o[0].as<float>(), {5, 6, 7, 8, 9, 10, 11, 12, 13, 14});
+  // Empty selection.
+  o = ok_run("Slice", {}, {f32({4, 5}, x), i64({1}, {3}), i64({1}, {1}), absent(), absent()}, {{DType::f32, {0, 5}}});
+  CHECK(o[0].bytes.empty());
+  // Run-time starts that disagree with the planned output fail the run, not crash.
+  OpRun r = run_op("Slice", {}, {f32({4, 5}, x), i64({1}, {0}), i64({1}, {4})}, {{DType::f32, {2, 5}}});
+  CHECK(r.create.is_ok());
+  CHECK_FALSE(r.run.is_ok());
+}
+
+TEST_CASE("tensor ops: Pad modes") {
+  const std::vector<float> x{1, 2, 3, 4, 5, 6};  // [2,3]
+  auto o = ok_run("Pad", {{"mode", as("constant")}}, {f32({2, 3}, x), i64({4}, {0, 1, 1, 0}, true), f32({}, {9})},
+                  {{DType::f32, {3, 4}}});
+  check_close(o[0].as<float>(), {9, 1, 2, 3, 9, 4, 5, 6, 9, 9, 9, 9});
+  o = ok_run("Pad", {{"mode", as("reflect")}}, {f32({2, 3}, x), i64({4}, {0, 2, 0, 2})}, {{DType::f32, {2, 7}}});
+  check_close(o[0].as<float>(), {3, 2, 1, 2, 3, 2, 1, 6, 5, 4, 5, 6, 5, 4});
+  o = ok_run("Pad", {{"mode", as("edge")}}, {f32({2, 3}, x), i64({4}, {1, 1, 0, 0})}, {{DType::f32, {3, 4}}});
+  check_close(o[0].as<float>(), {1, 1, 2, 3, 1, 1, 2, 3, 4, 4, 5, 6});
+  // Negative pads crop; opset 2 attributes.
+  o = ok_run("Pad", {{"__opset", ai(2)}, {"pads", ais({0, -1, 0, 0})}, {"value", af(0)}}, {f32({2, 3}, x)},
+             {{DType::f32, {2, 2}}});
+  check_close(o[0].as<float>(), {2, 3, 5, 6});
+  // Opset 18 axes.
+  o = ok_run("Pad", {}, {f32({2, 3}, x), i64({2}, {1, 1}), absent(), i64({1}, {-1})}, {{DType::f32, {2, 5}}});
+  check_close(o[0].as<float>(), {0, 1, 2, 3, 0, 0, 4, 5, 6, 0});
+  OpRun r = run_op("Pad", {}, {f32({2, 3}, x), i64({4}, {0, 1, 1, 0}, true)}, {{DType::f32, {3, 3}}});
+  CHECK_FALSE(r.create.is_ok());
+}
+
+TEST_CASE("tensor ops: Gather") {
+  auto o = ok_run("Gather", {{"axis", ai(0)}}, {f32({3, 2}, {1, 2, 3, 4, 5, 6}), i64({2, 2}, {0, 1, -1, 0})},
+                  {{DType::f32, {2, 2, 2}}});
+  check_close(o[0].as<float>(), {1, 2, 3, 4, 5, 6, 1, 2});
+  o = ok_run("Gather", {{"axis", ai(1)}}, {i64({2, 3}, {1, 2, 3, 4, 5, 6}), i32({}, {2})}, {{DType::s64, {2}}});
+  CHECK(o[0].as<int64_t>() == std::vector<int64_t>{3, 6});
+  OpRun r = run_op("Gather", {}, {f32({3}, {1, 2, 3}), i64({1}, {3})}, {{DType::f32, {1}}});
+  CHECK(r.create.is_ok());
+  CHECK(r.run.code == nq::Status::Code::out_of_range);
+  r = run_op("Gather", {}, {f32({3}, {1, 2, 3}), i64({1}, {-4}, true)}, {{DType::f32, {1}}});
+  CHECK_FALSE(r.create.is_ok());
+}
+
+TEST_CASE("tensor ops: Cast") {
+  auto o = ok_run("Cast", {{"to", ai(6)}}, {f32({5}, {1.9f, -1.9f, NAN, 3e10f, -0.f})}, {{DType::s32, {5}}});
+  CHECK(o[0].as<int32_t>() == std::vector<int32_t>{1, -1, 0, INT32_MAX, 0});
+  o = ok_run("Cast", {{"to", ai(9)}}, {f32({3}, {0, 2, -0.5f})}, {{DType::boolean, {3}}});
+  CHECK(o[0].as<uint8_t>() == std::vector<uint8_t>{0, 1, 1});
+  o = ok_run("Cast", {{"to", ai(10)}}, {f32({3}, {1, 65520, 1.00048828125f})}, {{DType::f16, {3}}});
+  CHECK(o[0].as<uint16_t>() == std::vector<uint16_t>{0x3C00, 0x7C00, 0x3C00});  // ties to even
+  o = ok_run("Cast", {{"to", ai(11)}}, {tn<uint16_t>(DType::f16, {2}, {0x3C00, 0xC000})}, {{DType::f64, {2}}});
+  CHECK(o[0].as<double>() == std::vector<double>{1.0, -2.0});
+  o = ok_run("Cast", {{"to", ai(1)}}, {i64({2}, {-3, 1LL << 40})}, {{DType::f32, {2}}});
+  check_close(o[0].as<float>(), {-3, 1099511627776.f});
+  o = ok_run("Cast", {{"to", ai(2)}}, {tn<uint8_t>(DType::boolean, {2}, {1, 0})}, {{DType::u8, {2}}});
+  CHECK(o[0].as<uint8_t>() == std::vector<uint8_t>{1, 0});
+  OpRun r = run_op("Cast", {{"to", ai(7)}}, {f32({1}, {1})}, {{DType::s32, {1}}});
+  CHECK_FALSE(r.create.is_ok());
+}
+
+TEST_CASE("tensor ops: reductions") {
+  std::vector<float> x(24);
+  for (size_t i = 0; i < 24; ++i) x[i] = static_cast<float>(i);
+  // [2,3,4]: axis 1 (kept inner), keepdims.
+  auto o = ok_run("ReduceSum", {{"__opset", ai(13)}}, {f32({2, 3, 4}, x), i64({1}, {1}, true)}, {{DType::f32, {2, 1, 4}}});
+  check_close(o[0].as<float>(), {12, 15, 18, 21, 48, 51, 54, 57});
+  // Last axes (reduced inner), opset 13 ReduceMean takes attributes.
+  o = ok_run("ReduceMean", {{"__opset", ai(13)}, {"axes", ais({-1, -2})}, {"keepdims", ai(0)}}, {f32({2, 3, 4}, x)},
+             {{DType::f32, {2}}});
+  check_close(o[0].as<float>(), {5.5f, 17.5f});
+  // Non-adjacent axes 0 and 2.
+  o = ok_run("ReduceMax", {{"__opset", ai(18)}}, {f32({2, 3, 4}, x), i64({2}, {0, 2})}, {{DType::f32, {1, 3, 1}}});
+  check_close(o[0].as<float>(), {15, 19, 23});
+  o = ok_run("ReduceMin", {{"keepdims", ai(0)}, {"__opset", ai(11)}}, {f32({2, 3, 4}, x)}, {{DType::f32, {}}});
+  check_close(o[0].as<float>(), {0});
+  // Empty axes: all, or identity with noop_with_empty_axes.
+  o = ok_run("ReduceSum", {}, {f32({2, 2}, {1, 2, 3, 4}), i64({0}, {}, true)}, {{DType::f32, {1, 1}}});
+  check_close(o[0].as<float>(), {10});
+  o = ok_run("ReduceSum", {{"noop_with_empty_axes", ai(1)}}, {f32({2, 2}, {1, 2, 3, 4}), i64({0}, {})}, {{DType::f32, {2, 2}}});
+  check_close(o[0].as<float>(), {1, 2, 3, 4});
+  auto oi = ok_run("ReduceSum", {{"keepdims", ai(0)}}, {i64({2, 2}, {1, 2, 3, 4}), i64({1}, {0})}, {{DType::s64, {2}}});
+  CHECK(oi[0].as<int64_t>() == std::vector<int64_t>{4, 6});
+  // Long rows exercise the 8-way accumulators; big enough to thread.
+  std::vector<float> big(64 * 1003, 0.5f);
+  o = ok_run("ReduceMean", {{"__opset", ai(13)}, {"axes", ais({1})}}, {f32({64, 1003}, big)}, {{DType::f32, {64, 1}}});
+  check_close(o[0].as<float>(), std::vector<float>(64, 0.5f));
+  OpRun r = run_op("ReduceSum", {}, {f32({2, 2}, {1, 2, 3, 4}), i64({1}, {1}, true)}, {{DType::f32, {2}}});
+  CHECK_FALSE(r.create.is_ok());
+}
+
+TEST_CASE("tensor ops: Sigmoid float32 stays within 1e-6 relative of the exact value") {
+  // Dense sweep over the polynomial's range, both edges, beyond them, and NaN/inf lanes
+  // mixed into vector blocks.
+  std::vector<float> x;
+  for (float v = -90.f; v <= 90.f; v += 0.00731f) x.push_back(v);
+  for (float v : {-87.f, 87.f, -87.0001f, 87.0001f, -0.f, 0.f, 1e-30f, -1e-30f, -104.f, -150.f})
+    x.push_back(v);
+  x.push_back(NAN);
+  x.push_back(INFINITY);
+  x.push_back(-INFINITY);
+  x.push_back(0.5f);
+  const Dims d{static_cast<int64_t>(x.size())};
+  auto o = ok_run("Sigmoid", {}, {f32(d, x)}, {{DType::f32, d}});
+  const std::vector<float> g = o[0].as<float>();
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i])) {
+      CHECK(std::isnan(g[i]));
+      continue;
+    }
+    const double want = 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])));
+    if (want < 1e-37) {  // float subnormal range: absolute check
+      CHECK(std::fabs(g[i] - want) < 1e-44);
+      continue;
+    }
+    worst = std::max(worst, std::fabs(g[i] - want) / want);
+  }
+  CHECK(worst < 1e-6);
+}

@@ -48,8 +48,28 @@ function binary(ctx: InferCtx): Known[] {
   return [{ dtype: ctx.dtype(0), dims, value: binaryValue(ctx) }];
 }
 
+/** Comparisons of tracked integer values, as 0/1: lets a known If condition be decided. */
+function logicalValue(ctx: InferCtx): Dim[] | undefined {
+  const a = ctx.value(0), b = ctx.value(1);
+  if (!a || !b || ctx.node.inputs.length !== 2 || a.length !== b.length) return undefined;
+  const out: Dim[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    if (typeof x !== 'number' || typeof y !== 'number') return undefined;
+    switch (ctx.node.opType) {
+      case 'Equal': out.push(x === y ? 1 : 0); break;
+      case 'Less': out.push(x < y ? 1 : 0); break;
+      case 'Greater': out.push(x > y ? 1 : 0); break;
+      case 'LessOrEqual': out.push(x <= y ? 1 : 0); break;
+      case 'GreaterOrEqual': out.push(x >= y ? 1 : 0); break;
+      default: return undefined;
+    }
+  }
+  return out;
+}
+
 function logical(ctx: InferCtx): Known[] {
-  return [{ dtype: 'bool', dims: broadcastOrFail(ctx, allDims(ctx)) }];
+  return [{ dtype: 'bool', dims: broadcastOrFail(ctx, allDims(ctx)), value: logicalValue(ctx) }];
 }
 
 function where(ctx: InferCtx): Known[] {

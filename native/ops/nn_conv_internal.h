@@ -1,0 +1,30 @@
+// Pieces the Conv kernels share across files: the fused activation and the direct depthwise
+// plane kernel.
+#pragma once
+#include <cstddef>
+
+#include "kernels/dwconv.h"
+#include "kernels/sgemm.h"
+#include "ops/op.h"
+
+namespace nq::ops {
+
+// nquant.FusedConv / FusedGemm activation (plain Conv/Gemm: none).
+struct ConvActivation {
+  Activation kind = Activation::none;
+  float lo = 0.f, hi = 0.f;  // clip bounds
+};
+// Reads activation / clip_min / clip_max for the nquant domain's fused ops.
+Status read_conv_activation(const OpInit& init, ConvActivation* act);
+
+// One depthwise output plane from an input plane that needs no bounds checks (already padded
+// or unpadded): y[oy][ox] = act(bias + sum w[ky][kx] * x[oy*sh + ky*dh][ox*sw + kx*dw]).
+struct DwArgs {
+  size_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, oh = 0, ow = 0;
+  size_t in_stride = 0;  // floats between input rows
+  ConvActivation act;
+  const DwConvKernel* kernel = nullptr;  // the row kernel (dwconv_kernel_for the active ISA)
+};
+void dwconv_plane(const DwArgs& a, const float* x, const float* w, float bias, float* y);
+
+}  // namespace nq::ops

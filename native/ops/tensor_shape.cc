@@ -1,0 +1,309 @@
+// Ops that only move or describe bytes: Identity, Reshape, Flatten, Squeeze, Unsqueeze, Dropout
+// (inference), Shape, ConstantOfShape, Constant, Range, Expand.
+// The runtime resolved every output shape before building the plan, so the reshaping ops are a
+// plain copy of the dense buffer (and declare in_place_input() = 0 so the planner can alias it
+// away); their shape inputs are not read here.
+#include <string>
+#include <algorithm>
+#include <cmath>
+
+#include "ops/tensor_common.h"
+
+namespace nq::ops {
+namespace {
+
+// Large copies are split over the pool: memcpy of a few MB is memory-bound but one core does
+// not saturate the bus on most machines.
+void parallel_copy(void* dst, const void* src, size_t bytes) {
+  if (dst == src || bytes == 0) return;
+  char* d = static_cast<char*>(dst);
+  const char* s = static_cast<const char*>(src);
+  parallel_ranges(bytes, size_t{1} << 20, [&](size_t b, size_t e) { std::memcpy(d + b, s + b, e - b); });
+}
+
+class CopyKernel final : public OpKernel {
+ public:
+  CopyKernel(size_t bytes, size_t mask_count, bool dropout, bool ratio_f32, std::string where)
+      : bytes_(bytes), mask_count_(mask_count), dropout_(dropout), ratio_f32_(ratio_f32),
+        where_(std::move(where)) {}
+  Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    // A training_mode fed at run time: refuse rather than silently skip the random drop.
+    // (ratio 0 drops nothing, so training mode is then the identity and allowed).
+    if (dropout_ && in.size() > 2 && in[2] && *static_cast<const uint8_t*>(in[2])) {
+      const bool zero_ratio = ratio_f32_ && in[1] && *static_cast<const float*>(in[1]) == 0.f;
+      if (!zero_ratio)
+        return Status::invalid(where_ + ": training_mode=true is not supported (inference runtime)");
+    }
+    parallel_copy(out[0], in[0], bytes_);
+    if (out.size() > 1 && out[1]) std::memset(out[1], 1, mask_count_);  // Dropout mask: all kept
+    return Status::ok();
+  }
+  int in_place_input() const override { return 0; }
+
+ private:
+  size_t bytes_, mask_count_;
+  bool dropout_, ratio_f32_;
+  std::string where_;
+};
+
+}  // namespace
+
+Status make_copy(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  const bool dropout = init.op_type == "Dropout";
+  // Reshape/Squeeze/Unsqueeze carry a shape or axes input; Dropout ratio and training_mode.
+  Status st = check_arity(init, 1, dropout ? 3 : 2, 1, dropout ? 2 : 1);
+  if (!st.is_ok()) return st;
+  const TensorDesc& x = init.inputs[0];
+  const TensorDesc& y = init.outputs[0];
+  if (y.dtype != x.dtype || y.count() != x.count())
+    return op_error(init, std::string("output (") + dtype_name(y.dtype) + " " + dims_str(y.dims) +
+                              ") must hold the same elements as " + describe_input(init, 0));
+  if (dropout) {
+    if (const void* tm = constant_input(init, 2))
+      if (*static_cast<const uint8_t*>(tm))
+        return op_error(init, "training_mode=true is not supported (inference runtime)");
+    if (init.outputs.size() > 1 && init.outputs[1].dtype != DType::boolean)
+      return op_error(init, "mask output must be bool");
+  }
+  const size_t mask = init.outputs.size() > 1 ? init.outputs[1].count() : 0;
+  const bool ratio_f32 = dropout && init.inputs.size() > 1 && init.input_present[1] &&
+                         init.inputs[1].dtype == DType::f32;
+  *out = std::make_unique<CopyKernel>(x.bytes(), mask, dropout, ratio_f32,
+                                     init.op_type + " node '" + init.node_name + "'");
+  return Status::ok();
+}
+
+// ---- Shape ----
+namespace {
+
+class BytesKernel final : public OpKernel {
+ public:
+  explicit BytesKernel(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  Status run(const std::vector<const void*>&, const std::vector<void*>& out) override {
+    if (!bytes_.empty()) std::memcpy(out[0], bytes_.data(), bytes_.size());
+    return Status::ok();
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+}  // namespace
+
+Status make_shape(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  Status st = check_arity(init, 1, 1, 1, 1);
+  if (!st.is_ok()) return st;
+  const Dims& d = init.inputs[0].dims;
+  const int64_t r = static_cast<int64_t>(d.size());
+  // start/end (opset 15) clamp into [0, rank] after adding rank to negatives.
+  auto clampi = [r](int64_t v) { v = v < 0 ? v + r : v; return v < 0 ? 0 : (v > r ? r : v); };
+  const int64_t s = clampi(init.attrs.get_int("start", 0));
+  const int64_t e = init.attrs.has("end") ? clampi(init.attrs.get_int("end", r)) : r;
+  std::vector<int64_t> v;
+  for (int64_t i = s; i < e; ++i) v.push_back(d[static_cast<size_t>(i)]);
+  const TensorDesc& y = init.outputs[0];
+  if (y.dtype != DType::s64 || y.count() != v.size())
+    return op_error(init, "output must be int64 [" + std::to_string(v.size()) + "], got " +
+                              dtype_name(y.dtype) + " " + dims_str(y.dims));
+  std::vector<uint8_t> bytes(v.size() * sizeof(int64_t));
+  if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
+  *out = std::make_unique<BytesKernel>(std::move(bytes));
+  return Status::ok();
+}
+
+// ---- ConstantOfShape, Constant ----
+namespace {
+
+// Fills the output with one element's bytes, read from an input at run time when it was not
+// constant (or from the creation-time copy).
+class FillKernel final : public OpKernel {
+ public:
+  FillKernel(std::vector<uint8_t> elem, int value_input, size_t count)
+      : elem_(std::move(elem)), value_input_(value_input), count_(count) {}
+  Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const size_t es = elem_.size();
+    const uint8_t* e = value_input_ >= 0 ? static_cast<const uint8_t*>(in[static_cast<size_t>(value_input_)]) : elem_.data();
+    uint8_t* d = static_cast<uint8_t*>(out[0]);
+    bool zero = true;
+    for (size_t i = 0; i < es; ++i) zero = zero && e[i] == 0;
+    if (zero) {
+      std::memset(d, 0, count_ * es);
+    } else {
+      for (size_t i = 0; i < count_; ++i) std::memcpy(d + i * es, e, es);
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::vector<uint8_t> elem_;
+  int value_input_;
+  size_t count_;
+};
+
+}  // namespace
+
+// The runtime passes tensor attributes as constant inputs appended after the op's own inputs
+// (see tensor_ops.cc): ConstantOfShape's `value` is input 1 when present.
+Status make_constant_of_shape(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  Status st = check_arity(init, 1, 2, 1, 1);
+  if (!st.is_ok()) return st;
+  const TensorDesc& y = init.outputs[0];
+  std::vector<uint8_t> elem(dtype_size(y.dtype), 0);  // default: float32 zero
+  int value_input = -1;
+  if (has_input(init, 1)) {
+    const TensorDesc& v = init.inputs[1];
+    if (v.count() != 1 || v.dtype != y.dtype)
+      return op_error(init, "value " + describe_input(init, 1) +
+                                " must be a one-element tensor of the output dtype " + dtype_name(y.dtype));
+    if (const void* c = constant_input(init, 1)) std::memcpy(elem.data(), c, elem.size());
+    else value_input = 1;
+  } else if (y.dtype != DType::f32) {
+    return op_error(init, std::string("without a value the output is float32, got ") + dtype_name(y.dtype));
+  }
+  *out = std::make_unique<FillKernel>(std::move(elem), value_input, y.count());
+  return Status::ok();
+}
+
+namespace {
+
+class ConstantCopyKernel final : public OpKernel {
+ public:
+  explicit ConstantCopyKernel(size_t bytes) : bytes_(bytes) {}
+  Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    parallel_copy(out[0], in[0], bytes_);
+    return Status::ok();
+  }
+
+ private:
+  size_t bytes_;
+};
+
+}  // namespace
+
+// Constant: the runtime folds these into initializers; kept for hand-built plans. A tensor
+// `value` arrives as input 0; scalar and list attributes are read here.
+Status make_constant(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  Status st = check_arity(init, 0, 1, 1, 1);
+  if (!st.is_ok()) return st;
+  const TensorDesc& y = init.outputs[0];
+  if (has_input(init, 0)) {
+    if (init.inputs[0].dtype != y.dtype || init.inputs[0].count() != y.count())
+      return op_error(init, "value " + describe_input(init, 0) + " does not match the output");
+    *out = std::make_unique<ConstantCopyKernel>(y.bytes());
+    return Status::ok();
+  }
+  std::vector<uint8_t> bytes;
+  auto put = [&bytes](const void* p, size_t n) {
+    const uint8_t* b = static_cast<const uint8_t*>(p);
+    bytes.insert(bytes.end(), b, b + n);
+  };
+  if (init.attrs.has("value_float") && y.dtype == DType::f32) {
+    const float f = static_cast<float>(init.attrs.get_float("value_float", 0));
+    put(&f, 4);
+  } else if (init.attrs.has("value_floats") && y.dtype == DType::f32) {
+    for (double d : init.attrs.get_floats("value_floats")) { const float f = static_cast<float>(d); put(&f, 4); }
+  } else if (init.attrs.has("value_int") && y.dtype == DType::s64) {
+    const int64_t v = init.attrs.get_int("value_int", 0);
+    put(&v, 8);
+  } else if (init.attrs.has("value_ints") && y.dtype == DType::s64) {
+    for (int64_t v : init.attrs.get_ints("value_ints")) put(&v, 8);
+  } else {
+    return op_error(init, "needs a value input or a value_float(s)/value_int(s) attribute matching the output");
+  }
+  if (bytes.size() != y.bytes())
+    return op_error(init, "value holds " + std::to_string(bytes.size()) + " bytes, the output " + std::to_string(y.bytes()));
+  *out = std::make_unique<BytesKernel>(std::move(bytes));
+  return Status::ok();
+}
+
+// ---- Range ----
+namespace {
+
+template <typename T>
+void range_fill(const void* s, const void* d, void* y, size_t n) {
+  const T start = *static_cast<const T*>(s), delta = *static_cast<const T*>(d);
+  T* o = static_cast<T*>(y);
+  // start + i * delta, as numpy.arange (no accumulated error for floats).
+  for (size_t i = 0; i < n; ++i) o[i] = static_cast<T>(start + static_cast<T>(i) * delta);
+}
+
+class RangeKernel final : public OpKernel {
+ public:
+  RangeKernel(DType t, size_t n) : t_(t), n_(n) {}
+  Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    switch (t_) {
+      case DType::f32: range_fill<float>(in[0], in[2], out[0], n_); break;
+      case DType::f64: range_fill<double>(in[0], in[2], out[0], n_); break;
+      case DType::s16: range_fill<int16_t>(in[0], in[2], out[0], n_); break;
+      case DType::s32: range_fill<int32_t>(in[0], in[2], out[0], n_); break;
+      default: range_fill<int64_t>(in[0], in[2], out[0], n_); break;
+    }
+    return Status::ok();
+  }
+
+ private:
+  DType t_;
+  size_t n_;
+};
+
+}  // namespace
+
+Status make_range(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  Status st = check_arity(init, 3, 3, 1, 1);
+  if (!st.is_ok()) return st;
+  const DType t = init.inputs[0].dtype;
+  if (t != DType::f32 && t != DType::f64 && t != DType::s16 && t != DType::s32 && t != DType::s64)
+    return op_error(init, std::string("unsupported dtype ") + dtype_name(t));
+  for (size_t i = 0; i < 3; ++i)
+    if (init.inputs[i].dtype != t || init.inputs[i].count() != 1)
+      return op_error(init, describe_input(init, i) + " must be a scalar of input 0's dtype");
+  const TensorDesc& y = init.outputs[0];
+  if (y.dtype != t || y.dims.size() != 1) return op_error(init, "output must be 1-D of the input dtype");
+  // With constant inputs the element count is checked now (it defines the output shape).
+  const void* c0 = constant_input(init, 0);
+  const void* c1 = constant_input(init, 1);
+  const void* c2 = constant_input(init, 2);
+  if (c0 && c1 && c2) {
+    const double s = read_scalar_as_double(t, c0), l = read_scalar_as_double(t, c1),
+                 d = read_scalar_as_double(t, c2);
+    const double n = d == 0 ? 0 : std::max(0.0, std::ceil((l - s) / d));
+    if (static_cast<size_t>(n) != y.count())
+      return op_error(init, "start/limit/delta give " + std::to_string(static_cast<size_t>(n)) +
+                                " elements, the output holds " + std::to_string(y.count()));
+  }
+  *out = std::make_unique<RangeKernel>(t, y.count());
+  return Status::ok();
+}
+
+// ---- Expand ----
+namespace {
+
+class ExpandKernel final : public OpKernel {
+ public:
+  ExpandKernel(Dims src_strides, Dims dims, size_t es) : src_strides_(std::move(src_strides)), dims_(std::move(dims)), es_(es) {}
+  Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    strided_copy(in[0], src_strides_, dims_, es_, out[0]);
+    return Status::ok();
+  }
+
+ private:
+  Dims src_strides_, dims_;
+  size_t es_;
+};
+
+}  // namespace
+
+Status make_expand(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  Status st = check_arity(init, 2, 2, 1, 1);
+  if (!st.is_ok()) return st;
+  const TensorDesc& x = init.inputs[0];
+  const TensorDesc& y = init.outputs[0];
+  Dims b;
+  if (y.dtype != x.dtype || !broadcast_dims({x.dims, y.dims}, &b) || b != y.dims)
+    return op_error(init, describe_input(init, 0) + " does not broadcast to the output " +
+                              dtype_name(y.dtype) + " " + dims_str(y.dims));
+  *out = std::make_unique<ExpandKernel>(broadcast_strides(x.dims, y.dims), y.dims, dtype_size(x.dtype));
+  return Status::ok();
+}
+
+}  // namespace nq::ops
