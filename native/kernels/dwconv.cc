@@ -1,16 +1,10 @@
-// Picks the depthwise row kernel for an ISA level (this family is not in the dispatch table
-// yet; the choice follows the same rule: the best variant at or below the level).
+// The depthwise row kernel for an ISA level, as the dispatch table chose it.
 #include "kernels/dwconv.h"
+
+#include "runtime/dispatch.h"
 
 namespace nq {
 
-const DwConvKernel& dwconv_kernel_for(Isa isa) {
-#if defined(NQ_ARCH_X86)
-  if (isa == Isa::avx512vnni || isa == Isa::amx) return dwconv_f32_row__avx512;
-  if (isa == Isa::avx2) return dwconv_f32_row__avx2;
-#endif
-  (void)isa;
-  return dwconv_f32_row__ref;
-}
+const DwConvKernel& dwconv_kernel_for(Isa isa) { return *kernels_for(isa).dwconv; }
 
 }  // namespace nq

@@ -1,17 +1,15 @@
-// Picks the im2col panel writer for an ISA level and panel width (this family is not in the
-// dispatch table yet; same rule: the best variant at or below the level).
+// The im2col panel writer for an ISA level (the dispatch table's choice) and a panel width:
+// the SIMD writers handle widths that are multiples of 16 up to 64, the scalar twin any.
 #include "kernels/im2col.h"
+
+#include "runtime/dispatch.h"
 
 namespace nq {
 
 const Im2colKernel& im2col_kernel_for(Isa isa, size_t nr) {
-#if defined(NQ_ARCH_X86)
-  if ((isa == Isa::avx512vnni || isa == Isa::amx) && nr % 16 == 0 && nr <= 64)
-    return im2col_f32_panel__avx512;
-#endif
-  (void)isa;
-  (void)nr;
-  return im2col_f32_panel__ref;
+  const Im2colKernel& k = *kernels_for(isa).im2col;
+  if (k.isa != Isa::scalar && (nr % 16 != 0 || nr > 64)) return im2col_f32_panel__ref;
+  return k;
 }
 
 }  // namespace nq

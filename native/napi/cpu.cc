@@ -1,6 +1,8 @@
 // cpu(), threads and the active ISA level.
 #include <napi.h>
 
+#include "kernels/dwconv.h"
+#include "kernels/im2col.h"
 #include "kernels/int4.h"
 #include "kernels/qgemm.h"
 #include "kernels/quantize.h"
@@ -35,6 +37,8 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   if (t.sgemm) kernels.Set("sgemm", t.sgemm->name);
   if (t.quant) kernels.Set("quant", t.quant->name);
   if (t.int4) kernels.Set("int4", t.int4->name);
+  if (t.dwconv) kernels.Set("dwconv", t.dwconv->name);
+  if (t.im2col) kernels.Set("im2col", t.im2col->name);
   out.Set("kernels", kernels);
   out.Set("note", isa_request_note());
   return out;

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "kernels/dwconv.h"
+#include "kernels/im2col.h"
 #include "kernels/int4.h"
 #include "kernels/qgemm.h"
 #include "kernels/quantize.h"
@@ -69,6 +71,28 @@ static const Int4GemmKernel* pick_int4(Isa isa) {
   }
 }
 
+static const DwConvKernel* pick_dwconv(Isa isa) {
+  switch (isa) {
+#if defined(NQ_ARCH_X86)
+    case Isa::amx:
+    case Isa::avx512vnni: return &dwconv_f32_row__avx512;
+    case Isa::avx2: return &dwconv_f32_row__avx2;
+#endif
+    default: return &dwconv_f32_row__ref;
+  }
+}
+
+// The SIMD panel writers also need a panel width they handle; im2col_kernel_for checks it.
+static const Im2colKernel* pick_im2col(Isa isa) {
+  switch (isa) {
+#if defined(NQ_ARCH_X86)
+    case Isa::amx:
+    case Isa::avx512vnni: return &im2col_f32_panel__avx512;
+#endif
+    default: return &im2col_f32_panel__ref;
+  }
+}
+
 namespace {
 
 constexpr Isa kAllIsas[] = {Isa::scalar, Isa::avx2, Isa::avx512vnni, Isa::amx, Isa::neon};
@@ -81,8 +105,8 @@ struct Registry {
   Registry() {
     for (size_t i = 0; i < sizeof(kAllIsas) / sizeof(kAllIsas[0]); ++i) {
       const Isa isa = kAllIsas[i];
-      tables[i] = KernelTable{isa, pick_qgemm(isa), pick_sgemm(isa), pick_quant(isa),
-                              pick_int4(isa)};
+      tables[i] = KernelTable{isa,           pick_qgemm(isa),  pick_sgemm(isa), pick_quant(isa),
+                              pick_int4(isa), pick_dwconv(isa), pick_im2col(isa)};
     }
     Isa chosen = supported_isas().front();
     if (const char* env = std::getenv("NQUANT_ISA")) {

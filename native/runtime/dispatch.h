@@ -11,6 +11,8 @@ struct QGemmKernel;
 struct SGemmKernel;
 struct QuantKernels;
 struct Int4GemmKernel;
+struct DwConvKernel;
+struct Im2colKernel;
 
 struct KernelTable {
   Isa isa;
@@ -18,6 +20,8 @@ struct KernelTable {
   const SGemmKernel* sgemm;
   const QuantKernels* quant;
   const Int4GemmKernel* int4;
+  const DwConvKernel* dwconv;
+  const Im2colKernel* im2col;
 };
 
 // The table for one ISA level: each family takes its best variant at or below that level
