@@ -18,5 +18,11 @@ OpTable tensor_ops();
 // QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, ConvInteger,
 // QLinearMatMul, QLinearConv.
 OpTable quant_ops();
+// com.microsoft element-wise and pooling ops on quantized tensors (QLinearAdd, QLinearMul,
+// QLinearConcat, QLinearGlobalAveragePool, QLinearAveragePool, QLinearSigmoid).
+OpTable quant_contrib_ops();
+// GEMM-shaped quantized ops beyond ONNX's: com.microsoft QGemm and DynamicQuantizeMatMul,
+// and the nquant-domain QLinearConv/QLinearMatMul with a fused activation clamp.
+OpTable quant_gemm_ops();
 
 }  // namespace nq::ops
