@@ -9,11 +9,15 @@ export type { Known };
 import { ELEMENTWISE } from './shapes/elementwise';
 import { NN, matmulDims } from './shapes/nn';
 import { TENSOR_OPS } from './shapes/tensor-ops';
+import { QUANT_CONTRIB } from './shapes/quant-contrib';
+import { QUANT_GEMM } from './shapes/quant-gemm';
 import { FUSED_BASE, NQUANT_DOMAIN } from './passes/fused';
 import { topoSort } from './topo';
 import { DataType, Tensor } from '../tensor';
 
 const FUNCTIONS: { [op: string]: ShapeFn } = { ...ELEMENTWISE, ...NN, ...TENSOR_OPS };
+// Rules for ops outside the default domain, keyed 'domain:OpType'.
+const DOMAIN_FUNCTIONS: { [domainOp: string]: ShapeFn } = { ...QUANT_CONTRIB, ...QUANT_GEMM };
 
 function shapeFunction(node: Node): ShapeFn | undefined {
   if (node.domain === '') return FUNCTIONS[node.opType];
@@ -21,7 +25,7 @@ function shapeFunction(node: Node): ShapeFn | undefined {
     if (node.opType === 'FusedMatMul') return (ctx) => [{ dtype: ctx.dtype(0), dims: matmulDims(ctx, ctx.dims(0), ctx.dims(1)) }];
     return FUNCTIONS[FUSED_BASE[node.opType]];
   }
-  return undefined;
+  return DOMAIN_FUNCTIONS[`${node.domain}:${node.opType}`];
 }
 
 /** Ops inferShapes has a rule for (default domain). */
