@@ -6,6 +6,7 @@ import * as path from 'path';
 import { cpu } from '../lib/cpu';
 import { benchGemm, GemmRow } from './gemm';
 import { benchModels, ModelRow } from './models';
+import { benchQuant, QuantRow } from './quant';
 
 function machineLine(): string {
   const info = cpu();
@@ -31,6 +32,17 @@ function modelsMarkdown(rows: ModelRow[]): string {
   ];
   for (const r of rows) {
     lines.push(`| ${r.model} | ${r.batch} | ${r.threads} | ${r.oursMs.toFixed(2)} | ${r.ortMs.toFixed(2)} | ${r.ratio.toFixed(2)} | ${r.maxRelDiff.toExponential(1)} |`);
+  }
+  return lines.join('\n');
+}
+
+function quantMarkdown(rows: QuantRow[]): string {
+  const lines = [
+    '| model | batch | threads | FP32 ms | INT8 ms | ORT INT8 ms | FP32/INT8 | ours/ORT INT8 | agreement with ORT |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    lines.push(`| ${r.model} | ${r.batch} | ${r.threads} | ${r.fp32Ms.toFixed(2)} | ${r.int8Ms.toFixed(2)} | ${r.ortInt8Ms.toFixed(2)} | ${r.speedup.toFixed(2)} | ${r.vsOrt.toFixed(2)} | ${r.agreementDb.toFixed(1)} dB |`);
   }
   return lines.join('\n');
 }
@@ -73,6 +85,17 @@ program
     console.log(machineLine());
     const rows = await benchModels({ quick: o.quick });
     if (o.write) writeSection('Models (FP32)', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}\n\n${modelsMarkdown(rows)}`);
+  });
+
+program
+  .command('quant')
+  .description('INT8 (quantizeStatic) ResNet-18 / MobileNetV2 vs our FP32 and onnxruntime-node on our QDQ export')
+  .option('--quick', 'batch 1, 2 threads, short timing')
+  .option('--write', 'record the table in bench/RESULTS.md')
+  .action(async (o: { quick?: boolean; write?: boolean }) => {
+    console.log(machineLine());
+    const rows = await benchQuant({ quick: o.quick });
+    if (o.write) writeSection('Quantized models (INT8)', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}\n\n${quantMarkdown(rows)}`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -6,5 +6,7 @@ export const {
   load, Model,
   importModel, importModelFile, unsupportedOps, exportModel,
   inferShapes, inferShapesForInputs, optimize, inspect, topoSort, eliminateDeadNodes, Graph,
+  quantizeDynamic, quantizeStatic, QuantizedModel,
+  createObserver, MinMaxObserver, MovingAverageObserver, HistogramObserver, qparamsFromRange, sqnr, lowerQdq,
 } = nquant;
 export default nquant;

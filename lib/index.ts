@@ -24,3 +24,19 @@ export type { ModelSummary } from './graph/inspect';
 export { topoSort, eliminateDeadNodes } from './graph/topo';
 export { Graph } from './graph/ir';
 export type { ModelIR, Node, ValueInfo, Attribute, Dim } from './graph/ir';
+
+// Post-training quantization.
+export { quantizeDynamic } from './quant/dynamic';
+export { quantizeStatic } from './quant/static';
+export { QuantizedModel } from './quant/quantized-model';
+export type { QuantFormat } from './quant/quantized-model';
+export type { QuantizeDynamicOptions, QuantizeStaticOptions, NodeSelector, TensorOverride, CalibrationProgress } from './quant/options';
+export type { QuantReport, NodeReport, TensorReport } from './quant/report';
+export type { WeightReport } from './quant/qdq-builder';
+export type { FeedSource } from './quant/calibrate';
+export { createObserver, MinMaxObserver, MovingAverageObserver, HistogramObserver } from './quant/calibration/observers';
+export type { Observer, ObserverOptions, CalibrationMethod, Range } from './quant/calibration/observers';
+export { qparamsFromRange, sqnr } from './quant/qparams';
+export type { QParams, QuantType } from './quant/qparams';
+export { lowerQdq } from './runtime/qdq-lowering';
+export type { LoweringReport, LoweringTarget } from './runtime/qdq-lowering';

@@ -133,3 +133,13 @@ export function mobilenetV2(seed = 2): Uint8Array {
   x = g.relu6(g.batchNorm(g.conv(x, c, 1280, 1, 1), 1280));
   return g.toOnnx('input', g.classifier(x, 1280, 1000), 3, 224, 1000);
 }
+
+/** A small ResNet (two basic blocks) for 3x32x32 input and 10 classes: fast enough for tests. */
+export function miniResnet(seed = 7): Uint8Array {
+  const g = new GraphWriter(seed);
+  let x = g.relu(g.batchNorm(g.conv('input', 3, 16, 3, 1), 16));
+  x = g.node('MaxPool', [x], { kernel_shape: [2, 2], strides: [2, 2] });
+  x = basicBlock(g, x, 16, 16, 1);
+  x = basicBlock(g, x, 16, 32, 2);
+  return g.toOnnx('input', g.classifier(x, 32, 10), 3, 32, 10);
+}

@@ -13,6 +13,7 @@ import { exportModel } from '../onnx/export';
 import { native } from '../native';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
 import { buildPlan, BuiltPlan, ResolvedValue } from './plan-builder';
+import { hasQdq, lowerQdq } from './qdq-lowering';
 import { inlineKnownIfs } from './specialize-if';
 
 export interface ValueSpec {
@@ -61,6 +62,11 @@ export function nativeOps(): Set<string> {
 export interface ModelOptions {
   /** Graph optimizations applied to the executed copy of the graph (default 'all'). */
   optimize?: OptimizationLevel;
+  /**
+   * Run QDQ islands (DequantizeLinear -> op -> QuantizeLinear) as integer ops on the INT8
+   * kernels (default true). false runs them as written, in float: quantization simulated.
+   */
+  integerExecution?: boolean;
 }
 
 export class Model {
@@ -76,6 +82,7 @@ export class Model {
     if (!this.executable) {
       const g = cloneGraph(this.ir.graph);
       optimize(g, { level: this.options.optimize ?? 'all', opsets: this.ir.meta.opsets });
+      if ((this.options.integerExecution ?? true) && hasQdq(g)) lowerQdq(g, 'runtime');
       const supported = nativeOps();
       let counter = 0;
       const ctx = {

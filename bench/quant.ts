@@ -1,0 +1,71 @@
+// `npm run bench -- quant`: INT8 ResNet-18 and MobileNetV2 from quantizeStatic, against our
+// FP32 run of the same model and against onnxruntime-node running our exported QDQ file
+// (its QDQ fusions put it on its own INT8 kernels), same inputs, same process.
+import * as ort from 'onnxruntime-node';
+import { load, setThreads } from '../lib';
+import { quantizeStatic } from '../lib/quant/static';
+import { Tensor } from '../lib/tensor';
+import { mobilenetV2, resnet18 } from './models/zoo';
+import { timeAsync } from './timing';
+
+export interface QuantRow {
+  model: string;
+  batch: number;
+  threads: number;
+  fp32Ms: number;
+  int8Ms: number;
+  ortInt8Ms: number;
+  /** our FP32 / our INT8 latency: the speed-up quantization buys. */
+  speedup: number;
+  /** our INT8 / ORT INT8 latency: below 1 means faster. */
+  vsOrt: number;
+  /** SQNR (dB) of our INT8 logits vs ORT's on the same QDQ file. */
+  agreementDb: number;
+}
+
+function sqnrDb(ref: Float32Array, got: Float32Array): number {
+  let s = 0, n = 0;
+  for (let i = 0; i < ref.length; i++) { s += ref[i] ** 2; n += (ref[i] - got[i]) ** 2; }
+  return n === 0 ? Infinity : 10 * Math.log10(s / n);
+}
+
+function input(batch: number, seed: number): Float32Array {
+  return Float32Array.from({ length: batch * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.37 + seed));
+}
+
+export async function benchQuant(opts: { quick?: boolean; log?: (line: string) => void } = {}): Promise<QuantRow[]> {
+  const log = opts.log ?? console.log;
+  const rows: QuantRow[] = [];
+  const models: [string, Uint8Array][] = [['ResNet-18', resnet18()], ['MobileNetV2', mobilenetV2()]];
+  const minMs = opts.quick ? 300 : 1500;
+  for (const [name, bytes] of models) {
+    const fp = await load(bytes);
+    const calibration = [1, 2, 3].map((seed) => ({ input: new Tensor('float32', input(1, seed), [1, 3, 224, 224]) }));
+    const q = await quantizeStatic(fp, calibration, { method: 'minmax', reportBatches: 0 });
+    const qdq = q.toOnnx();
+    for (const threads of opts.quick ? [2] : [1, 2]) {
+      setThreads(threads);
+      const session = await ort.InferenceSession.create(qdq, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+      for (const batch of opts.quick ? [1] : [1, 8]) {
+        const x = input(batch, 0);
+        const feeds = { input: new Tensor('float32', x, [batch, 3, 224, 224]) };
+        const ortFeeds = { input: new ort.Tensor('float32', x, [batch, 3, 224, 224]) };
+        const ours = (await q.run(feeds)).logits.data as Float32Array;
+        const theirs = (await session.run(ortFeeds)).logits.data as Float32Array;
+        const fpT = await timeAsync(() => fp.run(feeds), { minMs, minIters: 5 });
+        const int8T = await timeAsync(() => q.run(feeds), { minMs, minIters: 5 });
+        const ortT = await timeAsync(() => session.run(ortFeeds), { minMs, minIters: 5 });
+        const row: QuantRow = {
+          model: name, batch, threads, fp32Ms: fpT.medianMs, int8Ms: int8T.medianMs, ortInt8Ms: ortT.medianMs,
+          speedup: fpT.medianMs / int8T.medianMs, vsOrt: int8T.medianMs / ortT.medianMs, agreementDb: sqnrDb(theirs, ours),
+        };
+        rows.push(row);
+        log(`${name.padEnd(12)} batch ${String(batch).padStart(2)} t=${threads}  FP32 ${row.fp32Ms.toFixed(2).padStart(8)} ms | INT8 ${row.int8Ms.toFixed(2).padStart(8)} ms | ORT INT8 ${row.ortInt8Ms.toFixed(2).padStart(8)} ms | FP32/INT8 ${row.speedup.toFixed(2)} | ours/ORT ${row.vsOrt.toFixed(2)} | agreement ${row.agreementDb.toFixed(1)} dB`);
+      }
+      await session.release();
+    }
+    fp.dispose();
+    q.dispose();
+  }
+  return rows;
+}

@@ -1,0 +1,106 @@
+// quantizeStatic: calibrate activation ranges on the user's data, then rewrite the model to
+// QDQ with those ranges; the runtime executes it on the INT8 kernels.
+import { cloneGraph } from '../graph/clone';
+import { inferShapes } from '../graph/shape-inference';
+import { invalidType } from '../errors';
+import { Model } from '../runtime/model';
+import { calibrate, FeedSource } from './calibrate';
+import { createObserver } from './calibration/observers';
+import { QuantizeStaticOptions, resolveStaticOptions, ResolvedStaticOptions, TensorOverride } from './options';
+import { planQuantization } from './plan';
+import { buildQdq } from './qdq-builder';
+import { QParams, qparamsFromRange } from './qparams';
+import { QuantizedModel } from './quantized-model';
+import { measureSqnr, NodeReport, QuantReport } from './report';
+
+function paramsFor(range: { min: number; max: number } | undefined, override: TensorOverride | undefined, o: ResolvedStaticOptions): QParams | undefined {
+  const q = { dtype: o.activationType, symmetric: o.symmetricActivations };
+  if (override && 'scale' in override) {
+    const [lo, hi] = o.activationType === 'uint8' ? [0, 255] : [-128, 127];
+    if (override.zeroPoint < lo || override.zeroPoint > hi) throw new RangeError(`opts.overrides: zero point ${override.zeroPoint} outside ${o.activationType} range [${lo}, ${hi}]`);
+    return { scale: Math.fround(override.scale), zeroPoint: override.zeroPoint, dtype: o.activationType };
+  }
+  if (override) return qparamsFromRange(override, q);
+  return range ? qparamsFromRange(range, q) : undefined;
+}
+
+export async function quantizeStatic(model: Model, calibration: FeedSource, opts: QuantizeStaticOptions = {}): Promise<QuantizedModel> {
+  if (!(model instanceof Model)) throw invalidType('model', 'a Model (from load())', model);
+  const o = resolveStaticOptions(opts);
+  const source = model.executionGraph;
+  if (source.nodes.some((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear' || n.opType.startsWith('QLinear'))) {
+    throw new TypeError('model: expected a float model, received one that is already quantized (it has QuantizeLinear/DequantizeLinear/QLinear* nodes)');
+  }
+  const graph = cloneGraph(source);
+  const opset = model.opset;
+  inferShapes(graph, model.ir.meta.opsets);
+  const plan = planQuantization(graph, o);
+  for (const name of o.overrides.keys()) {
+    if (!plan.observed.has(name)) throw new RangeError(`opts.overrides: tensor '${name}' is not an activation the quantization uses (known: ${[...plan.observed].slice(0, 8).join(', ')}${plan.observed.size > 8 ? ', ...' : ''})`);
+  }
+
+  const toObserve = [...plan.observed].filter((t) => !(o.overrides.get(t) && 'scale' in o.overrides.get(t)!));
+  const cal = await calibrate(model, calibration, toObserve,
+    () => createObserver({ method: o.method, percentile: o.percentile, bins: o.bins, dtype: o.activationType, symmetric: o.symmetricActivations }),
+    { keep: o.reportBatches, onProgress: o.onProgress });
+
+  const params = new Map<string, QParams>();
+  const ranges = new Map<string, { min: number; max: number }>();
+  for (const name of plan.observed) {
+    const obs = cal.observers.get(name);
+    if (obs && obs.nonFinite > 0 && !o.allowNonFinite) {
+      throw new RangeError(`calibration: tensor '${name}' had ${obs.nonFinite} NaN/Infinity values; fix the data or pass allowNonFinite: true to skip them`);
+    }
+    if (obs && obs.count === obs.nonFinite && !o.overrides.has(name)) {
+      throw new RangeError(`calibration: tensor '${name}' had no finite values in ${cal.batches} batches`);
+    }
+    const range = obs ? obs.range() : undefined;
+    if (range) ranges.set(name, range);
+    const q = paramsFor(range, o.overrides.get(name), o);
+    if (q) params.set(name, q);
+  }
+  // Data movement ops share their input's parameters, in graph order so chains resolve.
+  for (const np of plan.nodes) {
+    const out = np.node.outputs[0];
+    const from = plan.inherits.get(out);
+    if (from && params.has(from)) params.set(out, params.get(from)!);
+  }
+
+  const built = buildQdq(graph, plan, params, { weightType: o.weightType, perChannel: o.perChannel, reduceRange: o.reduceRange, opset });
+  const nodes: NodeReport[] = plan.nodes.map((np) => {
+    const fusedInto = built.fusedActivations.get(np.node);
+    const out = np.node.outputs[0];
+    const q = built.params.get(out);
+    return {
+      name: np.node.name,
+      opType: np.opType,
+      quantized: np.quantized,
+      reason: np.reason,
+      fusedInto: fusedInto?.name,
+      output: np.quantized && q ? { tensor: out, dtype: q.dtype, scale: q.scale, zeroPoint: q.zeroPoint, range: ranges.get(out) } : undefined,
+      weight: built.weights.get(np.node),
+    };
+  });
+  const report: QuantReport = {
+    mode: 'static',
+    method: o.method,
+    batches: cal.batches,
+    nodes,
+    float: nodes.filter((n) => !n.quantized).map((n) => ({ name: n.name, opType: n.opType, reason: n.reason ?? '' })),
+    sizeBytes: { before: 0, after: 0, ratio: 1 },
+    outputSqnr: {},
+  };
+  const result = new QuantizedModel({ graph, meta: { ...model.ir.meta, opsets: new Map(model.ir.meta.opsets) } }, report, o.format);
+  report.sizeBytes.before = model.sizeBytes();
+  report.sizeBytes.after = result.sizeBytes();
+  report.sizeBytes.ratio = report.sizeBytes.before / report.sizeBytes.after;
+
+  if (cal.kept.length > 0) {
+    const captures = new Map([...built.params].filter(([t]) => built.quantizedNames.has(t)).map(([t, q]) => [t, { capture: built.quantizedNames.get(t)!, params: q }]));
+    const m = await measureSqnr(model, result, cal.kept, captures);
+    for (const n of nodes) if (n.output) n.output.sqnr = m.tensors.sqnr(n.output.tensor);
+    for (const out of model.outputs) report.outputSqnr[out.name] = m.outputs.sqnr(out.name);
+    o.onProgress?.({ phase: 'report', batch: cal.kept.length, total: cal.kept.length });
+  }
+  return result;
+}
