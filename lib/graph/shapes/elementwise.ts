@@ -24,7 +24,7 @@ function allDims(ctx: InferCtx): (Dim[] | undefined)[] {
   return ctx.node.inputs.map((_, i) => (ctx.has(i) ? ctx.dims(i) : []));
 }
 
-function broadcastOrFail(ctx: InferCtx, shapes: (Dim[] | undefined)[]): Dim[] | undefined {
+export function broadcastOrFail(ctx: InferCtx, shapes: (Dim[] | undefined)[]): Dim[] | undefined {
   try {
     return broadcast(...shapes);
   } catch (e) {

@@ -36,7 +36,8 @@ function windowOut(input: Dim, w: Window, i: number, spatial: number, ceil: bool
   return out;
 }
 
-function spatialOut(ctx: InferCtx, x: Dim[], kernel: number[] | undefined, ceil: boolean): Dim[] {
+/** Output spatial dims of a window op over NCHW-ordered dims x (attributes read from ctx). */
+export function spatialOut(ctx: InferCtx, x: Dim[], kernel: number[] | undefined, ceil: boolean): Dim[] {
   const spatial = x.length - 2;
   const w = windowAttrs(ctx, spatial, kernel);
   return x.slice(2).map((d, i) => windowOut(d, w, i, spatial, ceil));

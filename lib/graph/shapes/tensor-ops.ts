@@ -60,11 +60,11 @@ function transpose(ctx: InferCtx): Known[] {
   return [{ dtype: ctx.dtype(0), dims: perm.map((p) => x[p]) }];
 }
 
-function concat(ctx: InferCtx): Known[] {
-  const inputs = ctx.node.inputs.map((_, i) => ctx.in(i));
+/** Concatenation of the given values along the node's axis attribute. */
+export function concatOf(ctx: InferCtx, inputs: Known[]): Known {
   const dtype = inputs.find((k) => k.dtype)?.dtype;
   const ranked = inputs.find((k) => k.dims)?.dims;
-  if (!ranked) return [{ dtype }];
+  if (!ranked) return { dtype };
   const axis = ctx.axis(ctx.int('axis', 0), ranked.length);
   const dims = ranked.map((_, i): Dim => {
     if (i === axis) return inputs.reduce<Dim>((acc, k) => (k.dims ? addDim(acc, k.dims[i]) : null), 0);
@@ -72,7 +72,11 @@ function concat(ctx: InferCtx): Known[] {
   });
   let value: Dim[] | undefined;
   if (ranked.length === 1 && inputs.every((k) => k.value)) value = inputs.flatMap((k) => k.value as Dim[]);
-  return [{ dtype, dims, value }];
+  return { dtype, dims, value };
+}
+
+function concat(ctx: InferCtx): Known[] {
+  return [concatOf(ctx, ctx.node.inputs.map((_, i) => ctx.in(i)))];
 }
 
 function split(ctx: InferCtx): Known[] {
