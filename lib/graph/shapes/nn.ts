@@ -43,7 +43,8 @@ export function spatialOut(ctx: InferCtx, x: Dim[], kernel: number[] | undefined
   return x.slice(2).map((d, i) => windowOut(d, w, i, spatial, ceil));
 }
 
-function conv(outDtype: (ctx: InferCtx) => DataType | undefined, xi: number, wi: number): ShapeFn {
+/** Conv-shaped rule: x at input xi, weights at wi (for the quantized convs' extra inputs). */
+export function conv(outDtype: (ctx: InferCtx) => DataType | undefined, xi: number, wi: number): ShapeFn {
   return (ctx) => {
     const x = ctx.dims(xi), w = ctx.dims(wi);
     const dtype = outDtype(ctx);
@@ -91,9 +92,10 @@ function globalPool(ctx: InferCtx): Known[] {
   return [{ dtype: ctx.dtype(0), dims: x ? [x[0], x[1], ...x.slice(2).map(() => 1)] : undefined }];
 }
 
-function gemm(dtype: (ctx: InferCtx) => DataType | undefined): ShapeFn {
+/** Gemm-shaped rule (transA/transB): A at input ai, B at bi. */
+export function gemm(dtype: (ctx: InferCtx) => DataType | undefined, ai = 0, bi = 1): ShapeFn {
   return (ctx) => {
-    const a = ctx.dims(0), b = ctx.dims(1);
+    const a = ctx.dims(ai), b = ctx.dims(bi);
     const m = a ? (ctx.int('transA', 0) ? a[1] : a[0]) : null;
     const n = b ? (ctx.int('transB', 0) ? b[0] : b[1]) : null;
     if ((a && a.length !== 2) || (b && b.length !== 2)) ctx.fail(`expected 2-D A and B, received ranks ${a?.length} and ${b?.length}`);
@@ -119,7 +121,8 @@ export function matmulDims(ctx: InferCtx, a: Dim[] | undefined, b: Dim[] | undef
   return out;
 }
 
-function matmul(dtype: (ctx: InferCtx) => DataType | undefined, ai: number, bi: number): ShapeFn {
+/** MatMul-shaped rule (numpy batch broadcasting): A at input ai, B at bi. */
+export function matmul(dtype: (ctx: InferCtx) => DataType | undefined, ai: number, bi: number): ShapeFn {
   return (ctx) => [{ dtype: dtype(ctx), dims: matmulDims(ctx, ctx.dims(ai), ctx.dims(bi)) }];
 }
 
