@@ -3,6 +3,7 @@
 // batches for the report, so memory does not grow with the dataset.
 import { invalidType } from '../errors';
 import type { Feeds, Model } from '../runtime/model';
+import type { Tensor } from '../tensor';
 import type { Observer } from './calibration/observers';
 import type { CalibrationProgress } from './options';
 
@@ -28,7 +29,7 @@ export async function calibrate(
   source: FeedSource,
   tensors: string[],
   makeObserver: (tensor: string) => Observer,
-  opts: { keep: number; onProgress?: (p: CalibrationProgress) => void },
+  opts: { keep: number; onProgress?: (p: CalibrationProgress) => void; onTensor?: (name: string, t: Tensor) => void },
 ): Promise<CalibrationResult> {
   if (!isFeedSource(source)) throw invalidType('calibration', 'an Iterable or AsyncIterable of feeds ({ [input]: Tensor })', source);
   const observers = new Map(tensors.map((t) => [t, makeObserver(t)]));
@@ -48,6 +49,7 @@ export async function calibrate(
       const t = out[name];
       if (t.dtype !== 'float32') throw new TypeError(`calibration: tensor '${name}' expected float32, received ${t.dtype}`);
       obs.observe(t.data as Float32Array);
+      opts.onTensor?.(name, t);
     }
     if (kept.length < opts.keep) kept.push(feeds);
     batches++;

@@ -6,13 +6,15 @@
 import { cloneGraph } from '../graph/clone';
 import { Graph, Node, attrFloat, attrInt } from '../graph/ir';
 import { optimize } from '../graph/passes/index';
+import { upgradeOpset } from '../graph/passes/upgrade-opset';
 import { constant, freshName } from '../graph/passes/util';
 import { eliminateDeadNodes, sortGraph } from '../graph/topo';
 import { invalidType } from '../errors';
 import { Model } from '../runtime/model';
 import { Tensor } from '../tensor';
 import { isExcluded, QuantizeDynamicOptions, resolveDynamicOptions, ResolvedDynamicOptions } from './options';
-import { QuantizedModel } from './quantized-model';
+import { CONTROL_FLOW } from './plan';
+import { QuantizedModel, withDefaultOpset } from './quantized-model';
 import { NodeReport, QuantReport } from './report';
 import { quantizeWeight } from './weights';
 
@@ -134,9 +136,12 @@ function report(scales: Float32Array, o: { weightType: ResolvedDynamicOptions['w
 export async function quantizeDynamic(model: Model, opts: QuantizeDynamicOptions = {}): Promise<QuantizedModel> {
   if (!(model instanceof Model)) throw invalidType('model', 'a Model (from load())', model);
   const o = resolveDynamicOptions(opts);
-  if (model.opset < 10) throw new RangeError(`model opset: expected 10 or later for MatMulInteger/ConvInteger, received ${model.opset}`);
   const graph = cloneGraph(model.ir.graph);
   optimize(graph, { level: 'extended', opsets: model.ir.meta.opsets });
+  // MatMulInteger/ConvInteger need 10; per-column weight parameters read best at 13.
+  const opset = Math.max(model.opset, 13);
+  upgradeOpset(graph, model.opset, opset);
+  const opsets = withDefaultOpset(model.ir.meta.opsets, opset);
   if (graph.nodes.some((n) => n.opType === 'DynamicQuantizeLinear' || n.opType === 'DequantizeLinear' || n.opType === 'MatMulInteger')) {
     throw new TypeError('model: expected a float model, received one that is already quantized');
   }
@@ -145,6 +150,7 @@ export async function quantizeDynamic(model: Model, opts: QuantizeDynamicOptions
   for (const node of [...graph.nodes]) {
     const r: NodeReport = { name: node.name, opType: node.opType, quantized: false };
     nodes.push(r);
+    if (CONTROL_FLOW.has(node.opType)) { r.reason = 'control flow: nodes inside its subgraphs are not quantized (not supported yet)'; continue; }
     if (node.domain !== '' || !['MatMul', 'Gemm', 'Conv'].includes(node.opType)) { r.reason = 'dynamic quantization covers MatMul, Gemm and Conv'; continue; }
     if (!o.opTypes.has(node.opType)) { r.reason = `op type ${node.opType} not in opts.opTypes`; continue; }
     if (isExcluded(node.name, o.nodesToExclude)) { r.reason = 'excluded by opts.nodesToExclude'; continue; }
@@ -163,7 +169,7 @@ export async function quantizeDynamic(model: Model, opts: QuantizeDynamicOptions
     sizeBytes: { before: 0, after: 0, ratio: 1 },
     outputSqnr: {},
   };
-  const result = new QuantizedModel({ graph, meta: { ...model.ir.meta, opsets: new Map(model.ir.meta.opsets) } }, report, 'qoperator');
+  const result = new QuantizedModel({ graph, meta: { ...model.ir.meta, opsets } }, report, 'qoperator');
   report.sizeBytes.before = model.sizeBytes();
   report.sizeBytes.after = result.sizeBytes();
   report.sizeBytes.ratio = report.sizeBytes.before / report.sizeBytes.after;

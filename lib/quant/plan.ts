@@ -41,6 +41,8 @@ const KIND: { [op: string]: NodeKind } = {
   Sigmoid: 'ownRange', Softmax: 'ownRange',
 };
 
+export const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan']);
+
 function baseOp(node: Node): string | undefined {
   if (isFused(node)) return FUSED_BASE[node.opType];
   return node.domain === '' || node.domain === 'ai.onnx' ? node.opType : undefined;
@@ -64,6 +66,7 @@ export function planQuantization(graph: Graph, opts: ResolvedStaticOptions): Qua
     nodes.push(plan);
     const kind = op ? KIND[op] : undefined;
     const stay = (reason: string) => { plan.reason = reason; };
+    if (CONTROL_FLOW.has(node.opType)) { stay('control flow: nodes inside its subgraphs are not quantized (not supported yet)'); continue; }
     if (!op || !kind) { stay('no INT8 implementation of this op'); continue; }
     plan.kind = kind;
     if (!opts.opTypes.has(op)) { stay(`op type ${op} not in opts.opTypes`); continue; }

@@ -10,6 +10,13 @@ import type { QuantReport } from './report';
 
 export type QuantFormat = 'qdq' | 'qoperator';
 
+/** A copy of `opsets` with the default domain at `version` (under the key the model uses). */
+export function withDefaultOpset(opsets: ReadonlyMap<string, number>, version: number): Map<string, number> {
+  const out = new Map(opsets);
+  out.set(out.has('ai.onnx') && !out.has('') ? 'ai.onnx' : '', version);
+  return out;
+}
+
 export class QuantizedModel extends Model {
   constructor(ir: ModelIR, readonly report: QuantReport, readonly format: QuantFormat, options: ModelOptions = {}) {
     super(ir, options);

@@ -2,15 +2,17 @@
 // QDQ with those ranges; the runtime executes it on the INT8 kernels.
 import { cloneGraph } from '../graph/clone';
 import { inferShapes } from '../graph/shape-inference';
+import { upgradeOpset } from '../graph/passes/upgrade-opset';
 import { invalidType } from '../errors';
 import { Model } from '../runtime/model';
+import { ChannelMeans, correctBiases, meanAxisFor } from './bias-correction';
 import { calibrate, FeedSource } from './calibrate';
 import { createObserver } from './calibration/observers';
 import { QuantizeStaticOptions, resolveStaticOptions, ResolvedStaticOptions, TensorOverride } from './options';
 import { planQuantization } from './plan';
 import { buildQdq } from './qdq-builder';
 import { QParams, qparamsFromRange } from './qparams';
-import { QuantizedModel } from './quantized-model';
+import { QuantizedModel, withDefaultOpset } from './quantized-model';
 import { measureSqnr, NodeReport, QuantReport } from './report';
 
 function paramsFor(range: { min: number; max: number } | undefined, override: TensorOverride | undefined, o: ResolvedStaticOptions): QParams | undefined {
@@ -32,17 +34,23 @@ export async function quantizeStatic(model: Model, calibration: FeedSource, opts
     throw new TypeError('model: expected a float model, received one that is already quantized (it has QuantizeLinear/DequantizeLinear/QLinear* nodes)');
   }
   const graph = cloneGraph(source);
-  const opset = model.opset;
   inferShapes(graph, model.ir.meta.opsets);
+  // Per-channel weights need DequantizeLinear's axis (opset 13).
+  const opset = Math.max(model.opset, 13);
+  upgradeOpset(graph, model.opset, opset);
+  const opsets = withDefaultOpset(model.ir.meta.opsets, opset);
+  inferShapes(graph, opsets);
   const plan = planQuantization(graph, o);
   for (const name of o.overrides.keys()) {
     if (!plan.observed.has(name)) throw new RangeError(`opts.overrides: tensor '${name}' is not an activation the quantization uses (known: ${[...plan.observed].slice(0, 8).join(', ')}${plan.observed.size > 8 ? ', ...' : ''})`);
   }
 
+  const means = new Map<string, ChannelMeans>();
+  if (o.biasCorrection) for (const np of plan.nodes) if (np.quantized && np.weight) means.set(np.activations[0], new ChannelMeans(meanAxisFor(np)));
   const toObserve = [...plan.observed].filter((t) => !(o.overrides.get(t) && 'scale' in o.overrides.get(t)!));
   const cal = await calibrate(model, calibration, toObserve,
     () => createObserver({ method: o.method, percentile: o.percentile, bins: o.bins, dtype: o.activationType, symmetric: o.symmetricActivations }),
-    { keep: o.reportBatches, onProgress: o.onProgress });
+    { keep: o.reportBatches, onProgress: o.onProgress, onTensor: (name, t) => means.get(name)?.add(t) });
 
   const params = new Map<string, QParams>();
   const ranges = new Map<string, { min: number; max: number }>();
@@ -66,10 +74,12 @@ export async function quantizeStatic(model: Model, calibration: FeedSource, opts
     if (from && params.has(from)) params.set(out, params.get(from)!);
   }
 
+  if (o.biasCorrection) correctBiases(graph, plan.nodes, means, { weightType: o.weightType, perChannel: o.perChannel, reduceRange: o.reduceRange, opset });
+  const originalOutputs = new Map(plan.nodes.map((np) => [np, np.node.outputs[0]]));
   const built = buildQdq(graph, plan, params, { weightType: o.weightType, perChannel: o.perChannel, reduceRange: o.reduceRange, opset });
   const nodes: NodeReport[] = plan.nodes.map((np) => {
     const fusedInto = built.fusedActivations.get(np.node);
-    const out = np.node.outputs[0];
+    const out = originalOutputs.get(np)!;
     const q = built.params.get(out);
     return {
       name: np.node.name,
@@ -90,7 +100,7 @@ export async function quantizeStatic(model: Model, calibration: FeedSource, opts
     sizeBytes: { before: 0, after: 0, ratio: 1 },
     outputSqnr: {},
   };
-  const result = new QuantizedModel({ graph, meta: { ...model.ir.meta, opsets: new Map(model.ir.meta.opsets) } }, report, o.format);
+  const result = new QuantizedModel({ graph, meta: { ...model.ir.meta, opsets } }, report, o.format);
   report.sizeBytes.before = model.sizeBytes();
   report.sizeBytes.after = result.sizeBytes();
   report.sizeBytes.ratio = report.sizeBytes.before / report.sizeBytes.after;

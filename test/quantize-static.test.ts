@@ -1,0 +1,178 @@
+// quantizeStatic end to end on a small residual CNN: the plan, the QDQ graph, integer
+// execution on the INT8 ops, agreement with the float model and with onnxruntime-node running
+// the exported QDQ and QOperator files.
+import { miniResnet } from '../bench/models/zoo';
+import { load } from '../lib/runtime/load';
+import { Model } from '../lib/runtime/model';
+import { quantizeStatic } from '../lib/quant/static';
+import { Tensor } from '../lib/tensor';
+import { rng, runOrt } from './helpers/ort-models';
+
+const batches = (seed: number, count: number, batch = 2): { input: Tensor }[] => {
+  const r = rng(seed);
+  return Array.from({ length: count }, () => ({
+    input: new Tensor('float32', Float32Array.from({ length: batch * 3 * 32 * 32 }, () => r() * 2 - 1), [batch, 3, 32, 32]),
+  }));
+};
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function sqnrDb(ref: Float32Array, got: Float32Array): number {
+  let s = 0, n = 0;
+  for (let i = 0; i < ref.length; i++) { s += ref[i] ** 2; n += (ref[i] - got[i]) ** 2; }
+  return 10 * Math.log10(s / n);
+}
+
+function opHistogram(m: Model): Map<string, number> {
+  const h = new Map<string, number>();
+  for (const n of m.executionGraph.nodes) {
+    const k = `${n.domain || 'ai.onnx'}:${n.opType}`;
+    h.set(k, (h.get(k) ?? 0) + 1);
+  }
+  return h;
+}
+
+describe('quantizeStatic on a residual CNN', () => {
+  let model: Model;
+  beforeAll(async () => {
+    model = await load(miniResnet());
+  });
+
+  test('every conv, add, pool and the classifier run as integer ops', async () => {
+    const q = await quantizeStatic(model, batches(1, 4), { method: 'minmax' });
+    const ops = opHistogram(q);
+    // 1 stem + 2x2 block convs + 1 shortcut conv = 6 convolutions; 2 residual adds.
+    expect(ops.get('nquant:QLinearConv')).toBe(6);
+    expect(ops.get('com.microsoft:QLinearAdd')).toBe(2);
+    expect(ops.get('com.microsoft:QLinearGlobalAveragePool')).toBe(1);
+    expect(ops.get('nquant:QLinearMatMul')).toBe(1);
+    expect(ops.get('ai.onnx:MaxPool')).toBe(1);
+    expect(ops.get('ai.onnx:Conv') ?? 0).toBe(0);
+    expect(ops.get('nquant:FusedConv') ?? 0).toBe(0);
+    // One QuantizeLinear for the input; the classifier writes float logits itself.
+    expect(ops.get('ai.onnx:QuantizeLinear')).toBe(1);
+    expect(ops.get('ai.onnx:DequantizeLinear') ?? 0).toBe(0);
+    expect(q.report.float.map((f) => f.opType)).toEqual([]);
+    // A tiny model: names and per-channel scales weigh as much as its 23k weights.
+    expect(q.report.sizeBytes.ratio).toBeGreaterThan(2.4);
+  });
+
+  test('integer execution matches simulated quantization and stays close to float', async () => {
+    const q = await quantizeStatic(model, batches(2, 4), { method: 'minmax' });
+    const simulated = new Model(q.ir, { integerExecution: false });
+    const [feeds] = batches(99, 1, 4);
+    const fp = (await model.run(feeds)).logits.data as Float32Array;
+    const int8 = (await q.run(feeds)).logits.data as Float32Array;
+    const sim = (await simulated.run(feeds)).logits.data as Float32Array;
+    // The same integers, computed two ways: only rounding-order differences may remain.
+    expect(sqnrDb(sim, int8)).toBeGreaterThan(30);
+    expect(sqnrDb(fp, int8)).toBeGreaterThan(15);
+    expect(q.report.outputSqnr.logits).toBeGreaterThan(15);
+    for (const n of q.report.nodes.filter((x) => x.output)) expect(n.output!.sqnr).toBeGreaterThan(10);
+  });
+
+  test.each(['qdq', 'qoperator'] as const)('onnxruntime-node runs the %s export and agrees with ours', async (format) => {
+    const q = await quantizeStatic(model, batches(3, 4), { method: 'minmax', format });
+    const bytes = q.toOnnx();
+    const [feeds] = batches(7, 1, 2);
+    const theirs = (await runOrt(bytes, feeds)).logits.data as Float32Array;
+    const ours = (await q.run(feeds)).logits.data as Float32Array;
+    const fp = (await model.run(feeds)).logits.data as Float32Array;
+    // Both are integer pipelines from the same parameters: far closer to each other than to float.
+    expect(sqnrDb(theirs, ours)).toBeGreaterThan(30);
+    expect(maxAbsDiff(theirs, ours)).toBeLessThan(0.2 * Math.max(...fp.map(Math.abs)));
+    const reloaded = await load(bytes);
+    const again = (await reloaded.run(feeds)).logits.data as Float32Array;
+    expect(sqnrDb(ours, again)).toBeGreaterThan(40);
+  });
+
+  test('each calibration method gives a working model and reports its ranges', async () => {
+    for (const method of ['minmax', 'movingAverage', 'percentile', 'entropy', 'mse'] as const) {
+      const q = await quantizeStatic(model, batches(4, 3), { method });
+      expect(q.report.method).toBe(method);
+      expect(q.report.outputSqnr.logits).toBeGreaterThan(10);
+      const conv = q.report.nodes.find((n) => n.opType === 'Conv' && n.output);
+      expect(conv!.output!.range!.max).toBeGreaterThan(0);
+    }
+  });
+
+  test('progress is reported per batch and the calibration source may be async', async () => {
+    const seen: number[] = [];
+    const data = batches(5, 3);
+    async function* stream() { for (const b of data) yield b; }
+    await quantizeStatic(model, stream(), { onProgress: (p) => { if (p.phase === 'calibrate') seen.push(p.batch); } });
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  test('bad calibration input gives errors that say what was wrong', async () => {
+    await expect(quantizeStatic(model, [])).rejects.toThrow(/at least one batch/);
+    await expect(quantizeStatic(model, [{ image: batches(1, 1)[0].input }])).rejects.toThrow(/calibration batch 0: .*input/);
+    const nan = batches(6, 3);
+    (nan[1].input.data as Float32Array)[5] = NaN;
+    await expect(quantizeStatic(model, nan)).rejects.toThrow(/tensor 'input' had 1 NaN\/Infinity values/);
+    // Skipped: a NaN spreads through every later layer of its batch, the other batches remain.
+    await expect(quantizeStatic(model, nan, { allowNonFinite: true, reportBatches: 0 })).resolves.toBeDefined();
+    const allNan = batches(6, 1);
+    (allNan[0].input.data as Float32Array)[0] = NaN;
+    await expect(quantizeStatic(model, allNan, { allowNonFinite: true })).rejects.toThrow(/had no finite values in 1 batches/);
+    await expect(quantizeStatic(model, batches(1, 1), { method: 'kl' as never })).rejects.toThrow(/opts.method/);
+    await expect(quantizeStatic(model, 42 as never)).rejects.toThrow(/calibration: expected an Iterable/);
+  });
+
+  test('a constant (zero-range) input still quantizes', async () => {
+    const zeros = [{ input: Tensor.zeros('float32', [1, 3, 32, 32]) }];
+    const q = await quantizeStatic(model, zeros, { reportBatches: 0 });
+    const out = await q.run(zeros[0]);
+    expect(Array.from(out.logits.data as Float32Array).every(Number.isFinite)).toBe(true);
+  });
+
+  test('excluded nodes and op types stay float and are listed with the reason', async () => {
+    const convs = model.executionGraph.nodes.filter((n) => n.opType === 'FusedConv' || n.opType === 'Conv');
+    const q = await quantizeStatic(model, batches(8, 2), { nodesToExclude: [convs[0].name], opTypes: ['Conv', 'Gemm', 'MaxPool', 'Relu', 'GlobalAveragePool', 'Flatten'] });
+    const reasons = new Map(q.report.float.map((f) => [f.name, f.reason]));
+    expect(reasons.get(convs[0].name)).toMatch(/excluded/);
+    expect([...reasons.values()].some((r) => /op type Add not in opts.opTypes/.test(r))).toBe(true);
+    const [feeds] = batches(9, 1);
+    const fp = (await model.run(feeds)).logits.data as Float32Array;
+    expect(sqnrDb(fp, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(15);
+  });
+
+  test('signed activations and symmetric activations work end to end', async () => {
+    for (const o of [{ activationType: 'int8' as const }, { activationType: 'int8' as const, symmetricActivations: true }, { perChannel: false }]) {
+      const q = await quantizeStatic(model, batches(10, 2), o);
+      const [feeds] = batches(11, 1);
+      const fp = (await model.run(feeds)).logits.data as Float32Array;
+      expect(sqnrDb(fp, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(15);
+      const theirs = (await runOrt(q.toOnnx(), feeds)).logits.data as Float32Array;
+      expect(sqnrDb(theirs, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(30);
+    }
+  });
+});
+
+describe('bias correction', () => {
+  test('removes most of the systematic output shift per-tensor weights cause', async () => {
+    const model = await load(miniResnet(3));
+    const calib = batches(12, 6, 4);
+    const plain = await quantizeStatic(model, calib, { perChannel: false, reportBatches: 0 });
+    const corrected = await quantizeStatic(model, calib, { perChannel: false, biasCorrection: true, reportBatches: 0 });
+    // Mean error per logit over many inputs: the part of the error bias correction targets.
+    const shift = async (q: Model) => {
+      const sums = new Float64Array(10);
+      let rows = 0;
+      for (const feeds of batches(13, 4, 8)) {
+        const f = (await model.run(feeds)).logits.data as Float32Array;
+        const g = (await q.run(feeds)).logits.data as Float32Array;
+        for (let i = 0; i < f.length; i++) sums[i % 10] += g[i] - f[i];
+        rows += f.length / 10;
+      }
+      return sums.reduce((a, s) => a + Math.abs(s / rows), 0) / 10;
+    };
+    const before = await shift(plain), after = await shift(corrected);
+    console.log(`mean |systematic logit shift|: ${before.toExponential(2)} without, ${after.toExponential(2)} with bias correction`);
+    expect(after).toBeLessThan(before);
+  });
+});
