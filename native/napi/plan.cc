@@ -7,6 +7,9 @@
 // concurrent runs never share intermediate buffers. Kernels that use scratch keep the
 // pointer as state (OpKernel::set_scratch), so set_scratch + run of such a step happen under
 // that step's mutex; kernels without scratch are re-entrant and run unlocked.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <napi.h>
 
 #include <cmath>
@@ -100,7 +103,10 @@ struct PlanData {
     Status status;
     std::vector<const void*> in_ptrs;
     std::vector<void*> out_ptrs;
+    // NQUANT_PROFILE=1 prints each step's wall time to stderr: where a model spends its time.
+    static const bool profile = std::getenv("NQUANT_PROFILE") != nullptr;
     for (Step& s : steps) {
+      const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
       in_ptrs.clear();
       out_ptrs.clear();
       for (int64_t id : s.inputs) in_ptrs.push_back(ptr(id));
@@ -111,6 +117,10 @@ struct PlanData {
         status = s.kernel->run(in_ptrs, out_ptrs);
       } else {
         status = s.kernel->run(in_ptrs, out_ptrs);
+      }
+      if (profile) {
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        std::fprintf(stderr, "nquant profile: %8.3f ms  %s\n", ms, s.label.c_str());
       }
       if (!status.is_ok()) {
         status.message = "Plan " + s.label + ": " + status.message;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "ops/nn_util.h"
 #include "runtime/threadpool.h"
@@ -75,16 +76,73 @@ class PoolKernel final : public OpKernel {
     if (kind_ == Kind::average) {
       pool<float>(static_cast<const float*>(in[0]), static_cast<float*>(out[0]), nullptr);
     } else if (dtype_ == DType::f32) {
-      pool<float>(static_cast<const float*>(in[0]), static_cast<float*>(out[0]), idx);
+      if (!idx && separable()) max_separable<float>(static_cast<const float*>(in[0]), static_cast<float*>(out[0]));
+      else pool<float>(static_cast<const float*>(in[0]), static_cast<float*>(out[0]), idx);
     } else if (dtype_ == DType::u8) {
-      pool<uint8_t>(static_cast<const uint8_t*>(in[0]), static_cast<uint8_t*>(out[0]), idx);
+      if (!idx && separable()) max_separable<uint8_t>(static_cast<const uint8_t*>(in[0]), static_cast<uint8_t*>(out[0]));
+      else pool<uint8_t>(static_cast<const uint8_t*>(in[0]), static_cast<uint8_t*>(out[0]), idx);
     } else {
-      pool<int8_t>(static_cast<const int8_t*>(in[0]), static_cast<int8_t*>(out[0]), idx);
+      if (!idx && separable()) max_separable<int8_t>(static_cast<const int8_t*>(in[0]), static_cast<int8_t*>(out[0]));
+      else pool<int8_t>(static_cast<const int8_t*>(in[0]), static_cast<int8_t*>(out[0]), idx);
     }
     return Status::ok();
   }
 
  private:
+  // 2-D max without indices: max is separable, so a row pass over the x taps then a column
+  // pass over the y taps (which vectorizes across the output row) replaces the k*k scan.
+  bool separable() const { return geo_.in[0] == 1 && geo_.k[0] == 1 && geo_.out[0] == 1; }
+
+  template <typename T>
+  void max_separable(const T* x, T* y) const {
+    const SpatialGeom& g = geo_;
+    const int64_t ih = g.in[1], iw = g.in[2], oh = g.out[1], ow = g.out[2];
+    const size_t is = g.in_size(), os = g.out_size();
+    // A window with no valid tap (only padding) yields lowest(), as the generic path does.
+    for_planes(planes_, os * g.k_size(), [&](size_t p) {
+      thread_local std::vector<T> rows;
+      thread_local std::vector<int64_t> first, last;
+      rows.resize(size_t(iw));
+      // Each output column's valid input span, computed once per plane rather than per row.
+      first.resize(size_t(ow));
+      last.resize(size_t(ow));
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const int64_t xs = ox * g.s[2] - g.pb[2];
+        int64_t x0, x1;
+        tap_range(xs, g.k[2], g.d[2], iw, &x0, &x1);
+        first[size_t(ox)] = xs + x0 * g.d[2];
+        last[size_t(ox)] = xs + x1 * g.d[2];  // exclusive, in steps of d
+      }
+      // Locals, not the lambda's captures: stores through a byte pointer may alias anything,
+      // so captured values would be reloaded on every iteration. Likewise thread_local data
+      // is read through plain pointers (each thread_local access from a shared object is a call).
+      const int64_t d = g.d[2], W = iw, OW = ow, OH = oh, IH = ih;
+      const int64_t sy = g.s[1], py = g.pb[1], ky = g.k[1], dy = g.d[1];
+      const int64_t* lo = first.data();
+      const int64_t* hi = last.data();
+      const T* xp = x + p * is;
+      T* yp = y + p * os;
+      T* vm = rows.data();
+      for (int64_t oy = 0; oy < OH; ++oy) {
+        // Column pass first: contiguous input rows, so it vectorizes across the width.
+        const int64_t ys = oy * sy - py;
+        int64_t y0, y1;
+        tap_range(ys, ky, dy, IH, &y0, &y1);
+        std::fill(vm, vm + W, std::numeric_limits<T>::lowest());
+        for (int64_t b = y0; b < y1; ++b) {
+          const T* row = xp + (ys + b * dy) * W;
+          for (int64_t ix = 0; ix < W; ++ix) vm[ix] = std::max(vm[ix], row[ix]);
+        }
+        T* out = yp + oy * OW;
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          T best = std::numeric_limits<T>::lowest();
+          for (int64_t i = lo[ox], e = hi[ox]; i < e; i += d) best = std::max(best, vm[i]);
+          out[ox] = best;
+        }
+      }
+    });
+  }
+
   template <typename T>
   void pool(const T* x, T* y, int64_t* indices) const {
     const SpatialGeom& g = geo_;
