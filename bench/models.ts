@@ -35,21 +35,23 @@ export async function benchModels(opts: { quick?: boolean; log?: (line: string) 
     for (const threads of opts.quick ? [2] : [1, 2]) {
       setThreads(threads);
       const ours = await load(bytes);
-      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
       for (const batch of opts.quick ? [1] : [1, 8]) {
         const x = Float32Array.from({ length: batch * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.37));
         const feeds = { input: new Tensor('float32', x, [batch, 3, 224, 224]) };
         const ortFeeds = { input: new ort.Tensor('float32', x, [batch, 3, 224, 224]) };
         const a = (await ours.run(feeds)).logits.data as Float32Array;
-        const b = (await session.run(ortFeeds)).logits.data as Float32Array;
         const oursT = await timeAsync(() => ours.run(feeds), { minMs, minIters: 5 });
+        // onnxruntime's pool threads spin after each run: its session lives only while it is
+        // timed, so they never take a core from our measurement.
+        const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+        const b = (await session.run(ortFeeds)).logits.data as Float32Array;
         const ortT = await timeAsync(() => session.run(ortFeeds), { minMs, minIters: 5 });
+        await session.release();
         const row = { model: name, batch, threads, oursMs: oursT.medianMs, ortMs: ortT.medianMs, ratio: oursT.medianMs / ortT.medianMs, maxRelDiff: maxRelDiff(a, b) };
         rows.push(row);
         log(`${name.padEnd(12)} batch ${String(batch).padStart(2)} t=${threads}  nquant ${row.oursMs.toFixed(2).padStart(8)} ms | ORT ${row.ortMs.toFixed(2).padStart(8)} ms | ours/ORT ${row.ratio.toFixed(2)} | max rel diff ${row.maxRelDiff.toExponential(1)}`);
       }
       ours.dispose();
-      await session.release();
     }
   }
   return rows;

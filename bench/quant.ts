@@ -45,16 +45,19 @@ export async function benchQuant(opts: { quick?: boolean; log?: (line: string) =
     const qdq = q.toOnnx();
     for (const threads of opts.quick ? [2] : [1, 2]) {
       setThreads(threads);
-      const session = await ort.InferenceSession.create(qdq, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
       for (const batch of opts.quick ? [1] : [1, 8]) {
         const x = input(batch, 0);
         const feeds = { input: new Tensor('float32', x, [batch, 3, 224, 224]) };
         const ortFeeds = { input: new ort.Tensor('float32', x, [batch, 3, 224, 224]) };
         const ours = (await q.run(feeds)).logits.data as Float32Array;
-        const theirs = (await session.run(ortFeeds)).logits.data as Float32Array;
         const fpT = await timeAsync(() => fp.run(feeds), { minMs, minIters: 5 });
         const int8T = await timeAsync(() => q.run(feeds), { minMs, minIters: 5 });
+        // onnxruntime's pool threads spin after each run: its session lives only while it is
+        // timed, so they never take a core from the other runtimes' measurements (or ours).
+        const session = await ort.InferenceSession.create(qdq, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+        const theirs = (await session.run(ortFeeds)).logits.data as Float32Array;
         const ortT = await timeAsync(() => session.run(ortFeeds), { minMs, minIters: 5 });
+        await session.release();
         const row: QuantRow = {
           model: name, batch, threads, fp32Ms: fpT.medianMs, int8Ms: int8T.medianMs, ortInt8Ms: ortT.medianMs,
           speedup: fpT.medianMs / int8T.medianMs, vsOrt: int8T.medianMs / ortT.medianMs, agreementDb: sqnrDb(theirs, ours),
@@ -62,7 +65,6 @@ export async function benchQuant(opts: { quick?: boolean; log?: (line: string) =
         rows.push(row);
         log(`${name.padEnd(12)} batch ${String(batch).padStart(2)} t=${threads}  FP32 ${row.fp32Ms.toFixed(2).padStart(8)} ms | INT8 ${row.int8Ms.toFixed(2).padStart(8)} ms | ORT INT8 ${row.ortInt8Ms.toFixed(2).padStart(8)} ms | FP32/INT8 ${row.speedup.toFixed(2)} | ours/ORT ${row.vsOrt.toFixed(2)} | agreement ${row.agreementDb.toFixed(1)} dB`);
       }
-      await session.release();
     }
     fp.dispose();
     q.dispose();

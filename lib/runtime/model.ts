@@ -10,6 +10,7 @@ import { isFused, unfuseNode } from '../graph/passes/fused';
 import { optimize, OptimizationLevel } from '../graph/passes/index';
 import { inferShapesForInputs } from '../graph/shape-inference';
 import { exportModel } from '../onnx/export';
+import { getThreads } from '../cpu';
 import { native } from '../native';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
 import { buildPlan, BuiltPlan, ResolvedValue } from './plan-builder';
@@ -176,7 +177,9 @@ export class Model {
 
   private planFor(inputDims: { [name: string]: number[] }, values: { [name: string]: Tensor }, capture: string[]): CompiledPlan {
     const valueKey = Object.entries(values).map(([n, t]) => [n, Array.from(t.data as ArrayLike<number | bigint>, String)]);
-    const key = JSON.stringify([inputDims, valueKey, capture]);
+    // Kernels size their work split and scratch for the thread count they were created under,
+    // so a plan is specific to it: after setThreads(), new plans are built.
+    const key = JSON.stringify([inputDims, valueKey, capture, getThreads()]);
     const cached = this.plans.get(key);
     if (cached) {
       this.plans.delete(key);  // refresh its place in the LRU order
