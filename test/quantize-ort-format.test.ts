@@ -51,7 +51,9 @@ test('QDQ (int8 activations, per-channel weights, Conv+Relu, residual Add) lower
   });
   const m = await load(bytes);
   const ops = m.executionGraph.nodes.map((n) => `${n.domain}:${n.opType}`);
-  expect(ops).toEqual([':QuantizeLinear', 'nquant:QLinearConv', 'com.microsoft:QLinearAdd', ':DequantizeLinear']);
+  // The conv writes channels-last; the add also reads the NCHW input, so the conv's output
+  // is transposed back for it.
+  expect(ops).toEqual([':QuantizeLinear', 'nquant:QLinearConv', ':Transpose', 'com.microsoft:QLinearAdd', ':DequantizeLinear']);
   const x = { x: f32([1, C, 10, 10], 2) };
   const ours = (await m.run(x)).out.data as Float32Array;
   const theirs = (await runOrt(bytes, x)).out.data as Float32Array;

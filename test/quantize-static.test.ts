@@ -50,7 +50,9 @@ describe('quantizeStatic on a residual CNN', () => {
     expect(ops.get('com.microsoft:QLinearAdd')).toBe(2);
     expect(ops.get('com.microsoft:QLinearGlobalAveragePool')).toBe(1);
     expect(ops.get('nquant:QLinearMatMul')).toBe(1);
-    expect(ops.get('ai.onnx:MaxPool')).toBe(1);
+    // Channels-last from the first conv to the pool: one transpose back before Flatten.
+    expect(ops.get('com.microsoft:NhwcMaxPool')).toBe(1);
+    expect(ops.get('ai.onnx:Transpose')).toBe(1);
     expect(ops.get('ai.onnx:Conv') ?? 0).toBe(0);
     expect(ops.get('nquant:FusedConv') ?? 0).toBe(0);
     // One QuantizeLinear for the input; the classifier writes float logits itself.

@@ -89,8 +89,7 @@ export async function measureSqnr(
 ): Promise<{ tensors: SqnrMeter; outputs: SqnrMeter }> {
   const tensorMeter = new SqnrMeter();
   const outputMeter = new SqnrMeter();
-  const produced = new Set(quantized.executionGraph.nodes.flatMap((n) => n.outputs));
-  const usable = [...tensors].filter(([, t]) => produced.has(t.capture));
+  const usable = [...tensors].filter(([, t]) => quantized.canCapture(t.capture));
   for (const feeds of batches) {
     const ref = await float.run(feeds, { capture: usable.map(([name]) => name) });
     const got = await quantized.run(feeds, { capture: usable.map(([, t]) => t.capture) });

@@ -8,13 +8,15 @@ import { cloneGraph } from '../graph/clone';
 import { Dim, Graph, ModelIR } from '../graph/ir';
 import { isFused, unfuseNode } from '../graph/passes/fused';
 import { optimize, OptimizationLevel } from '../graph/passes/index';
-import { inferShapesForInputs } from '../graph/shape-inference';
+import { inferShapes, inferShapesForInputs } from '../graph/shape-inference';
 import { exportModel } from '../onnx/export';
 import { getThreads } from '../cpu';
 import { native } from '../native';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
 import { buildPlan, BuiltPlan, ResolvedValue } from './plan-builder';
 import { hasQdq, lowerQdq } from './qdq-lowering';
+import { TO_NCHW_PERM, toNhwcLayout } from './nhwc-layout';
+import { hasSubgraphs } from '../graph/passes/util';
 import { inlineKnownIfs } from './specialize-if';
 
 export interface ValueSpec {
@@ -74,6 +76,8 @@ export class Model {
   private readonly plans = new Map<string, CompiledPlan>();
   private disposed = false;
   private executable?: Graph;
+  /** Values the layout pass left only in NHWC form, by name -> their NHWC name. */
+  private channelsLast = new Map<string, string>();
 
   /** `ir` is the model as loaded (what toOnnx writes); runs use an optimized copy. */
   constructor(readonly ir: ModelIR, private readonly options: ModelOptions = {}) {}
@@ -83,7 +87,13 @@ export class Model {
     if (!this.executable) {
       const g = cloneGraph(this.ir.graph);
       optimize(g, { level: this.options.optimize ?? 'all', opsets: this.ir.meta.opsets });
-      if ((this.options.integerExecution ?? true) && hasQdq(g)) lowerQdq(g, 'runtime');
+      if ((this.options.integerExecution ?? true) && hasQdq(g)) {
+        lowerQdq(g, 'runtime');
+        if (!hasSubgraphs(g)) {
+          inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
+          this.channelsLast = toNhwcLayout(g);
+        }
+      }
       const supported = nativeOps();
       let counter = 0;
       const ctx = {
@@ -123,6 +133,12 @@ export class Model {
       result[name] = new Tensor(v.dtype, outputs[i] as never, v.dims);
     });
     return result;
+  }
+
+  /** Whether run(feeds, { capture: [name] }) can return this value of the executed graph. */
+  canCapture(name: string): boolean {
+    const g = this.executionGraph;
+    return this.channelsLast.has(name) || g.nodes.some((n) => n.outputs.includes(name)) || g.inputs.some((i) => i.name === name);
   }
 
   /** ONNX bytes of the model as it is now (onnxruntime can load them). */
@@ -187,6 +203,14 @@ export class Model {
       return cached;
     }
     let graph = this.executionGraph;
+    const moved = capture.filter((c) => this.channelsLast.has(c));
+    if (moved.length > 0) {
+      // Captured values that now live channels-last are transposed back for the caller.
+      graph = cloneGraph(graph);
+      for (const c of moved) {
+        graph.nodes.push({ name: `${c}_capture_nchw`, opType: 'Transpose', domain: '', inputs: [this.channelsLast.get(c)!], outputs: [c], attributes: new Map([['perm', { type: 'ints' as const, value: TO_NCHW_PERM }]]) });
+      }
+    }
     let concrete = inferShapesForInputs(graph, inputDims, this.ir.meta.opsets, values);
     const specialized = inlineKnownIfs(graph, concrete);
     if (specialized !== graph) {

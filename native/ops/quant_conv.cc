@@ -88,9 +88,27 @@ class QConvKernel final : public OpKernel {
     iw_ = qlinear ? 3 : 1;
     ixz_ = 2;
     iwz_ = qlinear ? 5 : 3;
-    const TensorDesc& x = init.inputs[0];
     const TensorDesc& w = init.inputs[iw_];
-    const TensorDesc& y = init.outputs[0];
+    // nquant's channels_last=1: x and y are [N, spatial..., C] (the runtime's NHWC layout
+    // pass keeps chains of integer convs in it); below, dims are read as NCHW either way.
+    // channels_last=2: x NCHW, y channels-last (the first conv of a chain: the kernel's own
+    // transpose of x is faster than a separate Transpose step).
+    const int64_t layout = op == QConvOp::nquant_qlinear_conv ? init.attrs.get_int("channels_last", 0) : 0;
+    if (layout < 0 || layout > 2) return op_error(init, "channels_last must be 0, 1 or 2, got " + std::to_string(layout));
+    channels_last_ = layout != 0;
+    x_channels_last_ = layout == 1;
+    TensorDesc x = init.inputs[0];
+    TensorDesc y = init.outputs[0];
+    if (channels_last_) {
+      TensorDesc* const permuted[2] = {&y, x_channels_last_ ? &x : nullptr};
+      for (TensorDesc* t : permuted) {
+        if (!t) continue;
+        if (t->dims.size() < 3) return op_error(init, "channels_last needs rank >= 3, got " + dims_str(t->dims));
+        std::vector<int64_t> d{t->dims[0], t->dims.back()};
+        d.insert(d.end(), t->dims.begin() + 1, t->dims.end() - 1);
+        t->dims = d;
+      }
+    }
     const size_t rank = x.dims.size();
     if (rank < 3 || rank > 5 || w.dims.size() != rank || y.dims.size() != rank)
       return op_error(init, "x " + dims_str(x.dims) + ", w " + dims_str(w.dims) + " and y " +
@@ -267,7 +285,7 @@ class QConvKernel final : public OpKernel {
     uint8_t* y;
   };
 
-  size_t xt_bytes() const { return c_ > 1 ? round64(n_ * is_ * c_) : 0; }
+  size_t xt_bytes() const { return c_ > 1 && !x_channels_last_ ? round64(n_ * is_ * c_) : 0; }
   // Depthwise per-channel epilogue columns: int32 term, scale, requant scale, float bias.
   size_t dw_column_bytes() const { return depthwise_ ? 4 * round64(m_ * 4) : 0; }
 
@@ -396,7 +414,8 @@ class QConvKernel final : public OpKernel {
                    const std::vector<QGemmPackedB>& packed, size_t p0, size_t rows, uint8_t* slot,
                    uint8_t* y_n) const {
     uint8_t* cols = slot;
-    uint8_t* tmp = slot + round64(pointwise_ ? 0 : chunk_rows_ * kg_);
+    // Pixel-major results: channels-last output is written in place, NCHW goes through tmp.
+    uint8_t* tmp = channels_last_ ? y_n + p0 * m_ * esize_ : slot + round64(pointwise_ ? 0 : chunk_rows_ * kg_);
     for (size_t g = 0; g < g_; ++g) {
       QGemmA a;
       a.is_signed = x_type_ == DType::s8;
@@ -414,6 +433,7 @@ class QConvKernel final : public OpKernel {
       Status s = qgemm(a, packed[g], o);
       if (!s.is_ok()) return s;
     }
+    if (channels_last_) return Status::ok();
     if (esize_ == 1)
       tk_->x8(tmp, m_, y_n + p0, os_, rows, m_);
     else
@@ -427,7 +447,7 @@ class QConvKernel final : public OpKernel {
   template <typename Chunk>
   Status for_chunks(const Buffers& buf, size_t macs_per_pixel, size_t min_rows, Chunk&& chunk) const {
     const uint8_t* xt = buf.x;
-    if (c_ > 1) {
+    if (c_ > 1 && !x_channels_last_) {
       to_nhwc(buf.x, buf.xt);
       xt = buf.xt;
     }
@@ -536,8 +556,9 @@ class QConvKernel final : public OpKernel {
     return for_chunks(buf, taps_ * m_, 8, [&](const uint8_t* xt_n, size_t p0, size_t rows, uint8_t* slot, uint8_t* y_n) {
       const uint8_t** ptrs = reinterpret_cast<const uint8_t**>(slot);
       int32_t* acc = reinterpret_cast<int32_t*>(slot + round64(chunk_rows_ * taps_ * sizeof(void*)));
-      uint8_t* tmp = reinterpret_cast<uint8_t*>(acc) + round64(kDwPixels * m_ * 4);
-      uint8_t* zero_row = tmp + round64(chunk_rows_ * m_ * esize_);
+      uint8_t* slot_tmp = reinterpret_cast<uint8_t*>(acc) + round64(kDwPixels * m_ * 4);
+      uint8_t* zero_row = slot_tmp + round64(chunk_rows_ * m_ * esize_);
+      uint8_t* tmp = channels_last_ ? y_n + p0 * m_ * esize_ : slot_tmp;
       std::memset(zero_row, int(uint8_t(zx)), c_);
       tap_pointers(xt_n, p0, rows, zero_row, ptrs);
       // A few pixels at a time, so their int32 sums are still in L1 for the epilogue.
@@ -548,6 +569,7 @@ class QConvKernel final : public OpKernel {
         ea.out = tmp + r0 * m_ * esize_;
         qk_->epilogue(ea, acc, m_, nr, m_, zeros_.data(), 0, 0);
       }
+      if (channels_last_) return Status::ok();
       if (esize_ == 1)
         tk_->x8(tmp, m_, y_n + p0, os_, rows, m_);
       else
@@ -597,7 +619,7 @@ class QConvKernel final : public OpKernel {
   }
 
   QConvOp op_ = QConvOp::qlinear_conv;
-  bool pointwise_ = false, depthwise_ = false, w_const_ = false;
+  bool pointwise_ = false, depthwise_ = false, w_const_ = false, channels_last_ = false, x_channels_last_ = false;
   size_t iw_ = 1, ixz_ = 2, iwz_ = 3, nwz_ = 0;
   size_t n_ = 0, c_ = 0, m_ = 0, g_ = 1, cg_ = 0, mg_ = 0, is_ = 0, os_ = 0, taps_ = 1, kg_ = 0;
   size_t esize_ = 1, slots_ = 1, chunk_rows_ = 0;

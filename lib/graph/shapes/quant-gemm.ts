@@ -1,11 +1,39 @@
 // Shape rules for com.microsoft QGemm and DynamicQuantizeMatMul; nquant QLinearConv/QLinearMatMul with a fused clamp.
 // Keyed 'domain:OpType'.
 import { DataType } from '../../tensor';
-import { InferCtx, ShapeFn } from './context';
-import { conv, gemm, matmul } from './nn';
+import { Dim } from '../ir';
+import { InferCtx, Known, ShapeFn, isNum } from './context';
+import { conv, gemm, matmul, spatialOut } from './nn';
 
 /** Quantized to y_zero_point's type when that input (at yzp) is given, else float32. */
 const quantizedOrFloat = (yzp: number) => (ctx: InferCtx): DataType | undefined => (ctx.has(yzp) ? ctx.dtype(yzp) : 'float32');
+
+const toNchw = (x: Dim[]): Dim[] => [x[0], x[x.length - 1], ...x.slice(1, -1)];
+const toNhwc = (x: Dim[]): Dim[] => [x[0], ...x.slice(2), x[1]];
+
+/** nquant QLinearConv: NCHW; channels_last=1: [N, spatial..., C] in and out; 2: NCHW in, channels-last out. */
+function nquantConv(ctx: InferCtx): Known[] {
+  const nchw = conv(quantizedOrFloat(7), 0, 3);
+  const layout = ctx.int('channels_last', 0);
+  if (layout === 0) return nchw(ctx);
+  const x = ctx.dims(0), w = ctx.dims(3);
+  const dtype = quantizedOrFloat(7)(ctx);
+  if (!x || !w || x.length < 3) return [{ dtype }];
+  const kernel = w.slice(2).every(isNum) ? (w.slice(2) as number[]) : undefined;
+  const k = ctx.ints_('kernel_shape', kernel);
+  // 1: x and y channels-last; 2: x NCHW, y channels-last.
+  const xc = layout === 2 ? x : toNchw(x);
+  return [{ dtype, dims: toNhwc([xc[0], w[0], ...spatialOut(ctx, xc, k, false)]) }];
+}
+
+/** com.microsoft NhwcMaxPool: [N, spatial..., C]. */
+function nhwcMaxPool(ctx: InferCtx): Known[] {
+  const x = ctx.dims(0);
+  const dtype = ctx.dtype(0);
+  if (!x || x.length < 3) return [{ dtype }];
+  const xc = toNchw(x);
+  return [{ dtype, dims: toNhwc([xc[0], xc[1], ...spatialOut(ctx, xc, undefined, ctx.int('ceil_mode', 0) === 1)]) }];
+}
 
 export const QUANT_GEMM: { [domainOp: string]: ShapeFn } = {
   // A, a_scale, a_zero_point, B, b_scale, b_zero_point, C, y_scale, y_zero_point.
@@ -13,7 +41,8 @@ export const QUANT_GEMM: { [domainOp: string]: ShapeFn } = {
   // A (float32, batched), B, b_scale, b_zero_point, bias.
   'com.microsoft:DynamicQuantizeMatMul': matmul(() => 'float32', 0, 1),
   // ONNX QLinearConv's inputs, y_scale/y_zero_point (6, 7) optional.
-  'nquant:QLinearConv': conv(quantizedOrFloat(7), 0, 3),
+  'nquant:QLinearConv': nquantConv,
+  'com.microsoft:NhwcMaxPool': nhwcMaxPool,
   // ONNX QLinearMatMul's inputs (+ bias), y_scale/y_zero_point (6, 7) optional.
   'nquant:QLinearMatMul': matmul(quantizedOrFloat(7), 0, 3),
 };

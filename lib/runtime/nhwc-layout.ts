@@ -1,0 +1,110 @@
+// Channels-last layout for integer CNNs. The INT8 convolution works on NHWC pixels (each
+// patch row is a run of channels); fed NCHW it transposes its input in and its output back,
+// which for the large early layers costs as much as the arithmetic. This pass keeps chains of
+// integer ops in NHWC and transposes only where the chain meets an op that needs NCHW (like
+// onnxruntime's NHWC transformer for its QLinear ops).
+import { Graph, Node } from '../graph/ir';
+import { freshName, isGraphOutput } from '../graph/passes/util';
+import { sortGraph } from '../graph/topo';
+import { MS_DOMAIN } from './qdq-lowering';
+
+const TO_NHWC = [0, 2, 3, 1];
+const TO_NCHW = [0, 3, 1, 2];
+
+export const TO_NCHW_PERM = TO_NCHW;
+
+/** Ops that take an NHWC form (their data input 0 and output 0 become channels-last). */
+function layoutOp(node: Node, rankOf: (v: string) => number | undefined, dtypeOf: (v: string) => string | undefined): ((n: Node) => void) | undefined {
+  if (rankOf(node.inputs[0]) !== 4) return undefined;
+  if (node.domain === 'nquant' && node.opType === 'QLinearConv') {
+    return (n) => n.attributes.set('channels_last', { type: 'int', value: 1 });
+  }
+  if (node.domain === MS_DOMAIN && (node.opType === 'QLinearGlobalAveragePool' || node.opType === 'QLinearAveragePool')) {
+    return (n) => n.attributes.set('channels_last', { type: 'int', value: 1 });
+  }
+  const t = dtypeOf(node.inputs[0]);
+  if (node.domain === '' && node.opType === 'MaxPool' && (t === 'uint8' || t === 'int8') && node.outputs.filter(Boolean).length === 1) {
+    return (n) => {
+      n.domain = MS_DOMAIN;
+      n.opType = 'NhwcMaxPool';
+      n.attributes.delete('storage_order');
+    };
+  }
+  return undefined;
+}
+
+/** Element-wise integer ops: layout does not matter when every data input has the same one. */
+function elementwiseInputs(node: Node): number[] | undefined {
+  if (node.domain !== MS_DOMAIN) return undefined;
+  if (node.opType === 'QLinearAdd' || node.opType === 'QLinearMul') return [0, 3];
+  if (node.opType === 'QLinearSigmoid' || node.opType === 'QLinearLeakyRelu') return [0];
+  return undefined;
+}
+
+/**
+ * Rewrites the graph in place. Returns, for each value that now exists only channels-last,
+ * the name of its NHWC form (so a caller capturing it can transpose it back).
+ */
+export function toNhwcLayout(graph: Graph): Map<string, string> {
+  const rankOf = (v: string) => graph.valueInfo.get(v)?.dims?.length ?? graph.inputs.find((i) => i.name === v)?.dims?.length;
+  const dtypeOf = (v: string) => graph.valueInfo.get(v)?.dtype ?? graph.inputs.find((i) => i.name === v)?.dtype;
+  sortGraph(graph);
+  // NHWC name of a value available in NHWC; values listed in `nhwcOnly` no longer exist in NCHW.
+  const nhwc = new Map<string, string>();
+  const nhwcOnly = new Set<string>();
+  const out: Node[] = [];
+  const transpose = (from: string, to: string, perm: number[]): Node => ({
+    name: freshName(graph, `${to}_transpose`), opType: 'Transpose', domain: '', inputs: [from], outputs: [to],
+    attributes: new Map([['perm', { type: 'ints' as const, value: perm }]]),
+  });
+  const nhwcOf = (v: string): string => {
+    const known = nhwc.get(v);
+    if (known) return known;
+    const name = freshName(graph, `${v}_nhwc`);
+    out.push(transpose(v, name, TO_NHWC));
+    nhwc.set(v, name);
+    return name;
+  };
+  // NCHW reads of an NHWC-only value get a transpose back under the original name.
+  const restored = new Set<string>();
+  const needNchw = (v: string): void => {
+    if (!nhwcOnly.has(v) || restored.has(v)) return;
+    out.push(transpose(nhwc.get(v)!, v, TO_NCHW));
+    restored.add(v);
+  };
+  const produceNhwc = (node: Node): void => {
+    const y = node.outputs[0];
+    const name = freshName(graph, `${y}_nhwc`);
+    node.outputs = [name, ...node.outputs.slice(1)];
+    nhwc.set(y, name);
+    nhwcOnly.add(y);
+  };
+
+  for (const node of graph.nodes) {
+    const apply = layoutOp(node, rankOf, dtypeOf);
+    const ew = elementwiseInputs(node);
+    if (apply) {
+      const firstOfChain = !nhwc.has(node.inputs[0]) && node.domain === 'nquant' && node.opType === 'QLinearConv';
+      if (!firstOfChain) node.inputs = [nhwcOf(node.inputs[0]), ...node.inputs.slice(1)];
+      for (const i of node.inputs.slice(firstOfChain ? 0 : 1)) if (i) needNchw(i);
+      apply(node);
+      // The conv transposes an NCHW input itself (faster than a Transpose step).
+      if (firstOfChain) node.attributes.set('channels_last', { type: 'int', value: 2 });
+      produceNhwc(node);
+    } else if (ew && ew.every((i) => nhwcOnly.has(node.inputs[i])) && ew.every((i) => rankOf(node.inputs[i]) === rankOf(node.inputs[ew[0]]))) {
+      // Same-shaped NHWC inputs (a residual add): the op runs on them as they are.
+      node.inputs = node.inputs.map((v, i) => (ew.includes(i) ? nhwc.get(v)! : v));
+      for (const [i, v] of node.inputs.entries()) if (!ew.includes(i) && v) needNchw(v);
+      produceNhwc(node);
+    } else {
+      for (const v of node.inputs) if (v) needNchw(v);
+    }
+    out.push(node);
+  }
+  for (const o of graph.outputs) if (isGraphOutput(graph, o.name)) needNchw(o.name);
+  graph.nodes = out;
+  sortGraph(graph);
+  const moved = new Map<string, string>();
+  for (const v of nhwcOnly) if (!restored.has(v)) moved.set(v, nhwc.get(v)!);
+  return moved;
+}
