@@ -2,6 +2,7 @@
 // execution on the INT8 ops, agreement with the float model and with onnxruntime-node running
 // the exported QDQ and QOperator files.
 import { miniResnet } from '../bench/models/zoo';
+import { buildModel } from '../lib/onnx/builder';
 import { load } from '../lib/runtime/load';
 import { Model } from '../lib/runtime/model';
 import { quantizeStatic } from '../lib/quant/static';
@@ -176,5 +177,71 @@ describe('bias correction', () => {
     const before = await shift(plain), after = await shift(corrected);
     console.log(`mean |systematic logit shift|: ${before.toExponential(2)} without, ${after.toExponential(2)} with bias correction`);
     expect(after).toBeLessThan(before);
+  });
+});
+
+describe('quantizeStatic on Concat, Mul, AveragePool and opt-in Sigmoid', () => {
+  // conv -> (conv a, conv b) -> Concat -> AveragePool; gate = Sigmoid(conv c); Mul; GAP; Gemm.
+  function branchyModel(): Uint8Array {
+    const r = rng(404);
+    const w = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (r() * 2 - 1) * 0.3), dims);
+    return buildModel({
+      inputs: [{ name: 'input', dtype: 'float32', dims: ['batch', 3, 16, 16] }],
+      outputs: [{ name: 'logits', dtype: 'float32', dims: ['batch', 5] }],
+      nodes: [
+        { opType: 'Conv', inputs: ['input', 'w0', 'b0'], outputs: ['c0'], attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+        { opType: 'Relu', inputs: ['c0'], outputs: ['r0'] },
+        { opType: 'Conv', inputs: ['r0', 'wa'], outputs: ['ca'], attributes: { kernel_shape: [1, 1] } },
+        { opType: 'Conv', inputs: ['r0', 'wb'], outputs: ['cb'], attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+        { opType: 'Concat', inputs: ['ca', 'cb'], outputs: ['cat'], attributes: { axis: 1 } },
+        { opType: 'AveragePool', inputs: ['cat'], outputs: ['pool'], attributes: { kernel_shape: [2, 2], strides: [2, 2] } },
+        { opType: 'Conv', inputs: ['pool', 'wc'], outputs: ['cc'], attributes: { kernel_shape: [1, 1] } },
+        { opType: 'Sigmoid', inputs: ['cc'], outputs: ['gate'] },
+        { opType: 'Mul', inputs: ['pool', 'gate'], outputs: ['gated'] },
+        { opType: 'GlobalAveragePool', inputs: ['gated'], outputs: ['gap'] },
+        { opType: 'Flatten', inputs: ['gap'], outputs: ['flat'] },
+        { opType: 'Gemm', inputs: ['flat', 'wg', 'bg'], outputs: ['logits'], attributes: { transB: 1 } },
+      ],
+      initializers: { w0: w([8, 3, 3, 3]), b0: w([8]), wa: w([4, 8, 1, 1]), wb: w([4, 8, 3, 3]), wc: w([8, 8, 1, 1]), wg: w([5, 8]), bg: w([5]) },
+      opset: 13,
+    });
+  }
+  const data = (seed: number, n: number) => {
+    const r = rng(seed);
+    return Array.from({ length: n }, () => ({ input: new Tensor('float32', Float32Array.from({ length: 2 * 3 * 16 * 16 }, () => r() * 2 - 1), [2, 3, 16, 16]) }));
+  };
+
+  test('every op runs in integer form and agrees with float and with onnxruntime', async () => {
+    const model = await load(branchyModel());
+    const all = ['Conv', 'Gemm', 'Concat', 'AveragePool', 'Sigmoid', 'Mul', 'GlobalAveragePool', 'Flatten', 'Relu'];
+    for (const format of ['qdq', 'qoperator'] as const) {
+      const q = await quantizeStatic(model, data(1, 4), { opTypes: all, format, method: 'percentile' });
+      const ops = opHistogram(q);
+      expect(ops.get('com.microsoft:QLinearConcat')).toBe(1);
+      expect(ops.get('com.microsoft:QLinearAveragePool')).toBe(1);
+      expect(ops.get('com.microsoft:QLinearSigmoid')).toBe(1);
+      expect(ops.get('com.microsoft:QLinearMul')).toBe(1);
+      expect(ops.get('ai.onnx:Sigmoid') ?? 0).toBe(0);
+      expect(q.report.float).toEqual([]);
+      const [feeds] = data(2, 1);
+      const fp = (await model.run(feeds)).logits.data as Float32Array;
+      const ours = (await q.run(feeds)).logits.data as Float32Array;
+      const theirs = (await runOrt(q.toOnnx(), feeds)).logits.data as Float32Array;
+      expect(sqnrDb(fp, ours)).toBeGreaterThan(15);
+      expect(sqnrDb(theirs, ours)).toBeGreaterThan(30);
+    }
+  });
+
+  test('Sigmoid is not quantized unless asked for, and the report says why', async () => {
+    const model = await load(branchyModel());
+    const q = await quantizeStatic(model, data(3, 2));
+    const sig = q.report.float.find((f) => f.opType === 'Sigmoid');
+    expect(sig?.reason).toMatch(/not in opts.opTypes/);
+    // No parameters of its own: its output gets the consuming Mul's input parameters, so
+    // the runtime (like onnxruntime) still computes it by table between the two Q/DQ pairs.
+    expect(q.report.nodes.find((n) => n.opType === 'Sigmoid')?.output).toBeUndefined();
+    const [feeds] = data(4, 1);
+    const fp = (await model.run(feeds)).logits.data as Float32Array;
+    expect(sqnrDb(fp, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(15);
   });
 });
