@@ -42,7 +42,7 @@ function quantMarkdown(rows: QuantRow[]): string {
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.model} | ${r.batch} | ${r.threads} | ${r.fp32Ms.toFixed(2)} | ${r.int8Ms.toFixed(2)} | ${r.ortInt8Ms.toFixed(2)} | ${r.speedup.toFixed(2)} | ${r.vsOrt.toFixed(2)} | ${r.agreementDb.toFixed(1)} dB |`);
+    lines.push(`| ${r.model} | ${r.batch} | ${r.threads} | ${r.fp32Ms.toFixed(2)} | ${r.int8Ms.toFixed(2)} | ${r.ortInt8Ms.toFixed(2)} | ${r.speedup.toFixed(2)} | ${r.vsOrt.toFixed(2)} | ${Number.isFinite(r.agreementDb) ? `${r.agreementDb.toFixed(1)} dB` : 'bit-identical'} |`);
   }
   return lines.join('\n');
 }

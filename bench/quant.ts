@@ -19,7 +19,7 @@ export interface QuantRow {
   speedup: number;
   /** our INT8 / ORT INT8 latency: below 1 means faster. */
   vsOrt: number;
-  /** SQNR (dB) of our INT8 logits vs ORT's on the same QDQ file. */
+  /** SQNR (dB) of our INT8 logits vs ORT's on the same QDQ file (Infinity: bit-identical). */
   agreementDb: number;
 }
 
@@ -63,7 +63,7 @@ export async function benchQuant(opts: { quick?: boolean; log?: (line: string) =
           speedup: fpT.medianMs / int8T.medianMs, vsOrt: int8T.medianMs / ortT.medianMs, agreementDb: sqnrDb(theirs, ours),
         };
         rows.push(row);
-        log(`${name.padEnd(12)} batch ${String(batch).padStart(2)} t=${threads}  FP32 ${row.fp32Ms.toFixed(2).padStart(8)} ms | INT8 ${row.int8Ms.toFixed(2).padStart(8)} ms | ORT INT8 ${row.ortInt8Ms.toFixed(2).padStart(8)} ms | FP32/INT8 ${row.speedup.toFixed(2)} | ours/ORT ${row.vsOrt.toFixed(2)} | agreement ${row.agreementDb.toFixed(1)} dB`);
+        log(`${name.padEnd(12)} batch ${String(batch).padStart(2)} t=${threads}  FP32 ${row.fp32Ms.toFixed(2).padStart(8)} ms | INT8 ${row.int8Ms.toFixed(2).padStart(8)} ms | ORT INT8 ${row.ortInt8Ms.toFixed(2).padStart(8)} ms | FP32/INT8 ${row.speedup.toFixed(2)} | ours/ORT ${row.vsOrt.toFixed(2)} | agreement ${Number.isFinite(row.agreementDb) ? `${row.agreementDb.toFixed(1)} dB` : 'bit-identical'}`);
       }
     }
     fp.dispose();
