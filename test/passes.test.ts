@@ -168,3 +168,20 @@ test('inspect: histogram, parameters, I/O and node shapes', () => {
   expect(s.nodes.find((n) => n.opType === 'Flatten')?.outputs[0].dims).toEqual([1, 2400]);
   expect(s.unknownShapes).toEqual([]);
 });
+
+describe('cloneGraph', () => {
+  test('copies subgraphs, so rewriting a clone leaves the original intact', () => {
+    const { Graph } = jest.requireActual('../lib/graph/ir') as typeof import('../lib/graph/ir');
+    const { cloneGraph } = jest.requireActual('../lib/graph/clone') as typeof import('../lib/graph/clone');
+    const branch = new Graph();
+    branch.nodes.push({ name: 'inner', opType: 'Relu', domain: '', inputs: ['x'], outputs: ['y'], attributes: new Map() });
+    const g = new Graph();
+    g.nodes.push({ name: 'if', opType: 'If', domain: '', inputs: ['c'], outputs: ['y'], attributes: new Map([['then_branch', { type: 'graph', value: branch }]]) });
+    const c = cloneGraph(g);
+    const copied = c.nodes[0].attributes.get('then_branch');
+    if (!copied || copied.type !== 'graph') throw new Error('then_branch lost');
+    copied.value.nodes[0].opType = 'Sigmoid';
+    copied.value.nodes.push({ name: 'extra', opType: 'Identity', domain: '', inputs: ['y'], outputs: ['z'], attributes: new Map() });
+    expect(branch.nodes.map((n) => n.opType)).toEqual(['Relu']);
+  });
+});

@@ -17,12 +17,6 @@ describe('quantizeDynamic on real models', () => {
     const model = await load(bytes);
     const q = await quantizeDynamic(model, { perChannel: true });
     const quantized = q.report.nodes.filter((n) => n.quantized);
-    if (spec.name === 'silero_vad') {
-      // Its convolutions and LSTM live inside an If's branches, which are not quantized yet.
-      expect(quantized.length).toBe(0);
-      expect(q.report.float.find((f) => f.opType === 'If')?.reason).toMatch(/subgraphs are not quantized/);
-      return;
-    }
     expect(quantized.length).toBeGreaterThan(0);
     expect(q.report.sizeBytes.after).toBeLessThan(q.report.sizeBytes.before);
     const feeds = spec.feeds(rng(11));

@@ -1,9 +1,16 @@
 // A structural copy of a graph: nodes, value lists and maps are new, tensors are shared
 // (passes replace initializers rather than write into them).
-import { Graph, Node } from './ir';
+import { Attribute, Graph, Node } from './ir';
 
 export function cloneNode(n: Node): Node {
-  return { ...n, inputs: [...n.inputs], outputs: [...n.outputs], attributes: new Map(n.attributes) };
+  // Subgraphs are copied too: a pass rewriting a clone must never reach into the original.
+  const attributes = new Map<string, Attribute>();
+  for (const [k, a] of n.attributes) {
+    if (a.type === 'graph') attributes.set(k, { type: 'graph', value: cloneGraph(a.value) });
+    else if (a.type === 'graphs') attributes.set(k, { type: 'graphs', value: a.value.map(cloneGraph) });
+    else attributes.set(k, a);
+  }
+  return { ...n, inputs: [...n.inputs], outputs: [...n.outputs], attributes };
 }
 
 export function cloneGraph(g: Graph): Graph {

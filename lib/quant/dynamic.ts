@@ -13,7 +13,6 @@ import { invalidType } from '../errors';
 import { Model } from '../runtime/model';
 import { Tensor } from '../tensor';
 import { isExcluded, QuantizeDynamicOptions, resolveDynamicOptions, ResolvedDynamicOptions } from './options';
-import { CONTROL_FLOW } from './plan';
 import { QuantizedModel, withDefaultOpset } from './quantized-model';
 import { NodeReport, QuantReport } from './report';
 import { quantizeWeight } from './weights';
@@ -24,18 +23,22 @@ interface Ctx {
   /** One DynamicQuantizeLinear per activation, shared by its readers. */
   quantizedInputs: Map<string, [string, string, string]>;
   nodes: Node[];
+  /** A constant by name, in this graph or (for a subgraph) an enclosing one. */
+  constant(name: string): Tensor | undefined;
+  /** Names made in a subgraph carry its scope, so sibling branches never define the same one. */
+  scope: string;
 }
 
 function add(ctx: Ctx, opType: string, inputs: string[], outBase: string, attrs: [string, number][] = [], outputs?: string[]): string[] {
-  const outs = outputs ?? [freshName(ctx.graph, outBase)];
-  const node: Node = { name: freshName(ctx.graph, `${outBase}_${opType}`), opType, domain: '', inputs, outputs: outs, attributes: new Map(attrs.map(([k, v]) => [k, { type: 'int' as const, value: v }])) };
+  const outs = outputs ?? [freshName(ctx.graph, `${outBase}${ctx.scope}`)];
+  const node: Node = { name: freshName(ctx.graph, `${outBase}_${opType}${ctx.scope}`), opType, domain: '', inputs, outputs: outs, attributes: new Map(attrs.map(([k, v]) => [k, { type: 'int' as const, value: v }])) };
   ctx.graph.nodes.push(node);
   ctx.nodes.push(node);
   return outs;
 }
 
 function constantInput(ctx: Ctx, base: string, t: Tensor): string {
-  const name = freshName(ctx.graph, base);
+  const name = freshName(ctx.graph, `${base}${ctx.scope}`);
   ctx.graph.initializers.set(name, t);
   return name;
 }
@@ -43,7 +46,7 @@ function constantInput(ctx: Ctx, base: string, t: Tensor): string {
 function quantizedActivation(ctx: Ctx, x: string): [string, string, string] {
   const known = ctx.quantizedInputs.get(x);
   if (known) return known;
-  const outs = add(ctx, 'DynamicQuantizeLinear', [x], `${x}_quantized`, [], [freshName(ctx.graph, `${x}_quantized`), freshName(ctx.graph, `${x}_scale`), freshName(ctx.graph, `${x}_zero_point`)]);
+  const outs = add(ctx, 'DynamicQuantizeLinear', [x], `${x}_quantized`, [], [freshName(ctx.graph, `${x}_quantized${ctx.scope}`), freshName(ctx.graph, `${x}_scale${ctx.scope}`), freshName(ctx.graph, `${x}_zero_point${ctx.scope}`)]);
   const r = outs as [string, string, string];
   ctx.quantizedInputs.set(x, r);
   return r;
@@ -58,24 +61,23 @@ function transpose2d(w: Tensor<'float32'>): Tensor<'float32'> {
 }
 
 /** Why a node cannot be quantized dynamically, or undefined when it can. */
-function refusal(graph: Graph, node: Node): string | undefined {
-  const w = constant(graph, node.inputs[1]);
+function refusal(ctx: Ctx, node: Node): string | undefined {
+  const w = ctx.constant(node.inputs[1]);
   if (!w || w.dtype !== 'float32') return 'weight is not a float32 constant';
   if (node.opType === 'MatMul') return w.dims.length === 2 ? undefined : 'MatMul weight is not a matrix';
   if (node.opType === 'Gemm') {
     if (w.dims.length !== 2) return 'Gemm weight is not a matrix';
     if (attrInt(node, 'transA', 0) !== 0 || attrFloat(node, 'alpha', 1) !== 1 || (node.inputs[2] && attrFloat(node, 'beta', 1) !== 1)) return 'Gemm with transA or alpha/beta other than 1';
-    const c = node.inputs[2] ? constant(graph, node.inputs[2]) : undefined;
+    const c = node.inputs[2] ? ctx.constant(node.inputs[2]) : undefined;
     if (node.inputs[2] && (!c || c.dtype !== 'float32')) return 'Gemm bias C is not a float32 constant';
     return undefined;
   }
-  if (node.inputs[2] && !constant(graph, node.inputs[2])) return 'Conv bias is not a constant';
+  if (node.inputs[2] && !ctx.constant(node.inputs[2])) return 'Conv bias is not a constant';
   return undefined;
 }
 
 function quantizeMatMulLike(ctx: Ctx, node: Node): NodeReport['weight'] {
-  const g = ctx.graph;
-  let w = constant(g, node.inputs[1]) as Tensor<'float32'>;
+  let w = ctx.constant(node.inputs[1]) as Tensor<'float32'>;
   if (node.opType === 'Gemm' && attrInt(node, 'transB', 0)) w = transpose2d(w);
   const qw = quantizeWeight(w, { dtype: ctx.o.weightType, perChannel: ctx.o.perChannel, axis: 1, reduceRange: ctx.o.reduceRange });
   const [aq, as, az] = quantizedActivation(ctx, node.inputs[0]);
@@ -97,8 +99,7 @@ function quantizeMatMulLike(ctx: Ctx, node: Node): NodeReport['weight'] {
 }
 
 function quantizeConv(ctx: Ctx, node: Node): NodeReport['weight'] {
-  const g = ctx.graph;
-  const w = constant(g, node.inputs[1]) as Tensor<'float32'>;
+  const w = ctx.constant(node.inputs[1]) as Tensor<'float32'>;
   // ConvInteger takes one weight zero point: int8 weights are symmetric (all zero points 0,
   // so per-channel scales still work); uint8 weights are asymmetric, hence per tensor.
   const perChannel = ctx.o.perChannel && ctx.o.weightType === 'int8';
@@ -116,7 +117,7 @@ function quantizeConv(ctx: Ctx, node: Node): NodeReport['weight'] {
   ctx.nodes[ctx.nodes.length - 1].attributes = attrs;
   const [accf] = add(ctx, 'Cast', [acc], `${base}_cast`, [['to', 1]]);
   const [scale] = add(ctx, 'Mul', [xs, ws], `${base}_scale`);
-  const b = node.inputs[2] ? constant(g, node.inputs[2]) : undefined;
+  const b = node.inputs[2] ? ctx.constant(node.inputs[2]) : undefined;
   if (b) {
     const [y] = add(ctx, 'Mul', [accf, scale], `${base}_unbiased`);
     const bias = constantInput(ctx, `${node.inputs[2]}_broadcast`, new Tensor('float32', b.data as Float32Array, [m, ...ones]));
@@ -133,6 +134,36 @@ function report(scales: Float32Array, o: { weightType: ResolvedDynamicOptions['w
   return { dtype: o.weightType, perChannel: scales.length > 1, scaleRange: [lo, hi] };
 }
 
+/** Quantizes the graph's MatMul/Gemm/Conv nodes, and those of its subgraphs (If/Loop/Scan bodies). */
+function quantizeGraph(graph: Graph, o: ResolvedDynamicOptions, outer: (name: string) => Tensor | undefined, scope: string, nodes: NodeReport[]): void {
+  const ctx: Ctx = {
+    graph, o, quantizedInputs: new Map(), nodes: [], scope,
+    constant: (name) => (graph.initializers.has(name) && !graph.inputs.some((i) => i.name === name) ? graph.initializers.get(name) : graph.inputs.some((i) => i.name === name) ? undefined : outer(name)),
+  };
+  for (const node of [...graph.nodes]) {
+    const r: NodeReport = { name: node.name, opType: node.opType, quantized: false };
+    nodes.push(r);
+    const subgraphs = [...node.attributes.entries()].flatMap(([k, a]) => (a.type === 'graph' ? [[k, a.value] as const] : a.type === 'graphs' ? a.value.map((g, i) => [`${k}${i}`, g] as const) : []));
+    if (subgraphs.length > 0) {
+      r.reason = 'control flow: its subgraphs are quantized node by node (listed after it)';
+      for (const [key, sub] of subgraphs) {
+        quantizeGraph(sub, o, ctx.constant, `${scope}__${node.name || node.opType}_${key}`, nodes);
+        eliminateDeadNodes(sub);
+      }
+      continue;
+    }
+    if (node.domain !== '' || !['MatMul', 'Gemm', 'Conv'].includes(node.opType)) { r.reason = 'dynamic quantization covers MatMul, Gemm and Conv'; continue; }
+    if (!o.opTypes.has(node.opType)) { r.reason = `op type ${node.opType} not in opts.opTypes`; continue; }
+    if (isExcluded(node.name, o.nodesToExclude)) { r.reason = 'excluded by opts.nodesToExclude'; continue; }
+    const why = refusal(ctx, node);
+    if (why) { r.reason = why; continue; }
+    graph.nodes = graph.nodes.filter((n) => n !== node);
+    r.weight = node.opType === 'Conv' ? quantizeConv(ctx, node) : quantizeMatMulLike(ctx, node);
+    r.quantized = true;
+  }
+  sortGraph(graph);
+}
+
 export async function quantizeDynamic(model: Model, opts: QuantizeDynamicOptions = {}): Promise<QuantizedModel> {
   if (!(model instanceof Model)) throw invalidType('model', 'a Model (from load())', model);
   const o = resolveDynamicOptions(opts);
@@ -145,21 +176,8 @@ export async function quantizeDynamic(model: Model, opts: QuantizeDynamicOptions
   if (graph.nodes.some((n) => n.opType === 'DynamicQuantizeLinear' || n.opType === 'DequantizeLinear' || n.opType === 'MatMulInteger')) {
     throw new TypeError('model: expected a float model, received one that is already quantized');
   }
-  const ctx: Ctx = { graph, o, quantizedInputs: new Map(), nodes: [] };
   const nodes: NodeReport[] = [];
-  for (const node of [...graph.nodes]) {
-    const r: NodeReport = { name: node.name, opType: node.opType, quantized: false };
-    nodes.push(r);
-    if (CONTROL_FLOW.has(node.opType)) { r.reason = 'control flow: nodes inside its subgraphs are not quantized (not supported yet)'; continue; }
-    if (node.domain !== '' || !['MatMul', 'Gemm', 'Conv'].includes(node.opType)) { r.reason = 'dynamic quantization covers MatMul, Gemm and Conv'; continue; }
-    if (!o.opTypes.has(node.opType)) { r.reason = `op type ${node.opType} not in opts.opTypes`; continue; }
-    if (isExcluded(node.name, o.nodesToExclude)) { r.reason = 'excluded by opts.nodesToExclude'; continue; }
-    const why = refusal(graph, node);
-    if (why) { r.reason = why; continue; }
-    graph.nodes = graph.nodes.filter((n) => n !== node);
-    r.weight = node.opType === 'Conv' ? quantizeConv(ctx, node) : quantizeMatMulLike(ctx, node);
-    r.quantized = true;
-  }
+  quantizeGraph(graph, o, (name) => constant(graph, name), '', nodes);
   eliminateDeadNodes(graph);
   sortGraph(graph);
   const report: QuantReport = {
