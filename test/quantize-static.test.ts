@@ -126,6 +126,26 @@ describe('quantizeStatic on a residual CNN', () => {
     await expect(quantizeStatic(model, 42 as never)).rejects.toThrow(/calibration: expected an Iterable/);
   });
 
+  test('per-tensor overrides replace calibration for that tensor, and unknown names are refused', async () => {
+    const q = await quantizeStatic(model, batches(14, 2), { overrides: { input: { min: -4, max: 4 } }, reportBatches: 0 });
+    const scale = q.ir.graph.initializers.get('input_scale')!.data as Float32Array;
+    expect(scale[0]).toBeCloseTo(8 / 255, 7);
+    const fixed = await quantizeStatic(model, batches(14, 2), { overrides: { input: { scale: 0.01, zeroPoint: 128 } }, reportBatches: 0 });
+    expect((fixed.ir.graph.initializers.get('input_zero_point')!.data as Uint8Array)[0]).toBe(128);
+    await expect(quantizeStatic(model, batches(14, 1), { overrides: { nope: { min: 0, max: 1 } } })).rejects.toThrow(/opts.overrides: tensor 'nope'/);
+    await expect(quantizeStatic(model, batches(14, 1), { overrides: { input: { min: 2, max: 1 } } })).rejects.toThrow(/min <= max/);
+  });
+
+  test('reduceRange keeps weights in 7 bits', async () => {
+    const q = await quantizeStatic(model, batches(15, 1), { reduceRange: true, reportBatches: 0 });
+    const weights = [...q.ir.graph.initializers].filter(([name, t]) => name.endsWith('_quantized') && t.dtype === 'int8');
+    expect(weights.length).toBeGreaterThan(0);
+    for (const [, t] of weights) for (const v of t.data as Int8Array) expect(v >= -64 && v <= 64).toBe(true);
+    const full = await quantizeStatic(model, batches(15, 1), { reduceRange: false, reportBatches: 0 });
+    const maxAbs = Math.max(...[...full.ir.graph.initializers].filter(([name, t]) => name.endsWith('_quantized') && t.dtype === 'int8').map(([, t]) => Math.max(...Array.from(t.data as Int8Array, Math.abs))));
+    expect(maxAbs).toBe(127);
+  });
+
   test('a constant (zero-range) input still quantizes', async () => {
     const zeros = [{ input: Tensor.zeros('float32', [1, 3, 32, 32]) }];
     const q = await quantizeStatic(model, zeros, { reportBatches: 0 });
