@@ -13,10 +13,15 @@
 #include "ops/op.h"
 #include "runtime/aligned_buffer.h"
 #include "runtime/threadpool.h"
+#include "op_attrs.h"
 #include "test_util.h"
 
 namespace {
 
+using nq::test::attr_float;
+using nq::test::attr_int;
+using nq::test::attr_ints;
+using nq::test::attr_string;
 using nq::ops::Attribute;
 using nq::ops::DType;
 using nq::ops::OpInit;
@@ -26,29 +31,6 @@ using nq::ops::TensorDesc;
 constexpr double kRelTol = 1e-4;  // float32 chains vs the double reference
 constexpr double kAbsTol = 1e-5;
 
-Attribute ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::ints;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute one(int64_t v) {
-  Attribute a;
-  a.i = v;
-  return a;
-}
-Attribute flt(double v) {
-  Attribute a;
-  a.kind = Attribute::Kind::f;
-  a.f = v;
-  return a;
-}
-Attribute str(const std::string& v) {
-  Attribute a;
-  a.kind = Attribute::Kind::s;
-  a.s = v;
-  return a;
-}
 
 // An op under test: descriptors, which inputs are constants, and the created kernel.
 struct OpCase {
@@ -60,7 +42,7 @@ struct OpCase {
     init.op_type = op;
     init.domain = domain;
     init.node_name = "t";
-    init.attrs.set("__opset", one(17));
+    init.attrs.set("__opset", attr_int(17));
   }
   OpCase& in(DType t, std::vector<int64_t> dims, const void* constant = nullptr) {
     init.inputs.push_back(TensorDesc{t, std::move(dims)});
@@ -162,13 +144,13 @@ void check_conv(const ConvShape& s, bool const_w) {
   op.in(DType::f32, {s.n, s.c, s.h, s.w}).in(DType::f32, {s.m, s.c / s.g, s.kh, s.kw}, const_w ? w.data() : nullptr);
   if (s.bias) op.in(DType::f32, {s.m}, b.data());
   op.out(DType::f32, {s.n, s.m, oh, ow})
-      .attr("strides", ints({s.sh, s.sw}))
-      .attr("dilations", ints({s.dh, s.dw}))
-      .attr("pads", ints({s.pt, s.pl, s.pb, s.pr}))
-      .attr("group", one(s.g));
+      .attr("strides", attr_ints({s.sh, s.sw}))
+      .attr("dilations", attr_ints({s.dh, s.dw}))
+      .attr("pads", attr_ints({s.pt, s.pl, s.pb, s.pr}))
+      .attr("group", attr_int(s.g));
   if (fused) {
-    op.attr("activation", str(s.act));
-    if (std::string(s.act) == "Clip") op.attr("clip_min", flt(s.lo)).attr("clip_max", flt(s.hi));
+    op.attr("activation", attr_string(s.act));
+    if (std::string(s.act) == "Clip") op.attr("clip_min", attr_float(s.lo)).attr("clip_max", attr_float(s.hi));
   }
   nq::Status st = op.create();
   REQUIRE_MESSAGE(st.is_ok(), st.message);
@@ -210,7 +192,7 @@ TEST_CASE("ops.nn Conv 1-D and SAME_UPPER auto_pad") {
   auto w = nq_test::random_f32(4 * 3 * 4, 5);
   OpCase op("Conv");
   op.in(DType::f32, {2, 3, 10}).in(DType::f32, {4, 3, 4}, w.data()).out(DType::f32, {2, 4, 5})
-      .attr("strides", ints({2})).attr("auto_pad", str("SAME_UPPER"));
+      .attr("strides", attr_ints({2})).attr("auto_pad", attr_string("SAME_UPPER"));
   REQUIRE(op.create().is_ok());
   std::vector<float> y(40);
   REQUIRE(op.run({x.data(), w.data()}, {y.data()}).is_ok());
@@ -251,8 +233,8 @@ TEST_CASE("ops.nn ConvTranspose matches a naive scatter") {
     OpCase o("ConvTranspose");
     o.in(DType::f32, {1, C, H, W}).in(DType::f32, {C, M, k, k}, constant ? w.data() : nullptr)
         .in(DType::f32, {M}).out(DType::f32, {1, M, OH, OW})
-        .attr("strides", ints({s, s})).attr("pads", ints({p, p, p, p}))
-        .attr("output_padding", ints({op_, op_}));
+        .attr("strides", attr_ints({s, s})).attr("pads", attr_ints({p, p, p, p}))
+        .attr("output_padding", attr_ints({op_, op_}));
     nq::Status st = o.create();
     REQUIRE_MESSAGE(st.is_ok(), st.message);
     std::vector<float> y(want.size());
@@ -286,8 +268,8 @@ TEST_CASE("ops.nn Gemm: alpha, beta, transposes, C broadcasts, fused activation"
     op.in(DType::f32, v.ta ? std::vector<int64_t>{K, M} : std::vector<int64_t>{M, K})
         .in(DType::f32, v.tb ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N}, v.const_b ? bs.data() : nullptr)
         .in(DType::f32, v.cdims).out(DType::f32, {M, N})
-        .attr("transA", one(v.ta)).attr("transB", one(v.tb)).attr("alpha", flt(v.alpha)).attr("beta", flt(v.beta));
-    if (fused) op.attr("activation", str(v.act)).attr("clip_min", flt(-0.5)).attr("clip_max", flt(0.5));
+        .attr("transA", attr_int(v.ta)).attr("transB", attr_int(v.tb)).attr("alpha", attr_float(v.alpha)).attr("beta", attr_float(v.beta));
+    if (fused) op.attr("activation", attr_string(v.act)).attr("clip_min", attr_float(-0.5)).attr("clip_max", attr_float(0.5));
     nq::Status st = op.create();
     REQUIRE_MESSAGE(st.is_ok(), st.message);
     std::vector<float> y(size_t(M * N));
@@ -379,10 +361,10 @@ TEST_CASE("ops.nn MaxPool / AveragePool: pads, strides, dilation, ceil_mode, cou
     const int64_t OH = outdim(H, c.pt, c.pb), OW = outdim(W, c.pl, c.pr);
     OpCase op(c.op);
     op.in(DType::f32, {1, C, H, W}).out(DType::f32, {1, C, OH, OW})
-        .attr("kernel_shape", ints({c.k, c.k})).attr("strides", ints({c.s, c.s}))
-        .attr("pads", ints({c.pt, c.pl, c.pb, c.pr})).attr("ceil_mode", one(c.ceil))
-        .attr("count_include_pad", one(c.include));
-    if (c.d != 1) op.attr("dilations", ints({c.d, c.d}));
+        .attr("kernel_shape", attr_ints({c.k, c.k})).attr("strides", attr_ints({c.s, c.s}))
+        .attr("pads", attr_ints({c.pt, c.pl, c.pb, c.pr})).attr("ceil_mode", attr_int(c.ceil))
+        .attr("count_include_pad", attr_int(c.include));
+    if (c.d != 1) op.attr("dilations", attr_ints({c.d, c.d}));
     nq::Status st = op.create();
     REQUIRE_MESSAGE(st.is_ok(), st.message);
     std::vector<float> y(size_t(C * OH * OW));
@@ -436,7 +418,7 @@ TEST_CASE("ops.nn GlobalAveragePool, BatchNormalization, InstanceNormalization, 
       OpCase op("BatchNormalization");
       op.in(DType::f32, {N, C, HW}).in(DType::f32, {C}, constant ? sc.data() : nullptr).in(DType::f32, {C}, constant ? bi.data() : nullptr)
           .in(DType::f32, {C}, constant ? mean.data() : nullptr).in(DType::f32, {C}, constant ? var.data() : nullptr)
-          .out(DType::f32, {N, C, HW}).attr("epsilon", flt(1e-3));
+          .out(DType::f32, {N, C, HW}).attr("epsilon", attr_float(1e-3));
       REQUIRE(op.create().is_ok());
       std::vector<float> y(x.size());
       REQUIRE(op.run({x.data(), sc.data(), bi.data(), mean.data(), var.data()}, {y.data()}).is_ok());
@@ -472,7 +454,7 @@ TEST_CASE("ops.nn GlobalAveragePool, BatchNormalization, InstanceNormalization, 
     auto bias = nq_test::random_f32(size_t(C * HW), 21);
     OpCase op("LayerNormalization");
     op.in(DType::f32, {N, C, HW}).in(DType::f32, {C, HW}).in(DType::f32, {C, HW})
-        .out(DType::f32, {N, C, HW}).out(DType::f32, {N, 1, 1}).out(DType::f32, {N, 1, 1}).attr("axis", one(1));
+        .out(DType::f32, {N, C, HW}).out(DType::f32, {N, 1, 1}).out(DType::f32, {N, 1, 1}).attr("axis", attr_int(1));
     REQUIRE(op.create().is_ok());
     std::vector<float> y(x.size()), mo(N), io(N);
     REQUIRE(op.run({x.data(), scale.data(), bias.data()}, {y.data(), mo.data(), io.data()}).is_ok());
@@ -502,7 +484,7 @@ TEST_CASE("ops.nn Softmax / LogSoftmax: opset 13 axis vs opset 11 flattening") {
     for (int64_t axis : {0, 1, 2, -1})
       for (bool log : {false, true}) {
         OpCase op(log ? "LogSoftmax" : "Softmax");
-        op.attr("__opset", one(opset)).attr("axis", one(axis));
+        op.attr("__opset", attr_int(opset)).attr("axis", attr_int(axis));
         op.in(DType::f32, dims).out(DType::f32, dims);
         REQUIRE(op.create().is_ok());
         std::vector<float> y(24);
@@ -537,8 +519,8 @@ TEST_CASE("ops.nn Resize nearest (asymmetric, floor) and linear (half_pixel)") {
     const float scales[] = {1, 1, 2, 2};
     OpCase op("Resize");
     op.in(DType::f32, {1, 1, H, W}).absent().in(DType::f32, {4}, scales).out(DType::f32, {1, 1, 6, 8})
-        .attr("mode", str("nearest")).attr("coordinate_transformation_mode", str("asymmetric"))
-        .attr("nearest_mode", str("floor"));
+        .attr("mode", attr_string("nearest")).attr("coordinate_transformation_mode", attr_string("asymmetric"))
+        .attr("nearest_mode", attr_string("floor"));
     REQUIRE(op.create().is_ok());
     std::vector<float> y(48);
     REQUIRE(op.run({x.data(), nullptr, scales}, {y.data()}).is_ok());
@@ -551,7 +533,7 @@ TEST_CASE("ops.nn Resize nearest (asymmetric, floor) and linear (half_pixel)") {
     const float scales[] = {1, 1, 2, 2};
     OpCase op("Resize");
     op.in(DType::f32, {1, 1, H, W}).absent().in(DType::f32, {4}, scales).out(DType::f32, {1, 1, 6, 8})
-        .attr("mode", str("linear"));
+        .attr("mode", attr_string("linear"));
     REQUIRE(op.create().is_ok());
     std::vector<float> y(48);
     REQUIRE(op.run({x.data(), nullptr, scales}, {y.data()}).is_ok());
@@ -680,7 +662,7 @@ TEST_CASE("ops.quant ConvInteger and QLinearConv: padding takes the zero point, 
     OpCase op("ConvInteger");
     op.in(DType::u8, {1, C, H, W}).in(DType::s8, {M, cg, k, k}, constant ? w.data() : nullptr).in(DType::u8, {}, &zx)
         .in(DType::s8, {M}, constant ? zw.data() : nullptr).out(DType::s32, {1, M, OH, OW})
-        .attr("pads", ints({1, 1, 1, 1})).attr("group", one(G));
+        .attr("pads", attr_ints({1, 1, 1, 1})).attr("group", attr_int(G));
     nq::Status st = op.create();
     REQUIRE_MESSAGE(st.is_ok(), st.message);
     std::vector<int32_t> y(want.size());
@@ -698,7 +680,7 @@ TEST_CASE("ops.quant ConvInteger and QLinearConv: padding takes the zero point, 
   q.in(DType::u8, {1, C, H, W}).in(DType::f32, {}, &sx).in(DType::u8, {}, &zx).in(DType::s8, {M, cg, k, k}, w.data())
       .in(DType::f32, {M}, sw.data()).in(DType::s8, {M}, zw.data()).in(DType::f32, {}, &sy).in(DType::s8, {}, &zy)
       .in(DType::s32, {M}, bias.data()).out(DType::s8, {1, M, OH, OW})
-      .attr("pads", ints({1, 1, 1, 1})).attr("group", one(G));
+      .attr("pads", attr_ints({1, 1, 1, 1})).attr("group", attr_int(G));
   nq::Status st = q.create();
   REQUIRE_MESSAGE(st.is_ok(), st.message);
   std::vector<int8_t> y(want.size());

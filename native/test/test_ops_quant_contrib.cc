@@ -14,10 +14,15 @@
 
 #include "ops/op.h"
 #include "runtime/threadpool.h"
+#include "op_attrs.h"
 #include "test_util.h"
 
 namespace {
 
+using nq::test::attr_float;
+using nq::test::attr_int;
+using nq::test::attr_ints;
+using nq::test::attr_string;
 using nq::ops::Attribute;
 using nq::ops::DType;
 using nq::ops::OpInit;
@@ -25,29 +30,6 @@ using nq::ops::OpKernel;
 using nq::ops::TensorDesc;
 using Dims = std::vector<int64_t>;
 
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.i = v;
-  return a;
-}
-Attribute ints_attr(Dims v) {
-  Attribute a;
-  a.kind = Attribute::Kind::ints;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute float_attr(double v) {
-  Attribute a;
-  a.kind = Attribute::Kind::f;
-  a.f = v;
-  return a;
-}
-Attribute str_attr(const std::string& v) {
-  Attribute a;
-  a.kind = Attribute::Kind::s;
-  a.s = v;
-  return a;
-}
 
 size_t count_of(const Dims& d) {
   size_t n = 1;
@@ -64,7 +46,7 @@ struct Node {
     init.op_type = op;
     init.domain = "com.microsoft";
     init.node_name = "q";
-    init.attrs.set("__opset", int_attr(17));
+    init.attrs.set("__opset", attr_int(17));
   }
   Node& in(DType t, Dims dims, const void* constant = nullptr) {
     init.inputs.push_back(TensorDesc{t, std::move(dims)});
@@ -389,7 +371,7 @@ TEST_CASE("ops.quant_contrib QLinearSigmoid and QLinearLeakyRelu over every inpu
           Node n(leaky ? "QLinearLeakyRelu" : "QLinearSigmoid");
           n.in(t, {2, 128}).in(DType::f32, {}, constant ? &p.x.scale : nullptr).in(t, {}, constant ? &zx : nullptr)
               .in(DType::f32, {}, constant ? &p.y.scale : nullptr).in(t, {}, constant ? &zy : nullptr).out(t, {2, 128});
-          if (leaky) n.attr("alpha", float_attr(alpha));
+          if (leaky) n.attr("alpha", attr_float(alpha));
           nq::Status st = n.create();
           REQUIRE_MESSAGE(st.is_ok(), st.message);
           std::vector<uint8_t> y(256);
@@ -479,7 +461,7 @@ TEST_CASE("ops.quant_contrib QLinearConcat: axes, copies and requantized inputs"
           n.in(t, cs.parts[i]).in(DType::f32, {}, constant ? &xs[i % 3].scale : nullptr)
               .in(t, {}, constant ? &zps.back() : nullptr);
         }
-        n.out(t, cs.y).attr("axis", int_attr(cs.axis));
+        n.out(t, cs.y).attr("axis", attr_int(cs.axis));
         nq::Status st = n.create();
         REQUIRE_MESSAGE(st.is_ok(), st.message);
         std::vector<const void*> ins = {&y.scale, &zy};
@@ -522,7 +504,7 @@ TEST_CASE("ops.quant_contrib QLinearConcat rejects mismatched inputs") {
   const uint8_t z = 0;
   Node n("QLinearConcat");
   n.in(DType::f32, {}, &s).in(DType::u8, {}, &z).in(DType::u8, {2, 3}).in(DType::f32, {}).in(DType::u8, {})
-      .in(DType::u8, {3, 3}).in(DType::f32, {}).in(DType::u8, {}).out(DType::u8, {2, 6}).attr("axis", int_attr(1));
+      .in(DType::u8, {3, 3}).in(DType::f32, {}).in(DType::u8, {}).out(DType::u8, {2, 6}).attr("axis", attr_int(1));
   nq::Status st = n.create();
   CHECK_FALSE(st.is_ok());
   CHECK(st.message.find("QLinearConcat node 'q'") != std::string::npos);
@@ -660,7 +642,7 @@ TEST_CASE("ops.quant_contrib QLinearGlobalAveragePool, NCHW and channels_last") 
           const uint8_t zx = xq.zp_byte(), zy = yq.zp_byte();
           Node n("QLinearGlobalAveragePool");
           n.in(t, xd).in(DType::f32, {}, cl ? &xq.scale : nullptr).in(t, {}, cl ? &zx : nullptr)
-              .in(DType::f32, {}).in(t, {}).out(t, yd).attr("channels_last", int_attr(cl));
+              .in(DType::f32, {}).in(t, {}).out(t, yd).attr("channels_last", attr_int(cl));
           nq::Status st = n.create();
           REQUIRE_MESSAGE(st.is_ok(), st.message);
           const std::vector<uint8_t> xin = cl ? to_nhwc(x, d) : x;
@@ -703,9 +685,9 @@ TEST_CASE("ops.quant_contrib QLinearAveragePool: pads, strides, ceil_mode, count
         n.in(t, cl ? nhwc_dims(c.x) : c.x).in(DType::f32, {}, &xq.scale).in(t, {}, &zx)
             .in(DType::f32, {}, cl ? nullptr : &yq.scale).in(t, {}, cl ? nullptr : &zy)
             .out(t, cl ? nhwc_dims(y) : y)
-            .attr("kernel_shape", ints_attr(c.kernel)).attr("strides", ints_attr(c.strides))
-            .attr("pads", ints_attr(c.pads)).attr("ceil_mode", int_attr(c.ceil))
-            .attr("count_include_pad", int_attr(c.include_pad)).attr("channels_last", int_attr(cl));
+            .attr("kernel_shape", attr_ints(c.kernel)).attr("strides", attr_ints(c.strides))
+            .attr("pads", attr_ints(c.pads)).attr("ceil_mode", attr_int(c.ceil))
+            .attr("count_include_pad", attr_int(c.include_pad)).attr("channels_last", attr_int(cl));
         nq::Status st = n.create();
         REQUIRE_MESSAGE(st.is_ok(), st.message);
         const std::vector<uint8_t> xin = cl ? to_nhwc(x, c.x) : x;
@@ -729,8 +711,8 @@ TEST_CASE("ops.quant_contrib QLinearAveragePool auto_pad and argument errors") {
   const uint8_t zx = xq.zp_byte(), zy = yq.zp_byte();
   Node n("QLinearAveragePool");
   n.in(DType::u8, {1, 2, 10, 10}).in(DType::f32, {}).in(DType::u8, {}).in(DType::f32, {}).in(DType::u8, {})
-      .out(DType::u8, {1, 2, 5, 5}).attr("kernel_shape", ints_attr({3, 3})).attr("strides", ints_attr({2, 2}))
-      .attr("auto_pad", str_attr("SAME_UPPER"));
+      .out(DType::u8, {1, 2, 5, 5}).attr("kernel_shape", attr_ints({3, 3})).attr("strides", attr_ints({2, 2}))
+      .attr("auto_pad", attr_string("SAME_UPPER"));
   nq::Status st = n.create();
   REQUIRE_MESSAGE(st.is_ok(), st.message);
   std::vector<uint8_t> y(50);
@@ -739,7 +721,7 @@ TEST_CASE("ops.quant_contrib QLinearAveragePool auto_pad and argument errors") {
 
   Node d("QLinearAveragePool");
   d.in(DType::u8, {1, 2, 10, 10}).in(DType::f32, {}).in(DType::u8, {}).in(DType::f32, {}).in(DType::u8, {})
-      .out(DType::u8, {1, 2, 6, 6}).attr("kernel_shape", ints_attr({3, 3})).attr("dilations", ints_attr({2, 2}));
+      .out(DType::u8, {1, 2, 6, 6}).attr("kernel_shape", attr_ints({3, 3})).attr("dilations", attr_ints({2, 2}));
   st = d.create();
   CHECK_FALSE(st.is_ok());
   CHECK(st.message.find("QLinearAveragePool node 'q'") != std::string::npos);
@@ -747,7 +729,7 @@ TEST_CASE("ops.quant_contrib QLinearAveragePool auto_pad and argument errors") {
 
   Node p("QLinearAveragePool");
   p.in(DType::u8, {1, 2, 10, 10}).in(DType::f32, {}).in(DType::u8, {}).in(DType::f32, {}).in(DType::u8, {})
-      .out(DType::u8, {1, 2, 14, 14}).attr("kernel_shape", ints_attr({3, 3})).attr("pads", ints_attr({3, 3, 3, 3}));
+      .out(DType::u8, {1, 2, 14, 14}).attr("kernel_shape", attr_ints({3, 3})).attr("pads", attr_ints({3, 3, 3, 3}));
   st = p.create();
   CHECK_FALSE(st.is_ok());
   CHECK(st.message.find("smaller than kernel_shape") != std::string::npos);

@@ -17,33 +17,21 @@
 #include "kernels/transpose.h"
 #include "ops/op.h"
 #include "runtime/aligned_buffer.h"
+#include "op_attrs.h"
 #include "test_util.h"
 
 namespace {
 
+using nq::test::attr_float;
+using nq::test::attr_int;
+using nq::test::attr_ints;
+using nq::test::attr_string;
 using nq::ops::Attribute;
 using nq::ops::DType;
 using nq::ops::OpInit;
 using nq::ops::OpKernel;
 using nq::ops::TensorDesc;
 
-Attribute ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::ints;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute one(int64_t v) {
-  Attribute a;
-  a.i = v;
-  return a;
-}
-Attribute flt(double v) {
-  Attribute a;
-  a.kind = Attribute::Kind::f;
-  a.f = v;
-  return a;
-}
 
 // An 8-bit tensor of either signedness, kept as int32 values for the reference and as raw
 // bytes for the kernel.
@@ -82,7 +70,7 @@ struct OpCase {
     init.op_type = op;
     init.domain = domain;
     init.node_name = "node_t";
-    init.attrs.set("__opset", one(17));
+    init.attrs.set("__opset", attr_int(17));
   }
   OpCase& in(DType t, std::vector<int64_t> dims, const void* data, bool constant) {
     init.inputs.push_back(TensorDesc{t, std::move(dims)});
@@ -262,7 +250,7 @@ void run_qgemm(const QGemmCase& c, uint32_t seed) {
     if (c.c_mode) op.in(DType::s32, cdims, cv.data(), true);
     else if (c.out) op.absent();
     if (c.out) op.in(DType::f32, {}, &sy, true).in(c.at, {}, zy.data(), true);
-    op.attr("alpha", flt(c.alpha)).attr("transA", one(c.trans_a)).attr("transB", one(c.trans_b));
+    op.attr("alpha", attr_float(c.alpha)).attr("transA", attr_int(c.trans_a)).attr("transB", attr_int(c.trans_b));
     const DType ot = c.out ? c.at : DType::f32;
     op.out(ot, {c.m, c.n});
     nq::Status s = op.create();
@@ -464,7 +452,7 @@ TEST_CASE("ops.quant_gemm nquant QLinearMatMul: batched A and B, bias, clamp, fl
       if (c.fp) op.absent().absent();
       else op.in(DType::f32, {}, &sy, true).in(c.at, {}, zy.data(), true);
       if (c.bias) op.in(DType::s32, {n}, bias.data(), true);
-      if (!c.fp) op.attr("qmin", one(c.qmin)).attr("qmax", one(c.qmax));
+      if (!c.fp) op.attr("qmin", attr_int(c.qmin)).attr("qmax", attr_int(c.qmax));
       op.out(ot, y_dims);
       nq::Status s = op.create();
       REQUIRE_MESSAGE(s.is_ok(), s.message);
@@ -567,11 +555,11 @@ void run_conv(const ConvCase& s, uint32_t seed) {
     else op.absent().absent();
     if (s.bias) op.in(DType::s32, {s.m}, bias.data(), true);
     op.out(ot, {s.n, s.m, oh, ow})
-        .attr("strides", ints({s.sh, s.sw}))
-        .attr("dilations", ints({s.dh, s.dw}))
-        .attr("pads", ints({s.pt, s.pl, s.pb, s.pr}))
-        .attr("group", one(s.g));
-    if (s.out == 2) op.attr("qmin", one(qmin)).attr("qmax", one(qmax));
+        .attr("strides", attr_ints({s.sh, s.sw}))
+        .attr("dilations", attr_ints({s.dh, s.dw}))
+        .attr("pads", attr_ints({s.pt, s.pl, s.pb, s.pr}))
+        .attr("group", attr_int(s.g));
+    if (s.out == 2) op.attr("qmin", attr_int(qmin)).attr("qmax", attr_int(qmax));
     nq::Status st = op.create();
     REQUIRE_MESSAGE(st.is_ok(), st.message);
     std::vector<uint8_t> y(acc.size() * (s.out ? 1 : 4), 0xEE);
@@ -683,8 +671,8 @@ TEST_CASE("ops.quant_gemm nquant QLinearConv 1-D and 3-D shapes") {
         .in(DType::s8, wd, w.data(), true).in(DType::f32, {}, &swv, true).in(DType::s8, {}, &zw, true)
         .in(DType::f32, {}, &sy, true).in(DType::u8, {}, &zy, true)
         .out(DType::u8, yd)
-        .attr("pads", ints(std::vector<int64_t>(2 * nd, 1)))
-        .attr("group", one(G));
+        .attr("pads", attr_ints(std::vector<int64_t>(2 * nd, 1)))
+        .attr("group", attr_int(G));
     nq::Status st = op.create();
     REQUIRE_MESSAGE(st.is_ok(), st.message);
     std::vector<uint8_t> y(acc.size(), 0xEE);
@@ -715,7 +703,7 @@ TEST_CASE("ops.quant_gemm errors name the node, the argument and the value") {
   };
   {
     auto op = conv(true, true);
-    op->attr("qmin", one(200)).attr("qmax", one(100));
+    op->attr("qmin", attr_int(200)).attr("qmax", attr_int(100));
     const nq::Status s = op->create();
     REQUIRE_FALSE(s.is_ok());
     CHECK(s.message.find("node_t") != std::string::npos);
@@ -723,7 +711,7 @@ TEST_CASE("ops.quant_gemm errors name the node, the argument and the value") {
   }
   {
     auto op = conv(true, true);
-    op->attr("qmax", one(300));
+    op->attr("qmax", attr_int(300));
     const nq::Status s = op->create();
     REQUIRE_FALSE(s.is_ok());
     CHECK(s.message.find("qmax 300") != std::string::npos);
@@ -736,7 +724,7 @@ TEST_CASE("ops.quant_gemm errors name the node, the argument and the value") {
   }
   {
     auto op = conv(false, false);
-    op->attr("qmin", one(3));
+    op->attr("qmin", attr_int(3));
     const nq::Status s = op->create();
     REQUIRE_FALSE(s.is_ok());
     CHECK(s.message.find("qmin/qmax") != std::string::npos);

@@ -1,5 +1,6 @@
 // Tensor op family: the shape helpers (broadcasting, strided loops, permuted copies) and every
 // element-wise, data-movement and reduction op against hand-computed results.
+#include "op_attrs.h"
 #include <doctest.h>
 
 #include <algorithm>
@@ -11,6 +12,10 @@
 #include "ops/shape_util.h"
 #include "runtime/threadpool.h"
 
+using nq::test::attr_float;
+using nq::test::attr_int;
+using nq::test::attr_ints;
+using nq::test::attr_string;
 using nq::ops::Dims;
 
 namespace {
@@ -216,10 +221,6 @@ Tn i64(Dims d, std::vector<int64_t> v, bool c = false) { return tn(DType::s64, s
 Tn i32(Dims d, std::vector<int32_t> v, bool c = false) { return tn(DType::s32, std::move(d), std::move(v), c); }
 Tn absent() { Tn t; t.present = false; return t; }
 
-Attribute ai(int64_t v) { Attribute a; a.kind = Attribute::Kind::i; a.i = v; return a; }
-Attribute af(double v) { Attribute a; a.kind = Attribute::Kind::f; a.f = v; return a; }
-Attribute as(std::string v) { Attribute a; a.kind = Attribute::Kind::s; a.s = std::move(v); return a; }
-Attribute ais(std::vector<int64_t> v) { Attribute a; a.kind = Attribute::Kind::ints; a.ints = std::move(v); return a; }
 
 struct OpRun {
   nq::Status create, run;
@@ -397,14 +398,14 @@ TEST_CASE("tensor ops: unary activations against the formulas") {
     check_close(o[0].as<float>(), want, 2e-6f);
   };
   one("Relu", {}, [](float v) { return v > 0 ? v : 0.f; });
-  one("LeakyRelu", {{"alpha", af(0.1)}}, [](float v) { return v > 0 ? v : 0.1f * v; });
+  one("LeakyRelu", {{"alpha", attr_float(0.1)}}, [](float v) { return v > 0 ? v : 0.1f * v; });
   one("Sigmoid", {}, [](float v) { return static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(v)))); });
   one("Tanh", {}, [](float v) { return static_cast<float>(std::tanh(static_cast<double>(v))); });
   one("HardSigmoid", {}, [](float v) { return std::min(1.f, std::max(0.f, 0.2f * v + 0.5f)); });
   one("HardSwish", {}, [](float v) { return v * std::min(1.f, std::max(0.f, v / 6.f + 0.5f)); });
   one("Erf", {}, [](float v) { return static_cast<float>(std::erf(static_cast<double>(v))); });
   one("Gelu", {}, [](float v) { return static_cast<float>(0.5 * v * (1 + std::erf(v / std::sqrt(2.0)))); });
-  one("Gelu", {{"approximate", as("tanh")}}, [](float v) {
+  one("Gelu", {{"approximate", attr_string("tanh")}}, [](float v) {
     const double y = v;
     return static_cast<float>(0.5 * y * (1 + std::tanh(std::sqrt(2 / M_PI) * (y + 0.044715 * y * y * y))));
   });
@@ -423,7 +424,7 @@ TEST_CASE("tensor ops: unary activations against the formulas") {
   CHECK(oi[0].as<int32_t>() == std::vector<int32_t>{0, 0, 5});
   OpRun r = run_op("Sigmoid", {}, {i32({1}, {1})}, {{DType::s32, {1}}});
   CHECK_FALSE(r.create.is_ok());
-  r = run_op("Gelu", {{"approximate", as("fast")}}, {f32({1}, {1})}, {{DType::f32, {1}}});
+  r = run_op("Gelu", {{"approximate", attr_string("fast")}}, {f32({1}, {1})}, {{DType::f32, {1}}});
   CHECK_FALSE(r.create.is_ok());
 }
 
@@ -451,17 +452,17 @@ TEST_CASE("tensor ops: large unary and binary runs are threaded and exact") {
 
 TEST_CASE("tensor ops: Clip by opset") {
   // Opset 6: attributes.
-  auto o = ok_run("Clip", {{"__opset", ai(6)}, {"min", af(-1)}, {"max", af(1)}}, {f32({4}, {-2, -0.5f, 0.5f, 2})},
+  auto o = ok_run("Clip", {{"__opset", attr_int(6)}, {"min", attr_float(-1)}, {"max", attr_float(1)}}, {f32({4}, {-2, -0.5f, 0.5f, 2})},
                   {{DType::f32, {4}}});
   check_close(o[0].as<float>(), {-1, -0.5f, 0.5f, 1});
   // Opset 13: optional inputs (max only; min absent).
-  o = ok_run("Clip", {{"__opset", ai(13)}}, {f32({4}, {-2, -0.5f, 0.5f, 2}), absent(), f32({}, {0})}, {{DType::f32, {4}}});
+  o = ok_run("Clip", {{"__opset", attr_int(13)}}, {f32({4}, {-2, -0.5f, 0.5f, 2}), absent(), f32({}, {0})}, {{DType::f32, {4}}});
   check_close(o[0].as<float>(), {-2, -0.5f, 0, 0});
-  o = ok_run("Clip", {{"__opset", ai(13)}}, {tn<int8_t>(DType::s8, {3}, {-128, 0, 127}), tn<int8_t>(DType::s8, {}, {-5}),
+  o = ok_run("Clip", {{"__opset", attr_int(13)}}, {tn<int8_t>(DType::s8, {3}, {-128, 0, 127}), tn<int8_t>(DType::s8, {}, {-5}),
                                              tn<int8_t>(DType::s8, {}, {5})},
              {{DType::s8, {3}}});
   CHECK(o[0].as<int8_t>() == std::vector<int8_t>{-5, 0, 5});
-  o = ok_run("Clip", {{"__opset", ai(13)}}, {f32({2}, {NAN, 3})}, {{DType::f32, {2}}});
+  o = ok_run("Clip", {{"__opset", attr_int(13)}}, {f32({2}, {NAN, 3})}, {{DType::f32, {2}}});
   CHECK(std::isnan(o[0].as<float>()[0]));
 }
 
@@ -477,7 +478,7 @@ TEST_CASE("tensor ops: reshaping copies, Dropout mask, Shape") {
   CHECK(o[1].as<uint8_t>() == std::vector<uint8_t>{1, 1, 1});
   o = ok_run("Shape", {}, {f32({2, 3, 4}, std::vector<float>(24))}, {{DType::s64, {3}}});
   CHECK(o[0].as<int64_t>() == std::vector<int64_t>{2, 3, 4});
-  o = ok_run("Shape", {{"start", ai(-2)}, {"end", ai(10)}}, {f32({2, 3, 4}, std::vector<float>(24))}, {{DType::s64, {2}}});
+  o = ok_run("Shape", {{"start", attr_int(-2)}, {"end", attr_int(10)}}, {f32({2, 3, 4}, std::vector<float>(24))}, {{DType::s64, {2}}});
   CHECK(o[0].as<int64_t>() == std::vector<int64_t>{3, 4});
 }
 
@@ -500,24 +501,24 @@ TEST_CASE("tensor ops: ConstantOfShape, Range, Expand") {
 TEST_CASE("tensor ops: Transpose") {
   auto o = ok_run("Transpose", {}, {f32({2, 3}, {1, 2, 3, 4, 5, 6})}, {{DType::f32, {3, 2}}});
   check_close(o[0].as<float>(), {1, 4, 2, 5, 3, 6});
-  o = ok_run("Transpose", {{"perm", ais({0, 2, 1})}}, {f32({1, 2, 3}, {1, 2, 3, 4, 5, 6})}, {{DType::f32, {1, 3, 2}}});
+  o = ok_run("Transpose", {{"perm", attr_ints({0, 2, 1})}}, {f32({1, 2, 3}, {1, 2, 3, 4, 5, 6})}, {{DType::f32, {1, 3, 2}}});
   check_close(o[0].as<float>(), {1, 4, 2, 5, 3, 6});
-  OpRun r = run_op("Transpose", {{"perm", ais({0, 0, 1})}}, {f32({1, 2, 3}, std::vector<float>(6))}, {{DType::f32, {1, 2, 3}}});
+  OpRun r = run_op("Transpose", {{"perm", attr_ints({0, 0, 1})}}, {f32({1, 2, 3}, std::vector<float>(6))}, {{DType::f32, {1, 2, 3}}});
   CHECK_FALSE(r.create.is_ok());
 }
 
 TEST_CASE("tensor ops: Concat and Split") {
-  auto o = ok_run("Concat", {{"axis", ai(-1)}}, {f32({2, 1}, {1, 2}), f32({2, 2}, {3, 4, 5, 6}), f32({2, 0}, {})},
+  auto o = ok_run("Concat", {{"axis", attr_int(-1)}}, {f32({2, 1}, {1, 2}), f32({2, 2}, {3, 4, 5, 6}), f32({2, 0}, {})},
                   {{DType::f32, {2, 3}}});
   check_close(o[0].as<float>(), {1, 3, 4, 2, 5, 6});
-  o = ok_run("Split", {{"axis", ai(1)}}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), i64({2}, {1, 2}, true)},
+  o = ok_run("Split", {{"axis", attr_int(1)}}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), i64({2}, {1, 2}, true)},
              {{DType::f32, {2, 1}}, {DType::f32, {2, 2}}});
   check_close(o[0].as<float>(), {1, 4});
   check_close(o[1].as<float>(), {2, 3, 5, 6});
-  OpRun r = run_op("Split", {{"axis", ai(1)}}, {f32({2, 3}, std::vector<float>(6)), i64({2}, {2, 1}, true)},
+  OpRun r = run_op("Split", {{"axis", attr_int(1)}}, {f32({2, 3}, std::vector<float>(6)), i64({2}, {2, 1}, true)},
                    {{DType::f32, {2, 1}}, {DType::f32, {2, 2}}});
   CHECK_FALSE(r.create.is_ok());
-  r = run_op("Concat", {{"axis", ai(0)}}, {f32({2, 1}, {1, 2}), f32({2, 2}, {3, 4, 5, 6})}, {{DType::f32, {4, 1}}});
+  r = run_op("Concat", {{"axis", attr_int(0)}}, {f32({2, 1}, {1, 2}), f32({2, 2}, {3, 4, 5, 6})}, {{DType::f32, {4, 1}}});
   CHECK_FALSE(r.create.is_ok());
 }
 
@@ -534,7 +535,7 @@ TEST_CASE("tensor ops: Slice (inputs, attributes, negative steps, clamping)") {
              {{DType::f32, {4, 3}}});
   check_close(o[0].as<float>(), {4, 2, 0, 9, 7, 5, 14, 12, 10, 19, 17, 15});
   // Opset 9: attributes.
-  o = ok_run("Slice", {{"__opset", ai(9)}, {"starts", ais({-3})}, {"ends", ais({-1})}, {"axes", ais({0})}},
+  o = ok_run("Slice", {{"__opset", attr_int(9)}, {"starts", attr_ints({-3})}, {"ends", attr_ints({-1})}, {"axes", attr_ints({0})}},
              {f32({4, 5}, x)}, {{DType::f32, {2, 5}}});
   check_close(o[0].as<float>(), {5, 6, 7, 8, 9, 10, 11, 12, 13, 14});
   // Empty selection.
@@ -548,15 +549,15 @@ TEST_CASE("tensor ops: Slice (inputs, attributes, negative steps, clamping)") {
 
 TEST_CASE("tensor ops: Pad modes") {
   const std::vector<float> x{1, 2, 3, 4, 5, 6};  // [2,3]
-  auto o = ok_run("Pad", {{"mode", as("constant")}}, {f32({2, 3}, x), i64({4}, {0, 1, 1, 0}, true), f32({}, {9})},
+  auto o = ok_run("Pad", {{"mode", attr_string("constant")}}, {f32({2, 3}, x), i64({4}, {0, 1, 1, 0}, true), f32({}, {9})},
                   {{DType::f32, {3, 4}}});
   check_close(o[0].as<float>(), {9, 1, 2, 3, 9, 4, 5, 6, 9, 9, 9, 9});
-  o = ok_run("Pad", {{"mode", as("reflect")}}, {f32({2, 3}, x), i64({4}, {0, 2, 0, 2})}, {{DType::f32, {2, 7}}});
+  o = ok_run("Pad", {{"mode", attr_string("reflect")}}, {f32({2, 3}, x), i64({4}, {0, 2, 0, 2})}, {{DType::f32, {2, 7}}});
   check_close(o[0].as<float>(), {3, 2, 1, 2, 3, 2, 1, 6, 5, 4, 5, 6, 5, 4});
-  o = ok_run("Pad", {{"mode", as("edge")}}, {f32({2, 3}, x), i64({4}, {1, 1, 0, 0})}, {{DType::f32, {3, 4}}});
+  o = ok_run("Pad", {{"mode", attr_string("edge")}}, {f32({2, 3}, x), i64({4}, {1, 1, 0, 0})}, {{DType::f32, {3, 4}}});
   check_close(o[0].as<float>(), {1, 1, 2, 3, 1, 1, 2, 3, 4, 4, 5, 6});
   // Negative pads crop; opset 2 attributes.
-  o = ok_run("Pad", {{"__opset", ai(2)}, {"pads", ais({0, -1, 0, 0})}, {"value", af(0)}}, {f32({2, 3}, x)},
+  o = ok_run("Pad", {{"__opset", attr_int(2)}, {"pads", attr_ints({0, -1, 0, 0})}, {"value", attr_float(0)}}, {f32({2, 3}, x)},
              {{DType::f32, {2, 2}}});
   check_close(o[0].as<float>(), {2, 3, 5, 6});
   // Opset 18 axes.
@@ -567,10 +568,10 @@ TEST_CASE("tensor ops: Pad modes") {
 }
 
 TEST_CASE("tensor ops: Gather") {
-  auto o = ok_run("Gather", {{"axis", ai(0)}}, {f32({3, 2}, {1, 2, 3, 4, 5, 6}), i64({2, 2}, {0, 1, -1, 0})},
+  auto o = ok_run("Gather", {{"axis", attr_int(0)}}, {f32({3, 2}, {1, 2, 3, 4, 5, 6}), i64({2, 2}, {0, 1, -1, 0})},
                   {{DType::f32, {2, 2, 2}}});
   check_close(o[0].as<float>(), {1, 2, 3, 4, 5, 6, 1, 2});
-  o = ok_run("Gather", {{"axis", ai(1)}}, {i64({2, 3}, {1, 2, 3, 4, 5, 6}), i32({}, {2})}, {{DType::s64, {2}}});
+  o = ok_run("Gather", {{"axis", attr_int(1)}}, {i64({2, 3}, {1, 2, 3, 4, 5, 6}), i32({}, {2})}, {{DType::s64, {2}}});
   CHECK(o[0].as<int64_t>() == std::vector<int64_t>{3, 6});
   OpRun r = run_op("Gather", {}, {f32({3}, {1, 2, 3}), i64({1}, {3})}, {{DType::f32, {1}}});
   CHECK(r.create.is_ok());
@@ -580,19 +581,19 @@ TEST_CASE("tensor ops: Gather") {
 }
 
 TEST_CASE("tensor ops: Cast") {
-  auto o = ok_run("Cast", {{"to", ai(6)}}, {f32({5}, {1.9f, -1.9f, NAN, 3e10f, -0.f})}, {{DType::s32, {5}}});
+  auto o = ok_run("Cast", {{"to", attr_int(6)}}, {f32({5}, {1.9f, -1.9f, NAN, 3e10f, -0.f})}, {{DType::s32, {5}}});
   CHECK(o[0].as<int32_t>() == std::vector<int32_t>{1, -1, 0, INT32_MAX, 0});
-  o = ok_run("Cast", {{"to", ai(9)}}, {f32({3}, {0, 2, -0.5f})}, {{DType::boolean, {3}}});
+  o = ok_run("Cast", {{"to", attr_int(9)}}, {f32({3}, {0, 2, -0.5f})}, {{DType::boolean, {3}}});
   CHECK(o[0].as<uint8_t>() == std::vector<uint8_t>{0, 1, 1});
-  o = ok_run("Cast", {{"to", ai(10)}}, {f32({3}, {1, 65520, 1.00048828125f})}, {{DType::f16, {3}}});
+  o = ok_run("Cast", {{"to", attr_int(10)}}, {f32({3}, {1, 65520, 1.00048828125f})}, {{DType::f16, {3}}});
   CHECK(o[0].as<uint16_t>() == std::vector<uint16_t>{0x3C00, 0x7C00, 0x3C00});  // ties to even
-  o = ok_run("Cast", {{"to", ai(11)}}, {tn<uint16_t>(DType::f16, {2}, {0x3C00, 0xC000})}, {{DType::f64, {2}}});
+  o = ok_run("Cast", {{"to", attr_int(11)}}, {tn<uint16_t>(DType::f16, {2}, {0x3C00, 0xC000})}, {{DType::f64, {2}}});
   CHECK(o[0].as<double>() == std::vector<double>{1.0, -2.0});
-  o = ok_run("Cast", {{"to", ai(1)}}, {i64({2}, {-3, 1LL << 40})}, {{DType::f32, {2}}});
+  o = ok_run("Cast", {{"to", attr_int(1)}}, {i64({2}, {-3, 1LL << 40})}, {{DType::f32, {2}}});
   check_close(o[0].as<float>(), {-3, 1099511627776.f});
-  o = ok_run("Cast", {{"to", ai(2)}}, {tn<uint8_t>(DType::boolean, {2}, {1, 0})}, {{DType::u8, {2}}});
+  o = ok_run("Cast", {{"to", attr_int(2)}}, {tn<uint8_t>(DType::boolean, {2}, {1, 0})}, {{DType::u8, {2}}});
   CHECK(o[0].as<uint8_t>() == std::vector<uint8_t>{1, 0});
-  OpRun r = run_op("Cast", {{"to", ai(7)}}, {f32({1}, {1})}, {{DType::s32, {1}}});
+  OpRun r = run_op("Cast", {{"to", attr_int(7)}}, {f32({1}, {1})}, {{DType::s32, {1}}});
   CHECK_FALSE(r.create.is_ok());
 }
 
@@ -600,27 +601,27 @@ TEST_CASE("tensor ops: reductions") {
   std::vector<float> x(24);
   for (size_t i = 0; i < 24; ++i) x[i] = static_cast<float>(i);
   // [2,3,4]: axis 1 (kept inner), keepdims.
-  auto o = ok_run("ReduceSum", {{"__opset", ai(13)}}, {f32({2, 3, 4}, x), i64({1}, {1}, true)}, {{DType::f32, {2, 1, 4}}});
+  auto o = ok_run("ReduceSum", {{"__opset", attr_int(13)}}, {f32({2, 3, 4}, x), i64({1}, {1}, true)}, {{DType::f32, {2, 1, 4}}});
   check_close(o[0].as<float>(), {12, 15, 18, 21, 48, 51, 54, 57});
   // Last axes (reduced inner), opset 13 ReduceMean takes attributes.
-  o = ok_run("ReduceMean", {{"__opset", ai(13)}, {"axes", ais({-1, -2})}, {"keepdims", ai(0)}}, {f32({2, 3, 4}, x)},
+  o = ok_run("ReduceMean", {{"__opset", attr_int(13)}, {"axes", attr_ints({-1, -2})}, {"keepdims", attr_int(0)}}, {f32({2, 3, 4}, x)},
              {{DType::f32, {2}}});
   check_close(o[0].as<float>(), {5.5f, 17.5f});
   // Non-adjacent axes 0 and 2.
-  o = ok_run("ReduceMax", {{"__opset", ai(18)}}, {f32({2, 3, 4}, x), i64({2}, {0, 2})}, {{DType::f32, {1, 3, 1}}});
+  o = ok_run("ReduceMax", {{"__opset", attr_int(18)}}, {f32({2, 3, 4}, x), i64({2}, {0, 2})}, {{DType::f32, {1, 3, 1}}});
   check_close(o[0].as<float>(), {15, 19, 23});
-  o = ok_run("ReduceMin", {{"keepdims", ai(0)}, {"__opset", ai(11)}}, {f32({2, 3, 4}, x)}, {{DType::f32, {}}});
+  o = ok_run("ReduceMin", {{"keepdims", attr_int(0)}, {"__opset", attr_int(11)}}, {f32({2, 3, 4}, x)}, {{DType::f32, {}}});
   check_close(o[0].as<float>(), {0});
   // Empty axes: all, or identity with noop_with_empty_axes.
   o = ok_run("ReduceSum", {}, {f32({2, 2}, {1, 2, 3, 4}), i64({0}, {}, true)}, {{DType::f32, {1, 1}}});
   check_close(o[0].as<float>(), {10});
-  o = ok_run("ReduceSum", {{"noop_with_empty_axes", ai(1)}}, {f32({2, 2}, {1, 2, 3, 4}), i64({0}, {})}, {{DType::f32, {2, 2}}});
+  o = ok_run("ReduceSum", {{"noop_with_empty_axes", attr_int(1)}}, {f32({2, 2}, {1, 2, 3, 4}), i64({0}, {})}, {{DType::f32, {2, 2}}});
   check_close(o[0].as<float>(), {1, 2, 3, 4});
-  auto oi = ok_run("ReduceSum", {{"keepdims", ai(0)}}, {i64({2, 2}, {1, 2, 3, 4}), i64({1}, {0})}, {{DType::s64, {2}}});
+  auto oi = ok_run("ReduceSum", {{"keepdims", attr_int(0)}}, {i64({2, 2}, {1, 2, 3, 4}), i64({1}, {0})}, {{DType::s64, {2}}});
   CHECK(oi[0].as<int64_t>() == std::vector<int64_t>{4, 6});
   // Long rows exercise the 8-way accumulators; big enough to thread.
   std::vector<float> big(64 * 1003, 0.5f);
-  o = ok_run("ReduceMean", {{"__opset", ai(13)}, {"axes", ais({1})}}, {f32({64, 1003}, big)}, {{DType::f32, {64, 1}}});
+  o = ok_run("ReduceMean", {{"__opset", attr_int(13)}, {"axes", attr_ints({1})}}, {f32({64, 1003}, big)}, {{DType::f32, {64, 1}}});
   check_close(o[0].as<float>(), std::vector<float>(64, 0.5f));
   OpRun r = run_op("ReduceSum", {}, {f32({2, 2}, {1, 2, 3, 4}), i64({1}, {1}, true)}, {{DType::f32, {2}}});
   CHECK_FALSE(r.create.is_ok());
