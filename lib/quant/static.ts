@@ -59,6 +59,9 @@ export async function quantizeStatic(model: Model, calibration: FeedSource, opts
     if (obs && obs.nonFinite > 0 && !o.allowNonFinite) {
       throw new RangeError(`calibration: tensor '${name}' had ${obs.nonFinite} NaN/Infinity values; fix the data or pass allowNonFinite: true to skip them`);
     }
+    if (obs && obs.count === 0 && obs.nonFinite === 0 && !o.overrides.has(name)) {
+      throw new RangeError(`calibration: tensor '${name}' was empty in all ${cal.batches} batches (check the feeds' dims); give it a range in opts.overrides or feed larger inputs`);
+    }
     if (obs && obs.count === obs.nonFinite && !o.overrides.has(name)) {
       throw new RangeError(`calibration: tensor '${name}' had no finite values in ${cal.batches} batches`);
     }
