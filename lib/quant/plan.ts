@@ -21,6 +21,8 @@ export interface NodePlan {
   weight?: { input: number; axis: number };
   /** Bias input index (compute nodes). */
   bias?: number;
+  /** Constant float inputs quantized like activations (an Add/Mul by a constant). */
+  constants?: string[];
 }
 
 export interface QuantPlan {
@@ -110,10 +112,14 @@ export function planQuantization(graph: Graph, opts: ResolvedStaticOptions): Qua
         plan.activations.unshift(node.inputs[0]);
         break;
       }
-      case 'binary':
-        if (node.inputs.some((i) => !i || constant(graph, i) || !isFloat(i))) { stay('an input is a constant or not float32'); continue; }
-        plan.activations.push(...node.inputs);
+      case 'binary': {
+        if (node.inputs.some((i) => !i || !isFloat(i))) { stay('an input is not float32'); continue; }
+        const consts = node.inputs.filter((i) => constant(graph, i));
+        if (consts.length === node.inputs.length) { stay('every input is a constant'); continue; }
+        plan.constants = consts;
+        plan.activations.push(...node.inputs.filter((i) => !consts.includes(i)));
         break;
+      }
       case 'concat':
         if (node.inputs.some((i) => !i || constant(graph, i) || !isFloat(i))) { stay('an input is a constant or not float32'); continue; }
         plan.activations.push(...node.inputs);

@@ -8,7 +8,7 @@ import { constant, freshName, isGraphOutput, readers, renameReads } from '../gra
 import { eliminateDeadNodes, sortGraph } from '../graph/topo';
 import { Tensor } from '../tensor';
 import { NodePlan, QuantPlan } from './plan';
-import { QParams, QuantType } from './qparams';
+import { QParams, QuantType, qparamsFromRange, quantizeValue } from './qparams';
 import { quantizeBias, quantizeWeight } from './weights';
 
 export interface WeightReport {
@@ -19,6 +19,9 @@ export interface WeightReport {
 }
 
 export interface BuildOptions {
+  /** Type and symmetry of activations (constant operands of Add/Mul follow them). */
+  activationType: QuantType;
+  symmetricActivations: boolean;
   weightType: QuantType;
   perChannel: boolean;
   reduceRange: boolean;
@@ -112,6 +115,7 @@ export function buildQdq(graph: Graph, plan: QuantPlan, params: Map<string, QPar
   }
 
   for (const np of plan.nodes) if (np.quantized && np.weight) quantizeNodeWeights(graph, np, p, opts, added, result);
+  for (const np of plan.nodes) if (np.quantized && np.constants) quantizeConstantOperands(graph, np, opts, added);
   eliminateDeadNodes(graph);
   sortGraph(graph);
   return result;
@@ -138,6 +142,30 @@ function absorbActivations(graph: Graph, plan: QuantPlan, p: Map<string, QParams
     graph.valueInfo.delete(x);
     p.delete(x);
     result.fusedActivations.set(node, producer);
+  }
+}
+
+/** A constant operand of Add/Mul: per tensor, in the activations' type, behind a DequantizeLinear. */
+function quantizeConstantOperands(graph: Graph, np: NodePlan, opts: BuildOptions, added: Node[]): void {
+  for (const name of np.constants ?? []) {
+    const t = constant(graph, name);
+    if (!t || t.dtype !== 'float32') continue;
+    const values = t.data as Float32Array;
+    let min = 0, max = 0;
+    for (const v of values) { if (v < min) min = v; if (v > max) max = v; }
+    const q = qparamsFromRange({ min, max }, { dtype: opts.activationType, symmetric: opts.symmetricActivations });
+    const ints = Array.from(values, (v) => quantizeValue(v, q));
+    const data = q.dtype === 'uint8' ? new Tensor('uint8', Uint8Array.from(ints), [...t.dims]) : new Tensor('int8', Int8Array.from(ints), [...t.dims]);
+    const base = `${name}_${np.node.name}`;
+    const dataName = freshName(graph, `${base}_quantized`);
+    graph.initializers.set(dataName, data);
+    const scaleName = freshName(graph, `${base}_scale`);
+    graph.initializers.set(scaleName, new Tensor('float32', new Float32Array([q.scale]), []));
+    const zpName = freshName(graph, `${base}_zero_point`);
+    graph.initializers.set(zpName, scalarTensor(q.dtype, q.zeroPoint));
+    const deq = freshName(graph, `${base}_dequantized`);
+    added.push({ name: `${base}_DequantizeLinear`, opType: 'DequantizeLinear', domain: '', inputs: [dataName, scaleName, zpName], outputs: [deq], attributes: new Map() });
+    np.node.inputs = np.node.inputs.map((i) => (i === name ? deq : i));
   }
 }
 

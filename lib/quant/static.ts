@@ -4,6 +4,9 @@ import { cloneGraph } from '../graph/clone';
 import { inferShapes } from '../graph/shape-inference';
 import { upgradeOpset } from '../graph/passes/upgrade-opset';
 import { invalidType } from '../errors';
+import { Graph } from '../graph/ir';
+import { constant, freshName } from '../graph/passes/util';
+import { Tensor } from '../tensor';
 import { Model } from '../runtime/model';
 import { ChannelMeans, correctBiases, meanAxisFor } from './bias-correction';
 import { calibrate, FeedSource } from './calibrate';
@@ -26,6 +29,22 @@ function paramsFor(range: { min: number; max: number } | undefined, override: Te
   return range ? qparamsFromRange(range, q) : undefined;
 }
 
+/**
+ * Div by a constant becomes Mul by its reciprocal (hard-swish's "/ 6", normalizations), so it
+ * can run as an integer Mul; the float result differs by at most an ulp per element.
+ */
+function divisionsToMultiplications(graph: Graph): void {
+  for (const node of graph.nodes) {
+    if (node.opType !== 'Div' || node.domain !== '' || node.inputs.length !== 2) continue;
+    const c = constant(graph, node.inputs[1]);
+    if (!c || c.dtype !== 'float32' || Array.from(c.data as Float32Array).some((v) => v === 0 || !Number.isFinite(v))) continue;
+    const name = freshName(graph, `${node.inputs[1]}_reciprocal`);
+    graph.initializers.set(name, new Tensor('float32', Float32Array.from(c.data as Float32Array, (v) => 1 / v), [...c.dims]));
+    node.opType = 'Mul';
+    node.inputs = [node.inputs[0], name];
+  }
+}
+
 export async function quantizeStatic(model: Model, calibration: FeedSource, opts: QuantizeStaticOptions = {}): Promise<QuantizedModel> {
   if (!(model instanceof Model)) throw invalidType('model', 'a Model (from load())', model);
   const o = resolveStaticOptions(opts);
@@ -39,6 +58,7 @@ export async function quantizeStatic(model: Model, calibration: FeedSource, opts
   const opset = Math.max(model.opset, 13);
   upgradeOpset(graph, model.opset, opset);
   const opsets = withDefaultOpset(model.ir.meta.opsets, opset);
+  if (o.opTypes.has('Mul')) divisionsToMultiplications(graph);
   inferShapes(graph, opsets);
   const plan = planQuantization(graph, o);
   for (const name of o.overrides.keys()) {
@@ -79,7 +99,7 @@ export async function quantizeStatic(model: Model, calibration: FeedSource, opts
 
   if (o.biasCorrection) correctBiases(graph, plan.nodes, means, { weightType: o.weightType, perChannel: o.perChannel, reduceRange: o.reduceRange, opset });
   const originalOutputs = new Map(plan.nodes.map((np) => [np, np.node.outputs[0]]));
-  const built = buildQdq(graph, plan, params, { weightType: o.weightType, perChannel: o.perChannel, reduceRange: o.reduceRange, opset });
+  const built = buildQdq(graph, plan, params, { activationType: o.activationType, symmetricActivations: o.symmetricActivations, weightType: o.weightType, perChannel: o.perChannel, reduceRange: o.reduceRange, opset });
   const nodes: NodeReport[] = plan.nodes.map((np) => {
     const fusedInto = built.fusedActivations.get(np.node);
     const out = originalOutputs.get(np)!;

@@ -51,8 +51,20 @@ inline void run_vv(const T* x, const T* y, T* z, size_t n, F f) {
   for (; i < n; ++i) z[i] = f(x[i], y[i]);
 }
 
+// Past this many elements a one-operand run evaluates f once per byte value into a table
+// and looks results up: the same values, for 256 evaluations instead of n.
+constexpr size_t kV1TableMin = 1024;
+
 template <typename T, typename F>
 inline void run_v1(const T* x, T* z, size_t n, F f) {
+  if (n >= kV1TableMin) {
+    uint8_t table[256];
+    for (int b = 0; b < 256; ++b) table[b] = uint8_t(f(T(uint8_t(b))));
+    const uint8_t* xb = reinterpret_cast<const uint8_t*>(x);
+    uint8_t* zb = reinterpret_cast<uint8_t*>(z);
+    for (size_t i = 0; i < n; ++i) zb[i] = table[xb[i]];
+    return;
+  }
   size_t i = 0;
   for (; i + kBlock <= n; i += kBlock) {
     T u[kBlock], w[kBlock];
@@ -138,7 +150,7 @@ void add_loop(const StridedLoop& L, const T* a, const T* b, T* c, const AddConst
 }
 
 template <typename T>
-void mul_loop(const StridedLoop& L, const T* a, const T* b, T* c, const MulConsts& kc, QRange r) {
+void mul_loop(const StridedLoop& L, const T* a, const T* b, T* c, const MulConsts& kc, QRange r, const uint8_t* table) {
   const float lo = float(r.lo), hi = float(r.hi);
   const MulConsts k = kc;  // a local copy: a store through the byte output could alias kc
   const bool da = L.inner_stride(1) != 0, db = L.inner_stride(2) != 0;
@@ -147,7 +159,12 @@ void mul_loop(const StridedLoop& L, const T* a, const T* b, T* c, const MulConst
       const T* x = a + o[1];
       const T* y = b + o[2];
       T* z = c + o[0];
-      if (da && db) {
+      if (da && db && table) {
+        const uint8_t* xb = reinterpret_cast<const uint8_t*>(x);
+        const uint8_t* yb = reinterpret_cast<const uint8_t*>(y);
+        uint8_t* zb = reinterpret_cast<uint8_t*>(z);
+        for (size_t i = 0; i < n; ++i) zb[i] = table[(size_t(xb[i]) << 8) | yb[i]];
+      } else if (da && db) {
         run_vv(x, y, z, n, [=](T u, T v) {
           return T(round_clamp(mul_value((int32_t(u) - k.za) * (int32_t(v) - k.zb), k), lo, hi));
         });
@@ -197,11 +214,11 @@ class QBinaryKernel final : public OpKernel {
     if (folded_) {
       fold(constant_qparams(init, kA, signed_), constant_qparams(init, kB, signed_),
            constant_qparams(init, kC, signed_));
-      // Big element-wise adds (residual connections) look results up: 64 KiB built once here
-      // with the same arithmetic instead of two fused multiply-adds in double per element.
-      if (!mul_ && loop_.count >= kTableMinElements) {
-        if (signed_) build_add_table<int8_t>();
-        else build_add_table<uint8_t>();
+      // Big element-wise adds and muls (residual connections, gates) look results up: 64 KiB
+      // built once here with the same arithmetic as the per-element path.
+      if (loop_.count >= kTableMinElements) {
+        if (signed_) build_table<int8_t>();
+        else build_table<uint8_t>();
       }
     }
     return Status::ok();
@@ -225,29 +242,33 @@ class QBinaryKernel final : public OpKernel {
   }
   template <typename T>
   void dispatch(const T* a, const T* b, T* c, QRange r) const {
-    if (mul_) mul_loop(loop_, a, b, c, mul_k_, r);
-    else add_loop(loop_, a, b, c, add_k_, r, add_table_.empty() ? nullptr : add_table_.data());
+    const uint8_t* table = table_.empty() ? nullptr : table_.data();
+    if (mul_) mul_loop(loop_, a, b, c, mul_k_, r, table);
+    else add_loop(loop_, a, b, c, add_k_, r, table);
   }
 
   static constexpr size_t kTableMinElements = size_t(1) << 15;
 
+  // Every (a, b) byte pair's result, with the per-element expressions of add_loop/mul_loop.
   template <typename T>
-  void build_add_table() {
+  void build_table() {
     const QRange r = qrange(signed_);
     const float lo = float(r.lo), hi = float(r.hi);
-    add_table_.resize(65536);
+    const MulConsts& m = mul_k_;
+    table_.resize(65536);
     for (size_t u = 0; u < 256; ++u)
       for (size_t v = 0; v < 256; ++v) {
         const T tu = T(uint8_t(u)), tv = T(uint8_t(v));
-        const T out = T(round_clamp(fma_byte(float(tu), add_k_.ra, fma_byte(float(tv), add_k_.rb, add_k_.f_ab)), lo, hi));
-        add_table_[(u << 8) | v] = uint8_t(out);
+        const T out = mul_ ? T(round_clamp(mul_value((int32_t(tu) - m.za) * (int32_t(tv) - m.zb), m), lo, hi))
+                           : T(round_clamp(fma_byte(float(tu), add_k_.ra, fma_byte(float(tv), add_k_.rb, add_k_.f_ab)), lo, hi));
+        table_[(u << 8) | v] = uint8_t(out);
       }
   }
 
   bool mul_ = false, signed_ = false, folded_ = false;
   int in_place_ = -1;
   StridedLoop loop_;
-  std::vector<uint8_t> add_table_;
+  std::vector<uint8_t> table_;
   AddConsts add_k_{};
   MulConsts mul_k_{};
 };
