@@ -544,3 +544,17 @@ describe('quantize, fake-quantize and SQNR', () => {
     expect(() => sqnr(x, new Float32Array(3))).toThrow(/actual: expected a Float32Array of reference's length 1000, received Float32Array\(3\)/);
   });
 });
+
+describe('entropy on data that does not reach zero', () => {
+  test.each([true, false])('an offset tensor keeps its values (symmetric %s)', (symmetric) => {
+    // All values in [-2.5, -1.4], like a pre-sigmoid gate: clipping to the bin nearest zero
+    // would map them all to one code.
+    let s = 9;
+    const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const obs = createObserver({ method: 'entropy', dtype: 'uint8', symmetric });
+    obs.observe(Float32Array.from({ length: 50000 }, () => -1.4 - 1.1 * r()));
+    const range = obs.range();
+    expect(range.min).toBeLessThan(-2.4);
+    expect(range.max).toBeLessThanOrEqual(-1.39);
+  });
+});

@@ -116,6 +116,11 @@ export class Histogram {
   get limit(): number { return this.bins * this.binWidth; }
 
   /** Counts of |x| per bin (bin i covers [i·w, (i+1)·w)): a new array of `bins` entries. */
+  /** Counts of one side by |x| bin: x >= 0 (`'positive'`) or x < 0 (`'negative'`); a copy. */
+  sideCounts(side: 'positive' | 'negative'): Float64Array {
+    return Float64Array.from(side === 'positive' ? this.positive : this.negative);
+  }
+
   absoluteCounts(): Float64Array {
     const out = new Float64Array(this.bins);
     for (let i = 0; i < this.bins; i++) out[i] = this.positive[i] + this.negative[i];

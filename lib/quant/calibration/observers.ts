@@ -249,17 +249,28 @@ export class HistogramObserver implements Observer {
 
   protected entropyRange(): Range {
     const h = this.histogram;
-    // Non-negative data quantized asymmetrically spends all 256 codes on [0, T]; otherwise the
-    // positive half of the grid has 128.
-    const levels = h.min >= 0 && !this.symmetric ? 256 : 128;
-    const counts = h.absoluteCounts();
-    // Exact zeros (ReLU, padding) pile up in the first bin. Every grid holds 0 exactly, so that spike
-    // says nothing about where to clip, yet spread over a merged level it would dominate the
-    // divergence and drag the threshold down; the first bin is taken to look like its neighbour.
-    counts[0] = counts[1];
-    let total = 0;
-    for (let k = 0; k < counts.length; k++) total += counts[k];
-    const t = entropyThreshold(counts, total, levels) * h.binWidth;
+    // The threshold never cuts below the smallest |x| present: data that does not reach zero
+    // (e.g. all in [-2.5, -1.4]) would otherwise collapse onto one code.
+    const floorT = minAbs(h.min, h.max);
+    const threshold = (counts: Float64Array, levels: number, spike: boolean): number => {
+      // Exact zeros (ReLU, padding) pile up in the first bin. Every grid holds 0 exactly, so that
+      // spike says nothing about where to clip, yet spread over a merged level it would dominate
+      // the divergence and drag the threshold down; the first bin is taken to look like its
+      // neighbour.
+      if (spike && counts.length > 1) counts[0] = counts[1];
+      let total = 0;
+      for (let k = 0; k < counts.length; k++) total += counts[k];
+      return total > 0 ? Math.max(floorT, entropyThreshold(counts, total, levels) * h.binWidth) : floorT;
+    };
+    if (!this.symmetric) {
+      // Asymmetric codes: all of them go to the sign the data has (256 levels), or each side of
+      // zero gets its own threshold over half of them, so a skewed tensor is not clipped to the
+      // scale of its short side.
+      if (h.min >= 0) return { min: h.min, max: Math.min(h.max, threshold(h.sideCounts('positive'), 256, true)) };
+      if (h.max <= 0) return { min: Math.max(h.min, -threshold(h.sideCounts('negative'), 256, false)), max: h.max };
+      return { min: Math.max(h.min, -threshold(h.sideCounts('negative'), 128, false)), max: Math.min(h.max, threshold(h.sideCounts('positive'), 128, true)) };
+    }
+    const t = threshold(h.absoluteCounts(), 128, true);
     return { min: Math.max(h.min, -t), max: Math.min(h.max, t) };
   }
 
@@ -313,6 +324,10 @@ function upperQuantile(counts: Float64Array, origin: number, w: number, mass: nu
 // Probability given to a candidate bin that received no mass although the reference has some: keeps
 // the divergence finite while still penalising the candidate heavily.
 const KL_SMOOTHING = 1e-7;
+// Candidates that clip more than this share of the values are skipped. Data far from zero (say
+// all in [1.4, 2.5]) otherwise folds into one bin whose KL is zero, and the search "wins" by
+// clipping everything.
+const MAX_CLIPPED_FRACTION = 0.01;
 
 /**
  * TensorRT's calibration: for each candidate cut i (bins kept, from `levels` up to the last non-empty
@@ -344,7 +359,7 @@ function entropyThreshold(abs: Float64Array, total: number, levels: number): num
   for (let i = levels; i <= used; i++) {
     const outliers = total - mass[i];
     const inside = mass[i];
-    if (inside === 0) continue;
+    if (inside === 0 || outliers > MAX_CLIPPED_FRACTION * total) continue;
     const pLast = (abs[i - 1] + outliers) / total;
     const selfTerm = plogp[i - 1] + (pLast > 0 ? pLast * log(pLast) : 0);
     let cross = 0;
