@@ -26,7 +26,8 @@ function argmaxRows(t: Tensor): number[] {
 }
 
 // Floors for random-input calibration; real data does better. Printed so regressions show.
-const MIN_OUTPUT_SQNR: { [model: string]: number } = { hello_deepa: 15, silero_vad: 12, ppocr_cls: 12 };
+// silero's LSTM state goes through int8 Mul/Add/Sigmoid/Tanh chains: ~10 dB on the state output.
+const MIN_OUTPUT_SQNR: { [model: string]: number } = { hello_deepa: 15, silero_vad: 8, ppocr_cls: 12 };
 
 describe('quantizeStatic on real models', () => {
   test.each(REAL_MODELS.map((m) => [m.name, m] as const))('%s', async (name, spec) => {
@@ -36,10 +37,10 @@ describe('quantizeStatic on real models', () => {
     const q = await quantizeStatic(model, calibration, { method: 'minmax', reportBatches: 2 });
     const quantized = q.report.nodes.filter((n) => n.quantized).length;
     if (name === 'silero_vad') {
-      // Its convolutions and LSTM live inside an If's branches, which are not quantized yet.
-      expect(quantized).toBe(0);
-      expect(q.report.float.find((f) => f.opType === 'If')?.reason).toMatch(/subgraphs are not quantized/);
-      return;
+      // Its network lives in an If's branches: the one the 16 kHz feeds take is quantized.
+      expect(q.report.float.find((f) => f.opType === 'If')?.reason).toMatch(/then branch .* is quantized/);
+      expect(q.report.nodes.filter((n) => n.quantized && n.name.startsWith(`${q.report.float.find((f) => f.opType === 'If')!.name}/then/`)).length).toBe(quantized);
+      expect(q.report.nodes.some((n) => n.output?.sqnr !== undefined && Number.isFinite(n.output.sqnr))).toBe(true);
     }
     expect(quantized).toBeGreaterThan(0);
     const feeds = spec.feeds(rng(77));

@@ -10,10 +10,12 @@ import { Tensor } from '../tensor';
 import { Model } from '../runtime/model';
 import { ChannelMeans, correctBiases, meanAxisFor } from './bias-correction';
 import { calibrate, FeedSource } from './calibrate';
-import { createObserver } from './calibration/observers';
+import { createObserver, Observer } from './calibration/observers';
 import { QuantizeStaticOptions, resolveStaticOptions, ResolvedStaticOptions, TensorOverride } from './options';
-import { planQuantization } from './plan';
-import { buildQdq } from './qdq-builder';
+import { NodePlan, planQuantization, QuantPlan } from './plan';
+import { peekFirst, planTakenBranches, restoreOuterConstants } from './branches';
+import { eliminateDeadNodes } from '../graph/topo';
+import { BuildResult, buildQdq } from './qdq-builder';
 import { QParams, qparamsFromRange } from './qparams';
 import { QuantizedModel, withDefaultOpset } from './quantized-model';
 import { measureSqnr, NodeReport, QuantReport } from './report';
@@ -45,6 +47,54 @@ function divisionsToMultiplications(graph: Graph): void {
   }
 }
 
+/** Scale and zero point per planned tensor from its observer (or override); `outer` names it in errors. */
+function paramsFromCalibration(plan: QuantPlan, observer: (name: string) => Observer | undefined, outer: (name: string) => string,
+  batches: number, o: ResolvedStaticOptions, ranges: Map<string, { min: number; max: number }>): Map<string, QParams> {
+  const params = new Map<string, QParams>();
+  for (const name of plan.observed) {
+    const obs = observer(name);
+    const shown = outer(name);
+    if (obs && obs.nonFinite > 0 && !o.allowNonFinite) {
+      throw new RangeError(`calibration: tensor '${shown}' had ${obs.nonFinite} NaN/Infinity values; fix the data or pass allowNonFinite: true to skip them`);
+    }
+    if (obs && obs.count === 0 && obs.nonFinite === 0 && !o.overrides.has(name)) {
+      throw new RangeError(`calibration: tensor '${shown}' was empty in all ${batches} batches (check the feeds' dims); give it a range in opts.overrides or feed larger inputs`);
+    }
+    if (obs && obs.count === obs.nonFinite && !o.overrides.has(name)) {
+      throw new RangeError(`calibration: tensor '${shown}' had no finite values in ${batches} batches`);
+    }
+    const range = obs ? obs.range() : undefined;
+    if (range) ranges.set(name, range);
+    const q = paramsFor(range, o.overrides.get(name), o);
+    if (q) params.set(name, q);
+  }
+  // Data movement ops share their input's parameters, in graph order so chains resolve.
+  for (const np of plan.nodes) {
+    const out = np.node.outputs[0];
+    const from = plan.inherits.get(out);
+    if (from && params.has(from)) params.set(out, params.get(from)!);
+  }
+  return params;
+}
+
+function nodeReports(plan: QuantPlan, built: BuildResult, outputs: Map<NodePlan, string>, ranges: Map<string, { min: number; max: number }>,
+  outer: (tensor: string) => string, nodeName: (node: string) => string): NodeReport[] {
+  return plan.nodes.map((np) => {
+    const fusedInto = built.fusedActivations.get(np.node);
+    const out = outputs.get(np)!;
+    const q = built.params.get(out);
+    return {
+      name: nodeName(np.node.name),
+      opType: np.opType,
+      quantized: np.quantized,
+      reason: np.reason,
+      fusedInto: fusedInto ? nodeName(fusedInto.name) : undefined,
+      output: np.quantized && q ? { tensor: outer(out), dtype: q.dtype, scale: q.scale, zeroPoint: q.zeroPoint, range: ranges.get(out) } : undefined,
+      weight: built.weights.get(np.node),
+    };
+  });
+}
+
 export async function quantizeStatic(model: Model, calibration: FeedSource, opts: QuantizeStaticOptions = {}): Promise<QuantizedModel> {
   if (!(model instanceof Model)) throw invalidType('model', 'a Model (from load())', model);
   const o = resolveStaticOptions(opts);
@@ -67,53 +117,41 @@ export async function quantizeStatic(model: Model, calibration: FeedSource, opts
 
   const means = new Map<string, ChannelMeans>();
   if (o.biasCorrection) for (const np of plan.nodes) if (np.quantized && np.weight) means.set(np.activations[0], new ChannelMeans(meanAxisFor(np)));
-  const toObserve = [...plan.observed].filter((t) => !(o.overrides.get(t) && 'scale' in o.overrides.get(t)!));
-  const cal = await calibrate(model, calibration, toObserve,
+  // The branches of an If the calibration feeds decide are quantized too (see branches.ts).
+  const peeked = await peekFirst(calibration);
+  const branchPlans = peeked.first ? planTakenBranches(model, graph, peeked.first, o) : [];
+  const observedNow = (p: QuantPlan) => [...p.observed].filter((t) => !(o.overrides.get(t) && 'scale' in o.overrides.get(t)!));
+  const toObserve = [...observedNow(plan), ...branchPlans.flatMap((bp) => observedNow(bp.plan).map(bp.outer))];
+  const cal = await calibrate(model, peeked.source, [...new Set(toObserve)],
     () => createObserver({ method: o.method, percentile: o.percentile, bins: o.bins, dtype: o.activationType, symmetric: o.symmetricActivations }),
     { keep: o.reportBatches, onProgress: o.onProgress, onTensor: (name, t) => means.get(name)?.add(t) });
 
-  const params = new Map<string, QParams>();
   const ranges = new Map<string, { min: number; max: number }>();
-  for (const name of plan.observed) {
-    const obs = cal.observers.get(name);
-    if (obs && obs.nonFinite > 0 && !o.allowNonFinite) {
-      throw new RangeError(`calibration: tensor '${name}' had ${obs.nonFinite} NaN/Infinity values; fix the data or pass allowNonFinite: true to skip them`);
-    }
-    if (obs && obs.count === 0 && obs.nonFinite === 0 && !o.overrides.has(name)) {
-      throw new RangeError(`calibration: tensor '${name}' was empty in all ${cal.batches} batches (check the feeds' dims); give it a range in opts.overrides or feed larger inputs`);
-    }
-    if (obs && obs.count === obs.nonFinite && !o.overrides.has(name)) {
-      throw new RangeError(`calibration: tensor '${name}' had no finite values in ${cal.batches} batches`);
-    }
-    const range = obs ? obs.range() : undefined;
-    if (range) ranges.set(name, range);
-    const q = paramsFor(range, o.overrides.get(name), o);
-    if (q) params.set(name, q);
-  }
-  // Data movement ops share their input's parameters, in graph order so chains resolve.
-  for (const np of plan.nodes) {
-    const out = np.node.outputs[0];
-    const from = plan.inherits.get(out);
-    if (from && params.has(from)) params.set(out, params.get(from)!);
-  }
-
+  const params = paramsFromCalibration(plan, (name) => cal.observers.get(name), name => name, cal.batches, o, ranges);
   if (o.biasCorrection) correctBiases(graph, plan.nodes, means, { weightType: o.weightType, perChannel: o.perChannel, reduceRange: o.reduceRange, opset });
+  const buildOpts = { activationType: o.activationType, symmetricActivations: o.symmetricActivations, weightType: o.weightType, perChannel: o.perChannel, reduceRange: o.reduceRange, opset };
   const originalOutputs = new Map(plan.nodes.map((np) => [np, np.node.outputs[0]]));
-  const built = buildQdq(graph, plan, params, { activationType: o.activationType, symmetricActivations: o.symmetricActivations, weightType: o.weightType, perChannel: o.perChannel, reduceRange: o.reduceRange, opset });
-  const nodes: NodeReport[] = plan.nodes.map((np) => {
-    const fusedInto = built.fusedActivations.get(np.node);
-    const out = originalOutputs.get(np)!;
-    const q = built.params.get(out);
-    return {
-      name: np.node.name,
-      opType: np.opType,
-      quantized: np.quantized,
-      reason: np.reason,
-      fusedInto: fusedInto?.name,
-      output: np.quantized && q ? { tensor: out, dtype: q.dtype, scale: q.scale, zeroPoint: q.zeroPoint, range: ranges.get(out) } : undefined,
-      weight: built.weights.get(np.node),
-    };
-  });
+  const built = buildQdq(graph, plan, params, buildOpts);
+  const nodes = nodeReports(plan, built, originalOutputs, ranges, (n) => n, (n) => n);
+  // Tensor (as the executed float model names it) -> its integer value in the quantized model.
+  const captures = new Map([...built.params].filter(([t]) => built.quantizedNames.has(t)).map(([t, q]) => [t, { capture: built.quantizedNames.get(t)!, params: q }]));
+  for (const bp of branchPlans) {
+    const branchRanges = new Map<string, { min: number; max: number }>();
+    const bparams = paramsFromCalibration(bp.plan, (name) => cal.observers.get(bp.outer(name)), bp.outer, cal.batches, o, branchRanges);
+    const outputs = new Map(bp.plan.nodes.map((np) => [np, np.node.outputs[0]]));
+    const bbuilt = buildQdq(bp.branch, bp.plan, bparams, buildOpts);
+    restoreOuterConstants(bp, graph);
+    nodes.push(...nodeReports(bp.plan, bbuilt, outputs, branchRanges, bp.outer, (n) => bp.prefix + n));
+    for (const [t, q] of bbuilt.params) {
+      const qn = bbuilt.quantizedNames.get(t);
+      if (qn) captures.set(bp.outer(t), { capture: bp.prefix + qn, params: q });
+    }
+  }
+  eliminateDeadNodes(graph);
+  for (const bp of branchPlans) {
+    const r = nodes.find((n) => n.name === bp.ifNode.name && n.opType === 'If');
+    if (r) r.reason = `control flow: the ${bp.taken} branch (the one the calibration data takes) is quantized, node by node below; the other stays float`;
+  }
   const report: QuantReport = {
     mode: 'static',
     method: o.method,
@@ -129,7 +167,6 @@ export async function quantizeStatic(model: Model, calibration: FeedSource, opts
   report.sizeBytes.ratio = report.sizeBytes.before / report.sizeBytes.after;
 
   if (cal.kept.length > 0) {
-    const captures = new Map([...built.params].filter(([t]) => built.quantizedNames.has(t)).map(([t, q]) => [t, { capture: built.quantizedNames.get(t)!, params: q }]));
     const m = await measureSqnr(model, result, cal.kept, captures);
     for (const n of nodes) if (n.output) n.output.sqnr = m.tensors.sqnr(n.output.tensor);
     for (const out of model.outputs) report.outputSqnr[out.name] = m.outputs.sqnr(out.name);

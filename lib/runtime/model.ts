@@ -72,6 +72,10 @@ export interface ModelOptions {
   integerExecution?: boolean;
 }
 
+function subgraphsOf(g: Graph): Graph[] {
+  return g.nodes.flatMap((n) => [...n.attributes.values()].flatMap((a) => (a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [])));
+}
+
 export class Model {
   private readonly plans = new Map<string, CompiledPlan>();
   private disposed = false;
@@ -87,8 +91,11 @@ export class Model {
     if (!this.executable) {
       const g = cloneGraph(this.ir.graph);
       optimize(g, { level: this.options.optimize ?? 'all', opsets: this.ir.meta.opsets });
-      if ((this.options.integerExecution ?? true) && hasQdq(g)) {
-        lowerQdq(g, 'runtime');
+      if ((this.options.integerExecution ?? true) && hasQdq(g)) lowerQdq(g, 'runtime');
+      // Branches of If/Loop with QDQ islands (static quantization of the branch calibration
+      // took) are lowered too; the runtime inlines a decided branch as it stands.
+      for (const sub of (this.options.integerExecution ?? true) ? subgraphsOf(g) : []) if (hasQdq(sub)) lowerQdq(sub, 'runtime');
+      if ((this.options.integerExecution ?? true) && hasQdq(this.ir.graph)) {
         if (!hasSubgraphs(g)) {
           inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
           this.channelsLast = toNhwcLayout(g);
@@ -138,7 +145,13 @@ export class Model {
   /** Whether run(feeds, { capture: [name] }) can return this value of the executed graph. */
   canCapture(name: string): boolean {
     const g = this.executionGraph;
-    return this.channelsLast.has(name) || g.nodes.some((n) => n.outputs.includes(name)) || g.inputs.some((i) => i.name === name);
+    if (this.channelsLast.has(name) || g.nodes.some((n) => n.outputs.includes(name)) || g.inputs.some((i) => i.name === name)) return true;
+    // A value of an If branch, under the name inlining gives it ('<if>/then/<name>').
+    return g.nodes.some((n) => n.opType === 'If' && (['then', 'else'] as const).some((side) => {
+      const prefix = `${n.name || 'if'}/${side}/`;
+      const branch = n.attributes.get(`${side}_branch`);
+      return name.startsWith(prefix) && branch?.type === 'graph' && branch.value.nodes.some((b) => b.outputs.includes(name.slice(prefix.length)));
+    }));
   }
 
   /** ONNX bytes of the model as it is now (onnxruntime can load them). */
