@@ -2,7 +2,7 @@
 // FP32 run of the same model and against onnxruntime-node running our exported QDQ file
 // (its QDQ fusions put it on its own INT8 kernels), same inputs, same process.
 import * as ort from 'onnxruntime-node';
-import { load, setThreads } from '../lib';
+import { load, setThreads, sqnr } from '../lib';
 import { quantizeStatic } from '../lib/quant/static';
 import { Tensor } from '../lib/tensor';
 import { mobilenetV2, resnet18 } from './models/zoo';
@@ -23,11 +23,6 @@ export interface QuantRow {
   agreementDb: number;
 }
 
-function sqnrDb(ref: Float32Array, got: Float32Array): number {
-  let s = 0, n = 0;
-  for (let i = 0; i < ref.length; i++) { s += ref[i] ** 2; n += (ref[i] - got[i]) ** 2; }
-  return n === 0 ? Infinity : 10 * Math.log10(s / n);
-}
 
 function input(batch: number, seed: number): Float32Array {
   return Float32Array.from({ length: batch * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.37 + seed));
@@ -60,7 +55,7 @@ export async function benchQuant(opts: { quick?: boolean; log?: (line: string) =
         await session.release();
         const row: QuantRow = {
           model: name, batch, threads, fp32Ms: fpT.medianMs, int8Ms: int8T.medianMs, ortInt8Ms: ortT.medianMs,
-          speedup: fpT.medianMs / int8T.medianMs, vsOrt: int8T.medianMs / ortT.medianMs, agreementDb: sqnrDb(theirs, ours),
+          speedup: fpT.medianMs / int8T.medianMs, vsOrt: int8T.medianMs / ortT.medianMs, agreementDb: sqnr(theirs, ours),
         };
         rows.push(row);
         log(`${name.padEnd(12)} batch ${String(batch).padStart(2)} t=${threads}  FP32 ${row.fp32Ms.toFixed(2).padStart(8)} ms | INT8 ${row.int8Ms.toFixed(2).padStart(8)} ms | ORT INT8 ${row.ortInt8Ms.toFixed(2).padStart(8)} ms | FP32/INT8 ${row.speedup.toFixed(2)} | ours/ORT ${row.vsOrt.toFixed(2)} | agreement ${Number.isFinite(row.agreementDb) ? `${row.agreementDb.toFixed(1)} dB` : 'bit-identical'}`);

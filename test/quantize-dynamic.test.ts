@@ -4,12 +4,8 @@ import { readFileSync } from 'fs';
 import { load } from '../lib/runtime/load';
 import { quantizeDynamic } from '../lib/quant/dynamic';
 import { REAL_MODELS, rng, runOrt } from './helpers/ort-models';
+import { sqnr } from '../lib/quant/qparams';
 
-function sqnrDb(ref: Float32Array, got: Float32Array): number {
-  let s = 0, n = 0;
-  for (let i = 0; i < ref.length; i++) { s += ref[i] ** 2; n += (ref[i] - got[i]) ** 2; }
-  return n === 0 ? Infinity : 10 * Math.log10(s / n);
-}
 
 describe('quantizeDynamic on real models', () => {
   test.each(REAL_MODELS.map((m) => [m.name, m] as const))('%s: close to float, same as onnxruntime on the export', async (_name, spec) => {
@@ -28,8 +24,8 @@ describe('quantizeDynamic on real models', () => {
       const f = fp[out.name].data as Float32Array;
       const o = ours[out.name].data as Float32Array;
       const t = theirs[out.name].data as Float32Array;
-      expect(sqnrDb(f, o)).toBeGreaterThan(15);
-      expect(sqnrDb(t, o)).toBeGreaterThan(30);
+      expect(sqnr(f, o)).toBeGreaterThan(15);
+      expect(sqnr(t, o)).toBeGreaterThan(30);
     }
   });
 
@@ -56,6 +52,6 @@ describe('quantizeDynamic on real models', () => {
     const fp = (await model.run(feeds));
     const out = await u8.run(feeds);
     const name = model.outputs[0].name;
-    expect(sqnrDb(fp[name].data as Float32Array, out[name].data as Float32Array)).toBeGreaterThan(15);
+    expect(sqnr(fp[name].data as Float32Array, out[name].data as Float32Array)).toBeGreaterThan(15);
   });
 });

@@ -6,12 +6,8 @@ import { load } from '../lib/runtime/load';
 import { quantizeStatic } from '../lib/quant/static';
 import { Tensor } from '../lib/tensor';
 import { REAL_MODELS, rng, runOrt } from './helpers/ort-models';
+import { sqnr } from '../lib/quant/qparams';
 
-function sqnrDb(ref: Float32Array, got: Float32Array): number {
-  let s = 0, n = 0;
-  for (let i = 0; i < ref.length; i++) { s += ref[i] ** 2; n += (ref[i] - got[i]) ** 2; }
-  return n === 0 ? Infinity : 10 * Math.log10(s / n);
-}
 
 function argmaxRows(t: Tensor): number[] {
   const d = t.data as Float32Array;
@@ -51,7 +47,7 @@ describe('quantizeStatic on real models', () => {
     for (const out of model.outputs) {
       if (fp[out.name].dtype !== 'float32') continue;
       const f = fp[out.name].data as Float32Array, o = ours[out.name].data as Float32Array, t = theirs[out.name].data as Float32Array;
-      const vsFloat = sqnrDb(f, o), vsOrt = sqnrDb(t, o);
+      const vsFloat = sqnr(f, o), vsOrt = sqnr(t, o);
       lines.push(`  ${out.name}: SQNR vs float ${vsFloat.toFixed(1)} dB, vs ORT on the QDQ file ${vsOrt.toFixed(1)} dB`);
       expect(vsFloat).toBeGreaterThan(MIN_OUTPUT_SQNR[name]);
       expect(vsOrt).toBeGreaterThan(25);

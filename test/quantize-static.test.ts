@@ -8,6 +8,7 @@ import { Model } from '../lib/runtime/model';
 import { quantizeStatic } from '../lib/quant/static';
 import { Tensor } from '../lib/tensor';
 import { rng, runOrt } from './helpers/ort-models';
+import { sqnr } from '../lib/quant/qparams';
 
 const batches = (seed: number, count: number, batch = 2): { input: Tensor }[] => {
   const r = rng(seed);
@@ -22,11 +23,6 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-function sqnrDb(ref: Float32Array, got: Float32Array): number {
-  let s = 0, n = 0;
-  for (let i = 0; i < ref.length; i++) { s += ref[i] ** 2; n += (ref[i] - got[i]) ** 2; }
-  return 10 * Math.log10(s / n);
-}
 
 function opHistogram(m: Model): Map<string, number> {
   const h = new Map<string, number>();
@@ -72,8 +68,8 @@ describe('quantizeStatic on a residual CNN', () => {
     const int8 = (await q.run(feeds)).logits.data as Float32Array;
     const sim = (await simulated.run(feeds)).logits.data as Float32Array;
     // The same integers, computed two ways: only rounding-order differences may remain.
-    expect(sqnrDb(sim, int8)).toBeGreaterThan(30);
-    expect(sqnrDb(fp, int8)).toBeGreaterThan(15);
+    expect(sqnr(sim, int8)).toBeGreaterThan(30);
+    expect(sqnr(fp, int8)).toBeGreaterThan(15);
     expect(q.report.outputSqnr.logits).toBeGreaterThan(15);
     for (const n of q.report.nodes.filter((x) => x.output)) expect(n.output!.sqnr).toBeGreaterThan(10);
   });
@@ -86,11 +82,11 @@ describe('quantizeStatic on a residual CNN', () => {
     const ours = (await q.run(feeds)).logits.data as Float32Array;
     const fp = (await model.run(feeds)).logits.data as Float32Array;
     // Both are integer pipelines from the same parameters: far closer to each other than to float.
-    expect(sqnrDb(theirs, ours)).toBeGreaterThan(30);
+    expect(sqnr(theirs, ours)).toBeGreaterThan(30);
     expect(maxAbsDiff(theirs, ours)).toBeLessThan(0.2 * Math.max(...fp.map(Math.abs)));
     const reloaded = await load(bytes);
     const again = (await reloaded.run(feeds)).logits.data as Float32Array;
-    expect(sqnrDb(ours, again)).toBeGreaterThan(40);
+    expect(sqnr(ours, again)).toBeGreaterThan(40);
   });
 
   test('each calibration method gives a working model and reports its ranges', async () => {
@@ -161,7 +157,7 @@ describe('quantizeStatic on a residual CNN', () => {
     expect([...reasons.values()].some((r) => /op type Add not in opts.opTypes/.test(r))).toBe(true);
     const [feeds] = batches(9, 1);
     const fp = (await model.run(feeds)).logits.data as Float32Array;
-    expect(sqnrDb(fp, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(15);
+    expect(sqnr(fp, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(15);
   });
 
   test('signed activations and symmetric activations work end to end', async () => {
@@ -169,9 +165,9 @@ describe('quantizeStatic on a residual CNN', () => {
       const q = await quantizeStatic(model, batches(10, 2), o);
       const [feeds] = batches(11, 1);
       const fp = (await model.run(feeds)).logits.data as Float32Array;
-      expect(sqnrDb(fp, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(15);
+      expect(sqnr(fp, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(15);
       const theirs = (await runOrt(q.toOnnx(), feeds)).logits.data as Float32Array;
-      expect(sqnrDb(theirs, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(30);
+      expect(sqnr(theirs, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(30);
     }
   });
 });
@@ -247,8 +243,8 @@ describe('quantizeStatic on Concat, Mul, AveragePool and opt-in Sigmoid', () => 
       const fp = (await model.run(feeds)).logits.data as Float32Array;
       const ours = (await q.run(feeds)).logits.data as Float32Array;
       const theirs = (await runOrt(q.toOnnx(), feeds)).logits.data as Float32Array;
-      expect(sqnrDb(fp, ours)).toBeGreaterThan(15);
-      expect(sqnrDb(theirs, ours)).toBeGreaterThan(30);
+      expect(sqnr(fp, ours)).toBeGreaterThan(15);
+      expect(sqnr(theirs, ours)).toBeGreaterThan(30);
     }
   });
 
@@ -262,7 +258,7 @@ describe('quantizeStatic on Concat, Mul, AveragePool and opt-in Sigmoid', () => 
     expect(q.report.nodes.find((n) => n.opType === 'Sigmoid')?.output).toBeUndefined();
     const [feeds] = data(4, 1);
     const fp = (await model.run(feeds)).logits.data as Float32Array;
-    expect(sqnrDb(fp, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(15);
+    expect(sqnr(fp, (await q.run(feeds)).logits.data as Float32Array)).toBeGreaterThan(15);
   });
 });
 

@@ -7,6 +7,7 @@ import { Graph, Node } from '../graph/ir';
 import { inferShapesForInputs } from '../graph/shape-inference';
 import { nodeReads } from '../graph/topo';
 import type { Feeds, Model } from '../runtime/model';
+import { inlinedPrefix } from '../runtime/specialize-if';
 import { FeedSource, isFeedSource } from './calibrate';
 import type { ResolvedStaticOptions } from './options';
 import { planQuantization, QuantPlan } from './plan';
@@ -76,7 +77,7 @@ export function planTakenBranches(model: Model, graph: Graph, first: Feeds, o: R
       }
     }
     const local = new Set<string>([...branch.initializers.keys(), ...branch.nodes.flatMap((n) => n.outputs.filter(Boolean))]);
-    const prefix = `${ifNode.name || 'if'}/${taken}/`;
+    const prefix = inlinedPrefix(ifNode, taken);
     plans.push({ ifNode, taken, branch, plan: planQuantization(branch, o), localized, prefix, outer: (name) => (local.has(name) && !localized.includes(name) ? prefix + name : name) });
   }
   return plans;

@@ -7,7 +7,7 @@ import { cloneGraph } from '../graph/clone';
 import { Graph, Node, attrFloat, attrInt } from '../graph/ir';
 import { optimize } from '../graph/passes/index';
 import { upgradeOpset } from '../graph/passes/upgrade-opset';
-import { constant, freshName } from '../graph/passes/util';
+import { constant, freshName, transposeMatrix } from '../graph/passes/util';
 import { eliminateDeadNodes, sortGraph } from '../graph/topo';
 import { invalidType } from '../errors';
 import { Model } from '../runtime/model';
@@ -52,14 +52,6 @@ function quantizedActivation(ctx: Ctx, x: string): [string, string, string] {
   return r;
 }
 
-function transpose2d(w: Tensor<'float32'>): Tensor<'float32'> {
-  const [r, c] = w.dims;
-  const out = new Float32Array(r * c);
-  const src = w.data;
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j];
-  return new Tensor('float32', out, [c, r]);
-}
-
 /** Why a node cannot be quantized dynamically, or undefined when it can. */
 function refusal(ctx: Ctx, node: Node): string | undefined {
   const w = ctx.constant(node.inputs[1]);
@@ -78,7 +70,7 @@ function refusal(ctx: Ctx, node: Node): string | undefined {
 
 function quantizeMatMulLike(ctx: Ctx, node: Node): NodeReport['weight'] {
   let w = ctx.constant(node.inputs[1]) as Tensor<'float32'>;
-  if (node.opType === 'Gemm' && attrInt(node, 'transB', 0)) w = transpose2d(w);
+  if (node.opType === 'Gemm' && attrInt(node, 'transB', 0)) w = transposeMatrix(w);
   const qw = quantizeWeight(w, { dtype: ctx.o.weightType, perChannel: ctx.o.perChannel, axis: 1, reduceRange: ctx.o.reduceRange });
   const [aq, as, az] = quantizedActivation(ctx, node.inputs[0]);
   const base = node.outputs[0];

@@ -1,6 +1,7 @@
 // Scale and zero point from a calibrated range, and the QuantizeLinear / DequantizeLinear arithmetic
 // they drive, with onnxruntime.quantization's conventions and ONNX's float32 semantics.
 
+import { roundHalfToEven } from '../numeric';
 import { invalidRange, invalidType } from '../errors';
 import type { Range } from './calibration/observers';
 
@@ -133,11 +134,7 @@ export function sqnr(reference: Float32Array, actual: Float32Array): number {
 }
 
 /** Rounds to the nearest integer, ties to the even one (numpy.round, ONNX QuantizeLinear). */
-export function roundHalfToEven(v: number): number {
-  const r = round(v); // ties go up
-  // + 0 turns -0 (from rounding -0.5 < v <= 0) into the 0 integers compare as.
-  return (r - v === 0.5 && r % 2 !== 0 ? r - 1 : r) + 0;
-}
+export { roundHalfToEven };
 
 function quantizeCode(x: number, scale: number, zeroPoint: number, lo: number, hi: number): number {
   const v = fround(fround(x) / scale);

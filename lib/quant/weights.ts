@@ -1,5 +1,6 @@
 // Constant tensors to integers: weights per tensor or per channel, biases to int32 on the
 // product of their input's and weight's scales.
+import { roundHalfToEven } from '../numeric';
 import { Tensor } from '../tensor';
 import { QuantType, qparamsFromRange, quantizeValue } from './qparams';
 
@@ -70,7 +71,7 @@ export function quantizeBias(bias: Float32Array, inputScale: number, weightScale
     // A zero weight scale (all-zero channel) would divide by zero; any scale works for it.
     const s = Math.fround(inputScale * weightScales[weightScales.length === 1 ? 0 : c]) || 1;
     scales[c] = s;
-    const v = Math.round(bias[c] / s);
+    const v = roundHalfToEven(bias[c] / s);
     q[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, v));
   }
   return { data: new Tensor('int32', q, [n]), scale: new Tensor('float32', scales, [n]) };

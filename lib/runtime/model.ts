@@ -17,7 +17,7 @@ import { buildPlan, BuiltPlan, ResolvedValue } from './plan-builder';
 import { hasQdq, lowerQdq } from './qdq-lowering';
 import { TO_NCHW_PERM, toNhwcLayout } from './nhwc-layout';
 import { hasSubgraphs } from '../graph/passes/util';
-import { inlineKnownIfs } from './specialize-if';
+import { inlinedPrefix, inlineKnownIfs } from './specialize-if';
 
 export interface ValueSpec {
   name: string;
@@ -91,16 +91,16 @@ export class Model {
     if (!this.executable) {
       const g = cloneGraph(this.ir.graph);
       optimize(g, { level: this.options.optimize ?? 'all', opsets: this.ir.meta.opsets });
-      if ((this.options.integerExecution ?? true) && hasQdq(g)) lowerQdq(g, 'runtime');
-      // Branches of If/Loop with QDQ islands (static quantization of the branch calibration
-      // took) are lowered too; the runtime inlines a decided branch as it stands.
-      for (const sub of (this.options.integerExecution ?? true) ? subgraphsOf(g) : []) if (hasQdq(sub)) lowerQdq(sub, 'runtime');
-      if ((this.options.integerExecution ?? true) && hasQdq(this.ir.graph)) {
+      if ((this.options.integerExecution ?? true) && hasQdq(g)) {
+        lowerQdq(g, 'runtime');
         if (!hasSubgraphs(g)) {
           inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
           this.channelsLast = toNhwcLayout(g);
         }
       }
+      // Branches of If/Loop with QDQ islands (static quantization of the branch calibration
+      // took) are lowered too; the runtime inlines a decided branch as it stands.
+      for (const sub of (this.options.integerExecution ?? true) ? subgraphsOf(g) : []) if (hasQdq(sub)) lowerQdq(sub, 'runtime');
       const supported = nativeOps();
       let counter = 0;
       const ctx = {
@@ -148,7 +148,7 @@ export class Model {
     if (this.channelsLast.has(name) || g.nodes.some((n) => n.outputs.includes(name)) || g.inputs.some((i) => i.name === name)) return true;
     // A value of an If branch, under the name inlining gives it ('<if>/then/<name>').
     return g.nodes.some((n) => n.opType === 'If' && (['then', 'else'] as const).some((side) => {
-      const prefix = `${n.name || 'if'}/${side}/`;
+      const prefix = inlinedPrefix(n, side);
       const branch = n.attributes.get(`${side}_branch`);
       return name.startsWith(prefix) && branch?.type === 'graph' && branch.value.nodes.some((b) => b.outputs.includes(name.slice(prefix.length)));
     }));

@@ -10,8 +10,10 @@
 //              islands it cannot express stay in QDQ form, which is still valid ONNX.
 import { Attribute, Graph, Node, attrInt } from '../graph/ir';
 import { FusedActivation, fusedActivation, isFused, FUSED_BASE } from '../graph/passes/fused';
-import { constant, freshName, isGraphOutput, readers } from '../graph/passes/util';
+import { constant, freshName, isGraphOutput, readers, transposeMatrix } from '../graph/passes/util';
 import { eliminateDeadNodes, sortGraph } from '../graph/topo';
+import { roundHalfToEven } from '../numeric';
+import { dequantizeLinear } from './ops/quantization';
 import { Tensor } from '../tensor';
 
 export type LoweringTarget = 'runtime' | 'onnx';
@@ -56,11 +58,6 @@ const PASS_THROUGH = new Set(['MaxPool', 'Reshape', 'Flatten', 'Transpose', 'Squ
 
 function byteRange(t: ByteType): [number, number] {
   return t === 'uint8' ? [0, 255] : [-128, 127];
-}
-
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 class Lowering {
@@ -193,7 +190,7 @@ class Lowering {
     const [lo, hi] = byteRange(q.dtype);
     if (!isFused(node)) return { qmin: lo, qmax: hi };
     const act = fusedActivation(node);
-    const quant = (x: number) => Math.min(hi, Math.max(lo, roundHalfEven(x / q.scaleValue) + q.zp));
+    const quant = (x: number) => Math.min(hi, Math.max(lo, roundHalfToEven(x / q.scaleValue) + q.zp));
     switch (act.kind as FusedActivation | undefined) {
       case undefined: return { qmin: lo, qmax: hi };
       case 'Relu': return { qmin: Math.max(lo, q.zp), qmax: hi };
@@ -239,7 +236,7 @@ class Lowering {
     const q = new Int32Array(channels);
     const fd = f.data as Float32Array;
     for (let c = 0; c < channels; c++) {
-      const v = roundHalfEven(fd[c] / scaleOf(c));
+      const v = roundHalfToEven(fd[c] / scaleOf(c));
       q[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, v));
     }
     const n = freshName(this.g, `${name}_quantized`);
@@ -312,12 +309,8 @@ class Lowering {
       if (perAxis && b.axis !== (transB ? 0 : 1)) return undefined;
       if (transB) {
         // Weights transposed once here, so the kernel sees B as [K, N] like MatMul's.
-        const [rows, cols] = bData.dims;
-        const src = bData.data as Int8Array | Uint8Array;
-        const dst = new (src.constructor as Int8ArrayConstructor)(src.length);
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
         bName = freshName(this.g, `${b.q}_t`);
-        bData = new Tensor(bData.dtype as 'int8', dst as Int8Array, [cols, rows]);
+        bData = transposeMatrix(bData);
         this.g.initializers.set(bName, bData);
       }
       n = bData.dims[1];
@@ -508,20 +501,11 @@ class Lowering {
       const data = d ? constant(this.g, d.q) : undefined;
       if (!d || !data || isGraphOutput(this.g, node.outputs[0])) continue;
       if (data.dtype !== 'int8' && data.dtype !== 'uint8' && data.dtype !== 'int32') continue;
-      const scales = d.scaleT.data as Float32Array;
-      const zps = d.zpT ? Array.from(d.zpT.data as ArrayLike<number>) : undefined;
-      const dims = data.dims;
-      const axis = d.axis < 0 ? d.axis + dims.length : d.axis;
-      let inner = 1;
-      for (let i = axis + 1; i < dims.length; i++) inner *= dims[i];
-      const channels = d.perTensor ? 1 : dims[axis];
-      const src = data.data as ArrayLike<number>;
-      const out = new Float32Array(src.length);
-      for (let i = 0; i < src.length; i++) {
-        const c = channels === 1 ? 0 : Math.floor(i / inner) % channels;
-        out[i] = (src[i] - (zps ? zps[c] : 0)) * scales[c];
-      }
-      this.g.initializers.set(node.outputs[0], new Tensor('float32', out, [...dims]));
+      // Per tensor: scalar parameters, whatever rank the file gave them.
+      const scale = d.perTensor ? d.scaleT.reshape([]) : d.scaleT;
+      const zp = d.zpT && d.perTensor ? d.zpT.reshape([]) : d.zpT;
+      const out = dequantizeLinear(data as Tensor<'int8'>, scale, zp as Tensor<'int8'> | undefined, d.axis);
+      this.g.initializers.set(node.outputs[0], out);
       this.g.nodes = this.g.nodes.filter((n) => n !== node);
       this.report.weightsDequantized++;
     }

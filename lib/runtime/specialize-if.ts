@@ -22,11 +22,16 @@ function decided(node: Node, known: Map<string, ConcreteValue>): boolean | undef
   return v && v.length === 1 ? v[0] !== 0 : undefined;
 }
 
+/** How inlining names a branch's nodes and values: '<if>/then/<name>' (captures use it). */
+export function inlinedPrefix(node: Node, side: 'then' | 'else'): string {
+  return `${node.name || 'if'}/${side}/`;
+}
+
 function inlineBranch(node: Node, taken: boolean, into: Graph): Node[] {
   const attr = node.attributes.get(taken ? 'then_branch' : 'else_branch');
   if (!attr || attr.type !== 'graph') throw new TypeError(`If node '${node.name}': missing ${taken ? 'then' : 'else'}_branch`);
   const branch = attr.value;
-  const prefix = `${node.name || 'if'}/${taken ? 'then' : 'else'}/`;
+  const prefix = inlinedPrefix(node, taken ? 'then' : 'else');
   const local = new Set<string>([...branch.initializers.keys(), ...branch.nodes.flatMap((n) => n.outputs.filter(Boolean))]);
   const rename = (v: string) => (v && local.has(v) ? prefix + v : v);
   for (const [name, t] of branch.initializers) into.initializers.set(prefix + name, t);

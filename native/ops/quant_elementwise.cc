@@ -51,6 +51,16 @@ inline void run_vv(const T* x, const T* y, T* z, size_t n, F f) {
   for (; i < n; ++i) z[i] = f(x[i], y[i]);
 }
 
+// z[i] = table[a, b]: the 64 KiB table holds every byte pair's result (built once per kernel
+// with the per-element expression).
+template <typename T>
+inline void lookup_pairs(const T* x, const T* y, T* z, size_t n, const uint8_t* table) {
+  const uint8_t* xb = reinterpret_cast<const uint8_t*>(x);
+  const uint8_t* yb = reinterpret_cast<const uint8_t*>(y);
+  uint8_t* zb = reinterpret_cast<uint8_t*>(z);
+  for (size_t i = 0; i < n; ++i) zb[i] = table[(size_t(xb[i]) << 8) | yb[i]];
+}
+
 // Past this many elements a one-operand run evaluates f once per byte value into a table
 // and looks results up: the same values, for 256 evaluations instead of n.
 constexpr size_t kV1TableMin = 1024;
@@ -129,11 +139,7 @@ void add_loop(const StridedLoop& L, const T* a, const T* b, T* c, const AddConst
       const T* y = b + o[2];
       T* z = c + o[0];
       if (da && db && table) {
-        // Every (a, b) byte pair's result, computed once by the expression below.
-        const uint8_t* xb = reinterpret_cast<const uint8_t*>(x);
-        const uint8_t* yb = reinterpret_cast<const uint8_t*>(y);
-        uint8_t* zb = reinterpret_cast<uint8_t*>(z);
-        for (size_t i = 0; i < n; ++i) zb[i] = table[(size_t(xb[i]) << 8) | yb[i]];
+        lookup_pairs(x, y, z, n, table);
       } else if (da && db) {
         run_vv(x, y, z, n, [=](T u, T v) {
           return T(round_clamp(fma_byte(float(u), ra, fma_byte(float(v), rb, f_ab)), lo, hi));
@@ -160,10 +166,7 @@ void mul_loop(const StridedLoop& L, const T* a, const T* b, T* c, const MulConst
       const T* y = b + o[2];
       T* z = c + o[0];
       if (da && db && table) {
-        const uint8_t* xb = reinterpret_cast<const uint8_t*>(x);
-        const uint8_t* yb = reinterpret_cast<const uint8_t*>(y);
-        uint8_t* zb = reinterpret_cast<uint8_t*>(z);
-        for (size_t i = 0; i < n; ++i) zb[i] = table[(size_t(xb[i]) << 8) | yb[i]];
+        lookup_pairs(x, y, z, n, table);
       } else if (da && db) {
         run_vv(x, y, z, n, [=](T u, T v) {
           return T(round_clamp(mul_value((int32_t(u) - k.za) * (int32_t(v) - k.zb), k), lo, hi));

@@ -67,3 +67,12 @@ export function floatData(t: Tensor): Float64Array | undefined {
   if (t.dtype !== 'float32' && t.dtype !== 'float64') return undefined;
   return Float64Array.from(t.data as Float32Array);
 }
+
+/** A 2-D constant transposed (weights laid out once for a kernel that wants the other order). */
+export function transposeMatrix<T extends Tensor>(t: T): T {
+  const [rows, cols] = t.dims;
+  const src = t.data as unknown as { [i: number]: number | bigint; length: number };
+  const dst = new (t.data.constructor as new (n: number) => { [i: number]: number | bigint })(src.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+  return new Tensor(t.dtype, dst as never, [cols, rows]) as T;
+}

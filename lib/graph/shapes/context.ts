@@ -157,3 +157,7 @@ export function arith(op: string, a: Dim, b: Dim): Dim {
   if (op === 'Add' && a === 0) return b;
   return null;
 }
+
+/** channels_last moves C to the end: [N, spatial..., C] <-> [N, C, spatial...]. */
+export const toNchw = (x: Dim[]): Dim[] => [x[0], x[x.length - 1], ...x.slice(1, -1)];
+export const toNhwc = (x: Dim[]): Dim[] => [x[0], ...x.slice(2), x[1]];

@@ -3,7 +3,7 @@
 // uint8/int8 ops whose output keeps the quantized input's dtype.
 // Keyed 'domain:OpType'.
 import { Dim } from '../ir';
-import { InferCtx, Known, ShapeFn } from './context';
+import { InferCtx, Known, ShapeFn, toNchw, toNhwc } from './context';
 import { broadcastOrFail } from './elementwise';
 import { spatialOut } from './nn';
 import { concatOf } from './tensor-ops';
@@ -25,9 +25,6 @@ function concat(ctx: InferCtx): Known[] {
   return [{ dtype: ctx.dtype(1) ?? parts.find((k) => k.dtype)?.dtype, dims }];
 }
 
-/** channels_last moves C to the end: [N, spatial..., C] <-> [N, C, spatial...]. */
-const toNchw = (x: Dim[]): Dim[] => [x[0], x[x.length - 1], ...x.slice(1, -1)];
-const toNhwc = (x: Dim[]): Dim[] => [x[0], ...x.slice(2), x[1]];
 
 function checkRank(ctx: InferCtx, x: Dim[]): void {
   if (x.length < 3) ctx.fail(`X must have rank >= 3 (N, C and spatial dims), received [${x.join(', ')}]`);

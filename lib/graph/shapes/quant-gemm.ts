@@ -1,15 +1,11 @@
 // Shape rules for com.microsoft QGemm and DynamicQuantizeMatMul; nquant QLinearConv/QLinearMatMul with a fused clamp.
 // Keyed 'domain:OpType'.
 import { DataType } from '../../tensor';
-import { Dim } from '../ir';
-import { InferCtx, Known, ShapeFn, isNum } from './context';
+import { InferCtx, Known, ShapeFn, isNum, toNchw, toNhwc } from './context';
 import { conv, gemm, matmul, spatialOut } from './nn';
 
 /** Quantized to y_zero_point's type when that input (at yzp) is given, else float32. */
 const quantizedOrFloat = (yzp: number) => (ctx: InferCtx): DataType | undefined => (ctx.has(yzp) ? ctx.dtype(yzp) : 'float32');
-
-const toNchw = (x: Dim[]): Dim[] => [x[0], x[x.length - 1], ...x.slice(1, -1)];
-const toNhwc = (x: Dim[]): Dim[] => [x[0], ...x.slice(2), x[1]];
 
 /** nquant QLinearConv: NCHW; channels_last=1: [N, spatial..., C] in and out; 2: NCHW in, channels-last out. */
 function nquantConv(ctx: InferCtx): Known[] {
