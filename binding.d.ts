@@ -66,8 +66,9 @@ export declare namespace Binding {
     dtype: number;
     dims: number[];
     /** input/output: the caller's arrays at runPlan (by index); const: spec.constants[index];
-     *  arena: bytes [offset, offset + size) of the plan's scratch arena. */
-    kind: 'input' | 'output' | 'const' | 'arena';
+     *  arena: bytes [offset, offset + size) of the plan's scratch arena; state: runPlan's
+     *  state[index], read and written in place by steps (training parameters). */
+    kind: 'input' | 'output' | 'const' | 'arena' | 'state';
     index?: number;
     offset?: number;
   }
@@ -166,7 +167,7 @@ export declare namespace Binding {
     /** Creates every step's kernel; errors name the node and op. Constants stay referenced. */
     createPlan(spec: PlanSpec): Plan;
     /** Runs the steps in order. Concurrent runs of one plan are safe (each gets its own arena). */
-    runPlan(plan: Plan, inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: false): void;
-    runPlan(plan: Plan, inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: true): Promise<void>;
+    runPlan(plan: Plan, inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: false, state?: ArrayBufferView[]): void;
+    runPlan(plan: Plan, inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: true, state?: ArrayBufferView[]): Promise<void>;
   }
 }

@@ -26,6 +26,13 @@ export interface PlanOptions {
   capture?: string[];
   /** Opset of the default domain: passed to every step as the "__opset" attribute. */
   opset: number;
+  /**
+   * Initializers bound as state (training): runPlan's state arrays in this order, which
+   * steps read and write in place instead of constants packed at creation.
+   */
+  state?: string[];
+  /** Node outputs that write into a state value in place: output name -> state name. */
+  stateUpdates?: Map<string, string>;
 }
 
 function byteSize(v: ResolvedValue): number {
@@ -71,6 +78,11 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
     const s = resolved(name, 'graph input');
     addValue(name, { dtype: dtypeToOnnx(s.dtype), dims: s.dims, kind: 'input', index });
   });
+  (opts.state ?? []).forEach((name, index) => {
+    const t = graph.initializers.get(name);
+    if (!t) throw new RangeError(`state value '${name}' is not an initializer of the graph`);
+    addValue(name, { dtype: dtypeToOnnx(t.dtype), dims: [...t.dims], kind: 'state', index });
+  });
   for (const [name, t] of graph.initializers) if (!ids.has(name)) addConstant(name, t);
 
   const outputNames = [...graph.outputs.map((o) => o.name)];
@@ -110,6 +122,13 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
     }
     const outputs = node.outputs.map((name) => {
       if (!name) return -1;
+      const stateName = opts.stateUpdates?.get(name);
+      if (stateName !== undefined) {
+        const id = ids.get(stateName);
+        if (id === undefined || values[id].kind !== 'state') throw new RangeError(`${where}: output '${name}' updates '${stateName}', which is not a state value`);
+        ids.set(name, id);
+        return id;
+      }
       const s = resolved(name, where);
       const dtype = dtypeToOnnx(s.dtype);
       const out = outputIndex.get(name);

@@ -7,6 +7,10 @@
 // concurrent runs never share intermediate buffers. Kernels that use scratch keep the
 // pointer as state (OpKernel::set_scratch), so set_scratch + run of such a step happen under
 // that step's mutex; kernels without scratch are re-entrant and run unlocked.
+//
+// State values (training): caller-owned arrays bound at each run that steps may both read
+// and write in place (parameters, optimizer moments, running statistics). Runs that share
+// state arrays must not overlap; the TypeScript trainer serializes them.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,12 +39,12 @@ using ops::DType;
 constexpr size_t kAlign = 64;
 size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
-enum class ValueKind { input, output, constant, arena };
+enum class ValueKind { input, output, constant, arena, state };
 
 struct ValueInfo {
   ops::TensorDesc desc;
   ValueKind kind = ValueKind::arena;
-  size_t index = 0;   // input/output/constant index
+  size_t index = 0;   // input/output/constant/state index
   size_t offset = 0;  // arena offset
 };
 
@@ -61,7 +65,7 @@ struct PlanData {
   size_t arena_bytes = 0;     // as the spec says
   size_t scratch_offset = 0;  // where kernel scratch starts in an arena
   size_t total_bytes = 0;     // arena + scratch
-  std::vector<size_t> input_bytes, output_bytes;
+  std::vector<size_t> input_bytes, output_bytes, state_bytes;
 
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<Arena>> pool;
@@ -85,7 +89,8 @@ struct PlanData {
   }
 
   // Runs every step with the caller's buffers. Safe to call from any thread.
-  Status run(const std::vector<const void*>& ins, const std::vector<void*>& outs) {
+  Status run(const std::vector<const void*>& ins, const std::vector<void*>& outs,
+             const std::vector<void*>& states = {}) {
     std::unique_ptr<Arena> arena = acquire();
     if (!arena) return Status::oom("runPlan: could not allocate a " + std::to_string(total_bytes) + "-byte arena");
     uint8_t* base = arena->data();
@@ -97,6 +102,7 @@ struct PlanData {
         case ValueKind::output: return outs[v.index];
         case ValueKind::constant: return const_cast<void*>(constants[v.index]);
         case ValueKind::arena: return base + v.offset;
+        case ValueKind::state: return states[v.index];
       }
       return nullptr;
     };
@@ -373,8 +379,9 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     const size_t bytes = checked_mul(env, count, ops::dtype_size(vi.desc.dtype), (name + " bytes").c_str());
     Napi::Value kv = v.Get("kind");
     const std::string kind = kv.IsString() ? kv.As<Napi::String>().Utf8Value() : "";
-    if (kind == "input" || kind == "output" || kind == "const") {
-      vi.kind = kind == "input" ? ValueKind::input : kind == "output" ? ValueKind::output : ValueKind::constant;
+    if (kind == "input" || kind == "output" || kind == "const" || kind == "state") {
+      vi.kind = kind == "input" ? ValueKind::input : kind == "output" ? ValueKind::output
+              : kind == "state" ? ValueKind::state : ValueKind::constant;
       vi.index = size_t(get_integer(env, v.Get("index"), name + ".index", 0, kMaxSafe));
       if (vi.kind == ValueKind::constant) {
         if (vi.index >= plan->constants.size())
@@ -383,7 +390,8 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
           fail_range(env, name + ": constant " + std::to_string(vi.index) + " has " + std::to_string(const_bytes[vi.index]) +
                               " bytes, expected " + std::to_string(bytes) + " for " + ops::dtype_name(vi.desc.dtype) + " " + dims_text(vi.desc.dims));
       } else {
-        std::vector<size_t>& sizes = vi.kind == ValueKind::input ? plan->input_bytes : plan->output_bytes;
+        std::vector<size_t>& sizes = vi.kind == ValueKind::input ? plan->input_bytes
+                                   : vi.kind == ValueKind::state ? plan->state_bytes : plan->output_bytes;
         if (sizes.size() <= vi.index) sizes.resize(vi.index + 1, SIZE_MAX);
         if (sizes[vi.index] != SIZE_MAX && sizes[vi.index] != bytes)
           fail_range(env, name + ": " + kind + " " + std::to_string(vi.index) + " is described twice with different sizes");
@@ -396,7 +404,7 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
         fail_range(env, name + ": bytes [" + std::to_string(vi.offset) + ", " + std::to_string(vi.offset + bytes) +
                             ") do not fit in arenaBytes " + std::to_string(plan->arena_bytes));
     } else {
-      throw_type(env, name + ".kind", "'input', 'output', 'const' or 'arena'", kv);
+      throw_type(env, name + ".kind", "'input', 'output', 'const', 'state' or 'arena'", kv);
     }
     plan->values.push_back(std::move(vi));
   }
@@ -404,6 +412,8 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     if (plan->input_bytes[i] == SIZE_MAX) fail_range(env, "spec.values: input index " + std::to_string(i) + " is never described");
   for (size_t i = 0; i < plan->output_bytes.size(); ++i)
     if (plan->output_bytes[i] == SIZE_MAX) fail_range(env, "spec.values: output index " + std::to_string(i) + " is never described");
+  for (size_t i = 0; i < plan->state_bytes.size(); ++i)
+    if (plan->state_bytes[i] == SIZE_MAX) fail_range(env, "spec.values: state index " + std::to_string(i) + " is never described");
 
   Napi::Array steps = get_array_field(env, spec, "steps", "spec");
   size_t max_scratch = 0;
@@ -481,7 +491,7 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
   return PlanWrap::Wrap(env, std::move(plan), consts);
 }
 
-// runPlan(plan, inputs, outputs, async)
+// runPlan(plan, inputs, outputs, async, state?)
 Napi::Value RunPlan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<PlanData> plan = PlanWrap::From(arg(info, 0), "plan");
@@ -504,12 +514,13 @@ Napi::Value RunPlan(const Napi::CallbackInfo& info) {
       keep.push_back(e);
     }
   };
-  std::vector<void*> ins, outs;
+  std::vector<void*> ins, outs, states;
   bind(1, "inputs", plan->input_bytes, &ins);
   bind(2, "outputs", plan->output_bytes, &outs);
+  if (!plan->state_bytes.empty() || !arg(info, 4).IsUndefined()) bind(4, "state", plan->state_bytes, &states);
   const bool run_async = arg(info, 3).IsBoolean() && arg(info, 3).As<Napi::Boolean>().Value();
   std::vector<const void*> cins(ins.begin(), ins.end());
-  auto work = [plan, cins, outs]() { return plan->run(cins, outs); };
+  auto work = [plan, cins, outs, states]() { return plan->run(cins, outs, states); };
   return run_sync_or_async(env, run_async, work, keep);
 }
 

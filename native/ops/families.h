@@ -24,5 +24,10 @@ OpTable quant_contrib_ops();
 // GEMM-shaped quantized ops beyond ONNX's: com.microsoft QGemm and DynamicQuantizeMatMul,
 // and the nquant-domain QLinearConv/QLinearMatMul with a fused activation clamp.
 OpTable quant_gemm_ops();
+// com.nquant.train ChannelRange and QParamsFromRange: quantization parameters inside a QAT step.
+OpTable qat_ops();
+// com.nquant.train: gradients (ConvGrad, pooling, activations, Softmax, BatchNorm), losses,
+// ReduceToShape, dropout, SGD/Adam steps and the QAT ops (FakeQuantize, MinMaxObserve).
+OpTable train_ops();
 
 }  // namespace nq::ops

@@ -1,0 +1,193 @@
+// Pooling gradients (float32, 1-D or 2-D):
+//   MaxPoolGrad (dY, X) -> dX: each output's gradient goes to the first maximal element of
+//     its window in row-major window order (ties -> first, padding never wins), accumulated
+//     where windows overlap. That is the element MaxPool's Indices output names.
+//   AveragePoolGrad (dY) -> dX (shape from the output descriptor): each output's gradient is
+//     spread equally over the in-bounds elements of its window, divided by the same count
+//     AveragePool divides by (count_include_pad=1: taps inside the padded input, so a ceil_mode
+//     overhang is not counted; 0: the in-bounds taps).
+//   GlobalAveragePoolGrad (dY [N,C,1,(1)]) -> dX [N,C,*] = dY / spatial size.
+// Planes (n, c) are independent: they are split over the pool and each owns its dX plane, so
+// overlapping windows never race.
+#include <cstring>
+
+#include "kernels/col2im.h"
+#include "ops/train_ops.h"
+
+namespace nq::ops {
+namespace {
+
+// Runs fn(plane) for every plane, over the pool when the work is big enough.
+template <typename Fn>
+void for_planes(size_t planes, size_t work_per_plane, Fn&& fn) {
+  const size_t tasks = planes * work_per_plane < (size_t(1) << 15)
+                           ? 1
+                           : std::min(planes, get_num_threads());
+  run_chunks(planes, tasks, [&](size_t, size_t b, size_t e) {
+    for (size_t p = b; p < e; ++p) fn(p);
+  });
+}
+
+class PoolGradKernel final : public OpKernel {
+ public:
+  enum class Kind { max, average };
+
+  // x_dims: the forward input's shape (X for max, the dX output for average).
+  Status init(const OpInit& init, Kind kind, const std::vector<int64_t>& x_dims) {
+    kind_ = kind;
+    const auto& yd = init.inputs[0].dims;
+    if (x_dims.size() < 3 || yd.size() != x_dims.size() || yd[0] != x_dims[0] ||
+        yd[1] != x_dims[1])
+      return op_error(init, "dY " + dims_str(yd) + " and X " + dims_str(x_dims) +
+                                " must have the same rank (3 or 4) and the same N and C");
+    const auto ks = init.attrs.get_ints("kernel_shape");
+    std::vector<int64_t> in_sp(x_dims.begin() + 2, x_dims.end()),
+        out_sp(yd.begin() + 2, yd.end());
+    if (ks.size() != in_sp.size())
+      return op_error(init, "kernel_shape " + dims_str(ks) +
+                                " must have one value per spatial dim of X " + dims_str(x_dims));
+    Status s = grad_geom(init, in_sp, ks, out_sp, true, &geo_);
+    if (!s.is_ok()) return s;
+    planes_ = size_t(x_dims[0] * x_dims[1]);
+    count_include_pad_ = init.attrs.get_int("count_include_pad", 0) != 0;
+    return Status::ok();
+  }
+
+  Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* dy = static_cast<const float*>(in[0]);
+    float* dx = static_cast<float*>(output_at(out, 0));
+    if (!dx) return Status::ok();
+    const SpatialGeom& g = geo_;
+    const size_t is = g.in_size(), os = g.out_size();
+    const int64_t IH = g.in[1], IW = g.in[2], OH = g.out[1], OW = g.out[2];
+    const float* x = kind_ == Kind::max ? static_cast<const float*>(in[1]) : nullptr;
+    for_planes(planes_, os * g.k_size(), [&](size_t p) {
+      const float* dyp = dy + p * os;
+      float* dxp = dx + p * is;
+      std::memset(dxp, 0, is * sizeof(float));
+      const float* xp = x ? x + p * is : nullptr;
+      for (int64_t oy = 0; oy < OH; ++oy) {
+        const int64_t ys = oy * g.s[1] - g.pb[1];
+        int64_t y0, y1;
+        taps(ys, 1, &y0, &y1);
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          const int64_t xs = ox * g.s[2] - g.pb[2];
+          int64_t x0, x1;
+          taps(xs, 2, &x0, &x1);
+          const float grad = dyp[oy * OW + ox];
+          if (kind_ == Kind::max) {
+            // First maximum in row-major window order, as MaxPool picks it.
+            int64_t arg = -1;
+            float best = 0.f;
+            for (int64_t a = y0; a < y1; ++a) {
+              const int64_t row = (ys + a * g.d[1]) * IW;
+              for (int64_t b = x0; b < x1; ++b) {
+                const int64_t i = row + xs + b * g.d[2];
+                if (arg < 0 || xp[i] > best) {
+                  best = xp[i];
+                  arg = i;
+                }
+              }
+            }
+            if (arg >= 0) dxp[arg] += grad;
+          } else {
+            int64_t count;
+            if (count_include_pad_) {
+              int64_t t0, t1, u0, u1;
+              // Taps of this window inside the padded extent [-pb, in + pe).
+              valid_range(ys + g.pb[1], g.d[1], IH + g.pb[1] + g.pe[1], g.k[1], &t0, &t1);
+              valid_range(xs + g.pb[2], g.d[2], IW + g.pb[2] + g.pe[2], g.k[2], &u0, &u1);
+              count = (t1 - t0) * (u1 - u0);
+            } else {
+              count = (y1 - y0) * (x1 - x0);
+            }
+            if (count <= 0) continue;
+            const float share = grad / float(count);
+            for (int64_t a = y0; a < y1; ++a) {
+              float* row = dxp + (ys + a * g.d[1]) * IW + xs;
+              for (int64_t b = x0; b < x1; ++b) row[b * g.d[2]] += share;
+            }
+          }
+        }
+      }
+    });
+    return Status::ok();
+  }
+
+ private:
+  // Valid kernel taps [k0, k1) along axis `ax` of the window starting at input coord `start`.
+  void taps(int64_t start, int ax, int64_t* k0, int64_t* k1) const {
+    valid_range(start, geo_.d[ax], geo_.in[ax], geo_.k[ax], k0, k1);
+  }
+
+  Kind kind_ = Kind::max;
+  SpatialGeom geo_;
+  size_t planes_ = 0;
+  bool count_include_pad_ = false;
+};
+
+class GlobalAveragePoolGradKernel final : public OpKernel {
+ public:
+  GlobalAveragePoolGradKernel(size_t planes, size_t size) : planes_(planes), size_(size) {}
+  Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* dy = static_cast<const float*>(in[0]);
+    float* dx = static_cast<float*>(output_at(out, 0));
+    if (!dx) return Status::ok();
+    const float inv = 1.f / float(size_);
+    for_planes(planes_, size_, [&](size_t p) {
+      const float v = dy[p] * inv;
+      std::fill(dx + p * size_, dx + (p + 1) * size_, v);
+    });
+    return Status::ok();
+  }
+
+ private:
+  size_t planes_, size_;
+};
+
+Status create_pool_grad(const OpInit& init, PoolGradKernel::Kind kind,
+                        std::unique_ptr<OpKernel>* out) {
+  const bool max = kind == PoolGradKernel::Kind::max;
+  Status s = check_arity(init, max ? 2 : 1, max ? 2 : 1, 1);
+  if (s.is_ok()) s = check_input_dtype(init, 0, "dY", DType::f32);
+  if (s.is_ok() && max) s = check_input_dtype(init, 1, "X", DType::f32);
+  if (!s.is_ok()) return s;
+  const std::vector<int64_t> x_dims = max ? init.inputs[1].dims : init.outputs[0].dims;
+  s = check_output(init, 0, "dX", DType::f32, x_dims, true);
+  if (!s.is_ok()) return s;
+  auto k = std::make_unique<PoolGradKernel>();
+  s = k->init(init, kind, x_dims);
+  if (!s.is_ok()) return s;
+  *out = std::move(k);
+  return Status::ok();
+}
+
+}  // namespace
+
+Status create_max_pool_grad(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  return create_pool_grad(init, PoolGradKernel::Kind::max, out);
+}
+
+Status create_average_pool_grad(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  return create_pool_grad(init, PoolGradKernel::Kind::average, out);
+}
+
+Status create_global_average_pool_grad(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  Status s = check_arity(init, 1, 1, 1);
+  if (s.is_ok()) s = check_input_dtype(init, 0, "dY", DType::f32);
+  if (!s.is_ok()) return s;
+  const auto& xd = init.outputs[0].dims;
+  const auto& yd = init.inputs[0].dims;
+  if (xd.size() < 3 || yd.size() != xd.size() || yd[0] != xd[0] || yd[1] != xd[1] ||
+      init.inputs[0].count() != size_t(xd[0] * xd[1]) || init.outputs[0].dtype != DType::f32)
+    return op_error(init, "dY " + dims_str(yd) + " must be [N,C,1,...] and dX float32 [N,C,...] "
+                              "of the same rank, got dX " + dims_str(xd) + " " +
+                              dtype_name(init.outputs[0].dtype));
+  const size_t planes = size_t(xd[0] * xd[1]);
+  const size_t size = init.outputs[0].count() / std::max<size_t>(planes, 1);
+  if (size == 0) return op_error(init, "dX " + dims_str(xd) + " has an empty spatial size");
+  *out = std::make_unique<GlobalAveragePoolGradKernel>(planes, size);
+  return Status::ok();
+}
+
+}  // namespace nq::ops
