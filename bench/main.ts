@@ -7,6 +7,7 @@ import { cpu } from '../lib/cpu';
 import { benchGemm, GemmRow } from './gemm';
 import { benchModels, ModelRow } from './models';
 import { benchQuant, QuantRow } from './quant';
+import { benchTrain, TrainRow } from './train';
 
 function machineLine(): string {
   const info = cpu();
@@ -43,6 +44,18 @@ function quantMarkdown(rows: QuantRow[]): string {
   ];
   for (const r of rows) {
     lines.push(`| ${r.model} | ${r.batch} | ${r.threads} | ${r.fp32Ms.toFixed(2)} | ${r.int8Ms.toFixed(2)} | ${r.ortInt8Ms.toFixed(2)} | ${r.speedup.toFixed(2)} | ${r.vsOrt.toFixed(2)} | ${Number.isFinite(r.agreementDb) ? `${r.agreementDb.toFixed(1)} dB` : 'bit-identical'} |`);
+  }
+  return lines.join('\n');
+}
+
+function trainMarkdown(rows: TrainRow[]): string {
+  const lines = [
+    '| threads | nquant img/s | PyTorch img/s | TF.js img/s | nquant/PyTorch | nquant/TF.js |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const torch = r.torchImagesPerSecond;
+    lines.push(`| ${r.threads} | ${r.oursImagesPerSecond.toFixed(0)} | ${torch?.toFixed(0) ?? `n/a (${r.torchNote})`} | ${r.tfjsImagesPerSecond?.toFixed(1) ?? 'n/a'} | ${torch ? (r.oursImagesPerSecond / torch).toFixed(2) : 'n/a'} | ${r.tfjsImagesPerSecond ? (r.oursImagesPerSecond / r.tfjsImagesPerSecond).toFixed(0) : 'n/a'} |`);
   }
   return lines.join('\n');
 }
@@ -96,6 +109,17 @@ program
     console.log(machineLine());
     const rows = await benchQuant({ quick: o.quick });
     if (o.write) writeSection('Quantized models (INT8)', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}\n\n${quantMarkdown(rows)}`);
+  });
+
+program
+  .command('train')
+  .description('training throughput of the tutorial CNN (batch 64, Adam) vs PyTorch (subprocess) and TF.js')
+  .option('--quick', 'fewer steps')
+  .option('--write', 'record the table in bench/RESULTS.md')
+  .action(async (o: { quick?: boolean; write?: boolean }) => {
+    console.log(machineLine());
+    const rows = await benchTrain(!!o.quick, (s) => console.log(s));
+    if (o.write) writeSection('Training throughput', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}; Fashion-MNIST 28x28, batch 64, forward + backward + Adam\n\n${trainMarkdown(rows)}`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

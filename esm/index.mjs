@@ -8,5 +8,7 @@ export const {
   inferShapes, inferShapesForInputs, optimize, inspect, topoSort, eliminateDeadNodes, Graph,
   quantizeDynamic, quantizeStatic, QuantizedModel,
   createObserver, MinMaxObserver, MovingAverageObserver, HistogramObserver, qparamsFromRange, sqnr, lowerQdq,
+  sequential, layers, fit, evaluate, sgd, adam, adamw, stepLr, cosineLr,
+  prepareQat, convertQat, QatModel, randomShift, loadMnistDigits, loadFashionMnist, readIdx, FASHION_MNIST_CLASSES,
 } = nquant;
 export default nquant;

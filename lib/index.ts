@@ -40,3 +40,18 @@ export { qparamsFromRange, sqnr } from './quant/qparams';
 export type { QParams, QuantType } from './quant/qparams';
 export { lowerQdq } from './runtime/qdq-lowering';
 export type { LoweringReport, LoweringTarget } from './runtime/qdq-lowering';
+
+// Training.
+export { sequential } from './train/sequential';
+export type { SequentialOptions } from './train/sequential';
+export { layers } from './train/layers';
+export type { Layer, ActivationName, InitName, Conv2dOptions, DenseOptions, PoolOptions, BatchNormOptions, ResidualOptions, Padding } from './train/layers';
+export { fit, evaluate } from './train/fit';
+export type { FitOptions, FitHistory, FitProgress, EpochMetrics, LabelledData, TrainData, EvaluateOptions } from './train/fit';
+export { sgd, adam, adamw, stepLr, cosineLr } from './train/optimizers';
+export type { Optimizer, SgdOptions, AdamOptions, LrSchedule, ScheduleProgress } from './train/optimizers';
+export type { LossKind } from './train/autograd';
+export { prepareQat, convertQat, QatModel } from './train/qat';
+export type { QatOptions, QatInfo, ConvertQatOptions } from './train/qat';
+export { loadMnistDigits, loadFashionMnist, readIdx, FASHION_MNIST_CLASSES } from './train/datasets';
+export { randomShift } from './train/augment';

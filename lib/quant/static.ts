@@ -47,6 +47,23 @@ function divisionsToMultiplications(graph: Graph): void {
   }
 }
 
+/** The graph static quantization rewrites (optimized, opset >= 13) and its plan. */
+export function staticPlan(model: Model, o: ResolvedStaticOptions): { graph: Graph; plan: QuantPlan; opset: number; opsets: Map<string, number> } {
+  const source = model.executionGraph;
+  if (source.nodes.some((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear' || n.opType.startsWith('QLinear'))) {
+    throw new TypeError('model: expected a float model, received one that is already quantized (it has QuantizeLinear/DequantizeLinear/QLinear* nodes)');
+  }
+  const graph = cloneGraph(source);
+  inferShapes(graph, model.ir.meta.opsets);
+  // Per-channel weights need DequantizeLinear's axis (opset 13).
+  const opset = Math.max(model.opset, 13);
+  upgradeOpset(graph, model.opset, opset);
+  const opsets = withDefaultOpset(model.ir.meta.opsets, opset);
+  if (o.opTypes.has('Mul')) divisionsToMultiplications(graph);
+  inferShapes(graph, opsets);
+  return { graph, plan: planQuantization(graph, o), opset, opsets };
+}
+
 /** Scale and zero point per planned tensor from its observer (or override); `outer` names it in errors. */
 function paramsFromCalibration(plan: QuantPlan, observer: (name: string) => Observer | undefined, outer: (name: string) => string,
   batches: number, o: ResolvedStaticOptions, ranges: Map<string, { min: number; max: number }>): Map<string, QParams> {
@@ -98,19 +115,7 @@ function nodeReports(plan: QuantPlan, built: BuildResult, outputs: Map<NodePlan,
 export async function quantizeStatic(model: Model, calibration: FeedSource, opts: QuantizeStaticOptions = {}): Promise<QuantizedModel> {
   if (!(model instanceof Model)) throw invalidType('model', 'a Model (from load())', model);
   const o = resolveStaticOptions(opts);
-  const source = model.executionGraph;
-  if (source.nodes.some((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear' || n.opType.startsWith('QLinear'))) {
-    throw new TypeError('model: expected a float model, received one that is already quantized (it has QuantizeLinear/DequantizeLinear/QLinear* nodes)');
-  }
-  const graph = cloneGraph(source);
-  inferShapes(graph, model.ir.meta.opsets);
-  // Per-channel weights need DequantizeLinear's axis (opset 13).
-  const opset = Math.max(model.opset, 13);
-  upgradeOpset(graph, model.opset, opset);
-  const opsets = withDefaultOpset(model.ir.meta.opsets, opset);
-  if (o.opTypes.has('Mul')) divisionsToMultiplications(graph);
-  inferShapes(graph, opsets);
-  const plan = planQuantization(graph, o);
+  const { graph, plan, opset, opsets } = staticPlan(model, o);
   for (const name of o.overrides.keys()) {
     if (!plan.observed.has(name)) throw new RangeError(`opts.overrides: tensor '${name}' is not an activation the quantization uses (known: ${[...plan.observed].slice(0, 8).join(', ')}${plan.observed.size > 8 ? ', ...' : ''})`);
   }

@@ -169,6 +169,17 @@ export class Model {
     return this.toOnnx().byteLength;
   }
 
+  /**
+   * Call after changing initializer values in place (training does): compiled plans hold
+   * packed copies of the weights, so they and the optimized graph are rebuilt on next run.
+   */
+  weightsChanged(): void {
+    for (const p of this.plans.values()) p.plan.dispose();
+    this.plans.clear();
+    this.executable = undefined;
+    this.channelsLast = new Map();
+  }
+
   /** Frees the native plans (packed weights); the model cannot run afterwards. */
   dispose(): void {
     for (const p of this.plans.values()) p.plan.dispose();
