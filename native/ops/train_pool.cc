@@ -50,6 +50,10 @@ class PoolGradKernel final : public OpKernel {
     if (!s.is_ok()) return s;
     planes_ = size_t(x_dims[0] * x_dims[1]);
     count_include_pad_ = init.attrs.get_int("count_include_pad", 0) != 0;
+    // The CNN staple (2x2 windows, stride 2, no padding or dilation) has a direct path.
+    pool2x2_ = geo_.nsp == 2 && geo_.k[0] == 1 && geo_.k[1] == 2 && geo_.k[2] == 2 && geo_.s[1] == 2 && geo_.s[2] == 2 &&
+               geo_.d[1] == 1 && geo_.d[2] == 1 && geo_.pb[1] == 0 && geo_.pb[2] == 0 &&
+               geo_.out[1] * 2 <= geo_.in[1] && geo_.out[2] * 2 <= geo_.in[2];
     return Status::ok();
   }
 
@@ -61,6 +65,10 @@ class PoolGradKernel final : public OpKernel {
     const size_t is = g.in_size(), os = g.out_size();
     const int64_t IH = g.in[1], IW = g.in[2], OH = g.out[1], OW = g.out[2];
     const float* x = kind_ == Kind::max ? static_cast<const float*>(in[1]) : nullptr;
+    if (kind_ == Kind::max && pool2x2_) {
+      max_grad_2x2(dy, x, dx);
+      return Status::ok();
+    }
     for_planes(planes_, os * g.k_size(), [&](size_t p) {
       const float* dyp = dy + p * os;
       float* dxp = dx + p * is;
@@ -115,6 +123,41 @@ class PoolGradKernel final : public OpKernel {
   }
 
  private:
+  // 2x2 / stride 2: every input element belongs to at most one window, so each window writes
+  // its four gradients directly (the first maximum in row-major order gets dY, the rest 0)
+  // and only rows/columns no window covers need zeroing.
+  void max_grad_2x2(const float* dy, const float* x, float* dx) const {
+    const int64_t IH = geo_.in[1], IW = geo_.in[2], OH = geo_.out[1], OW = geo_.out[2];
+    const size_t is = geo_.in_size(), os = geo_.out_size();
+    for_planes(planes_, os * 4, [&](size_t p) {
+      const float* dyp = dy + p * os;
+      const float* xp = x + p * is;
+      float* dxp = dx + p * is;
+      for (int64_t oy = 0; oy < OH; ++oy) {
+        const float* x0 = xp + 2 * oy * IW;
+        const float* x1 = x0 + IW;
+        float* d0 = dxp + 2 * oy * IW;
+        float* d1 = d0 + IW;
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          const int64_t c = 2 * ox;
+          const float a = x0[c], b = x0[c + 1], e = x1[c], f = x1[c + 1];
+          int arg = 0;
+          float best = a;
+          if (b > best) { best = b; arg = 1; }
+          if (e > best) { best = e; arg = 2; }
+          if (f > best) arg = 3;
+          const float grad = dyp[oy * OW + ox];
+          d0[c] = arg == 0 ? grad : 0.f;
+          d0[c + 1] = arg == 1 ? grad : 0.f;
+          d1[c] = arg == 2 ? grad : 0.f;
+          d1[c + 1] = arg == 3 ? grad : 0.f;
+        }
+        for (int64_t col = 2 * OW; col < IW; ++col) d0[col] = d1[col] = 0.f;
+      }
+      for (int64_t row = 2 * OH; row < IH; ++row) std::memset(dxp + row * IW, 0, size_t(IW) * sizeof(float));
+    });
+  }
+
   // Valid kernel taps [k0, k1) along axis `ax` of the window starting at input coord `start`.
   void taps(int64_t start, int ax, int64_t* k0, int64_t* k1) const {
     valid_range(start, geo_.d[ax], geo_.in[ax], geo_.k[ax], k0, k1);
@@ -124,6 +167,7 @@ class PoolGradKernel final : public OpKernel {
   SpatialGeom geo_;
   size_t planes_ = 0;
   bool count_include_pad_ = false;
+  bool pool2x2_ = false;
 };
 
 class GlobalAveragePoolGradKernel final : public OpKernel {

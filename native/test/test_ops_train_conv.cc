@@ -335,6 +335,9 @@ const PoolCase kPoolCases[] = {
     {2, 3, 1, 11, 1, 3, 1, 2, 1, 1, 0, 1, 0, 1, false, false, true},  // 1-D
     {1, 2, 1, 12, 1, 4, 1, 1, 1, 2, 0, 2, 0, 1, false, true, true},   // 1-D dilated, include pad
     {2, 8, 40, 36, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},                   // planes split over the pool
+    {2, 3, 8, 8, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0},                     // 2x2/2: the direct path
+    {1, 2, 7, 9, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0},                     // 2x2/2, odd: uncovered edge
+    {4, 8, 26, 26, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0},                   // 2x2/2, planes split
 };
 
 }  // namespace
