@@ -198,6 +198,13 @@ export function buildStepGraph(opts: StepGraphOptions): StepGraph {
     if (flows) for (const o of n.outputs) if (o && shapes.get(o)?.dtype === 'float32') requires.add(o);
   }
 
+  // Constant nodes' values, for rules that need a constant operand (Clip bounds, exponents).
+  const constantNodes = new Map<string, Tensor>();
+  for (const n of forward) {
+    const v = n.opType === 'Constant' ? n.attributes.get('value') : undefined;
+    if (v?.type === 'tensor') constantNodes.set(n.outputs[0], v.value);
+  }
+
   /** The summed gradient of a value (Add nodes join multiple contributions). */
   const gradOf = (value: string): string | undefined => {
     const list = grads.get(value);
@@ -243,7 +250,7 @@ export function buildStepGraph(opts: StepGraphOptions): StepGraph {
       },
       constant,
       give: (i, grad) => contribute(n.inputs[i], grad),
-      constantValue: (name) => g.initializers.get(name),
+      constantValue: (name) => g.initializers.get(name) ?? constantNodes.get(name),
     };
     rule.build(ctx);
   }

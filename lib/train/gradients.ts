@@ -262,6 +262,55 @@ export const GRADIENTS: { [opType: string]: GradientRule } = {
       if (dy && ctx.wants(0)) ctx.give(0, ctx.emit('Neg', [dy], ['dx'], [ctx.shape(ctx.node.inputs[0]).dims])[0]);
     },
   },
+  Sqrt: {
+    differentiable: [0],
+    build(ctx) {
+      const dy = ctx.outGrad(0);
+      if (!dy || !ctx.wants(0)) return;
+      // d sqrt(x) = 1 / (2 sqrt(x)).
+      const yd = ctx.shape(ctx.node.outputs[0]).dims;
+      const [twice] = ctx.emit('Mul', [ctx.node.outputs[0], ctx.constant('two', new Tensor('float32', Float32Array.of(2), []))], ['two_y'], [yd]);
+      ctx.give(0, ctx.emit('Div', [dy, twice], ['dx'], [yd])[0]);
+    },
+  },
+  Pow: {
+    differentiable: [0],
+    build(ctx) {
+      const dy = ctx.outGrad(0);
+      if (!dy || !ctx.wants(0)) return;
+      const n = ctx.node;
+      const e = ctx.constantValue(n.inputs[1]);
+      if (!e || e.size !== 1 || e.dtype !== 'float32') throw new TypeError(`Pow node '${n.name}': training needs a constant float32 scalar exponent, '${n.inputs[1]}' is not one`);
+      const c = (e.data as Float32Array)[0];
+      const xd = ctx.shape(n.inputs[0]).dims;
+      // d x^c = c·x^(c−1).
+      const [powered] = ctx.emit('Pow', [n.inputs[0], ctx.constant('exponent', new Tensor('float32', Float32Array.of(c - 1), []))], ['x_pow'], [xd]);
+      const [scaled] = ctx.emit('Mul', [powered, ctx.constant('factor', new Tensor('float32', Float32Array.of(c), []))], ['c_x_pow'], [xd]);
+      ctx.give(0, ctx.emit('Mul', [dy, scaled], ['dx'], [xd])[0]);
+    },
+  },
+  ReduceMean: {
+    differentiable: [0],
+    build(ctx) {
+      const dy = ctx.outGrad(0);
+      if (!dy || !ctx.wants(0)) return;
+      const n = ctx.node;
+      const xd = ctx.shape(n.inputs[0]).dims;
+      let axes: number[] | undefined = n.attributes.has('axes') ? attrInts(n, 'axes') : undefined;
+      if (!axes && n.inputs[1]) {
+        const t = ctx.constantValue(n.inputs[1]);
+        if (!t) throw new TypeError(`ReduceMean node '${n.name}': training needs constant axes, '${n.inputs[1]}' is computed`);
+        axes = Array.from(t.data as BigInt64Array, Number);
+      }
+      const reduced = new Set((axes && axes.length > 0 ? axes : [...xd.keys()]).map((a) => (a < 0 ? a + xd.length : a)));
+      const kept = xd.map((d, i) => (reduced.has(i) ? 1 : d));
+      const count = xd.reduce((p, d, i) => (reduced.has(i) ? p * d : p), 1);
+      // Every input element receives dY / count of its reduction group.
+      const [dyKept] = ctx.emit('Reshape', [dy, ctx.constant('kept_shape', int64(kept))], ['dy_kept'], [kept]);
+      const [spread] = ctx.emit('Expand', [dyKept, ctx.constant('x_shape', int64(xd))], ['dy_spread'], [xd]);
+      ctx.give(0, ctx.emit('Mul', [spread, ctx.constant('inv_count', new Tensor('float32', Float32Array.of(1 / count), []))], ['dx'], [xd])[0]);
+    },
+  },
   Identity: {
     differentiable: [0],
     build(ctx) {

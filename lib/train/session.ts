@@ -2,6 +2,7 @@
 // updates in one plan) over state arrays shared by all of them, so a step is one async
 // native call and the event loop stays free.
 import type { Binding } from '../../binding';
+import { Graph } from '../graph/ir';
 import { inferShapesForInputs } from '../graph/shape-inference';
 import { native } from '../native';
 import { buildPlan, ResolvedValue } from '../runtime/plan-builder';
@@ -39,6 +40,24 @@ export interface StepResult {
 
 const TARGET = '__nquant_target';
 
+/**
+ * Weights some exporters (paddle2onnx, for one) write as Constant nodes become initializers,
+ * so they can be trained and updated in place; the model computes the same. Returns how many.
+ */
+export function constantNodesToInitializers(g: Graph): number {
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  let moved = 0;
+  g.nodes = g.nodes.filter((n) => {
+    if (n.opType !== 'Constant' || (n.domain !== '' && n.domain !== 'ai.onnx') || n.outputs.length !== 1 || outputs.has(n.outputs[0])) return true;
+    const v = n.attributes.get('value');
+    if (v?.type !== 'tensor' || v.value.dtype !== 'float32') return true;
+    g.initializers.set(n.outputs[0], new Tensor('float32', Float32Array.from(v.value.data as Float32Array), [...v.value.dims]));
+    moved++;
+    return false;
+  });
+  return moved;
+}
+
 export class TrainingSession {
   readonly params: string[];
   private readonly slots = new Map<string, Tensor>();
@@ -48,6 +67,7 @@ export class TrainingSession {
 
   constructor(private readonly model: Model, private readonly opts: SessionOptions) {
     const g = model.ir.graph;
+    if (constantNodesToInitializers(g) > 0) model.weightsChanged();
     const filter = opts.trainable ?? (() => true);
     this.params = trainableInitializers(g).filter((p) => filter(p));
     if (this.params.length === 0) throw new RangeError('training: the model has no trainable float32 initializers (or the trainable filter excluded all)');
