@@ -91,6 +91,14 @@ describe('fit on MNIST digits', () => {
     expect(Array.from(mean).some((v) => v !== 0)).toBe(true);
     const acc = (await evaluate(net, heldOut)).accuracy!;
     expect(acc).toBeGreaterThan(0.8);
+    // Frozen BatchNorm: running statistics stay put, the weights still learn.
+    const frozenMean = Float32Array.from(mean);
+    const w = net.ir.graph.initializers.get('conv.weight_0')!.data as Float32Array;
+    const w0 = Float32Array.from(w);
+    await fit(net, firstRows(train, 256), { epochs: 1, batchSize: 64, freezeBatchNormAfter: 0 });
+    expect(Buffer.from(mean.buffer).equals(Buffer.from(frozenMean.buffer))).toBe(true);
+    expect(Buffer.from(w.buffer).equals(Buffer.from(w0.buffer))).toBe(false);
+    await expect(fit(net, train, { freezeBatchNormAfter: -1 })).rejects.toThrow(/freezeBatchNormAfter/);
     const cos = cosineLr({ minLr: 0.1, warmupSteps: 2 });
     expect(cos(1, { step: 0, epoch: 0, totalSteps: 12 })).toBeCloseTo(0.5);
     expect(cos(1, { step: 2, epoch: 0, totalSteps: 12 })).toBeCloseTo(1);
