@@ -50,6 +50,9 @@ class PoolGradKernel final : public OpKernel {
     if (!s.is_ok()) return s;
     planes_ = size_t(x_dims[0] * x_dims[1]);
     count_include_pad_ = init.attrs.get_int("count_include_pad", 0) != 0;
+    // relu=1: X is a ReLU's output and the ReLU's gradient is applied here too (a window whose
+    // maximum is 0 passes nothing back), saving the trainer a full pass over X.
+    relu_ = kind == Kind::max && init.attrs.get_int("relu", 0) != 0;
     // The CNN staple (2x2 windows, stride 2, no padding or dilation) has a direct path.
     pool2x2_ = geo_.nsp == 2 && geo_.k[0] == 1 && geo_.k[1] == 2 && geo_.k[2] == 2 && geo_.s[1] == 2 && geo_.s[2] == 2 &&
                geo_.d[1] == 1 && geo_.d[2] == 1 && geo_.pb[1] == 0 && geo_.pb[2] == 0 &&
@@ -97,7 +100,7 @@ class PoolGradKernel final : public OpKernel {
                 }
               }
             }
-            if (arg >= 0) dxp[arg] += grad;
+            if (arg >= 0 && !(relu_ && !(best > 0.f))) dxp[arg] += grad;
           } else {
             int64_t count;
             if (count_include_pad_) {
@@ -145,8 +148,8 @@ class PoolGradKernel final : public OpKernel {
           float best = a;
           if (b > best) { best = b; arg = 1; }
           if (e > best) { best = e; arg = 2; }
-          if (f > best) arg = 3;
-          const float grad = dyp[oy * OW + ox];
+          if (f > best) { best = f; arg = 3; }
+          const float grad = relu_ && !(best > 0.f) ? 0.f : dyp[oy * OW + ox];
           d0[c] = arg == 0 ? grad : 0.f;
           d0[c + 1] = arg == 1 ? grad : 0.f;
           d1[c] = arg == 2 ? grad : 0.f;
@@ -168,6 +171,7 @@ class PoolGradKernel final : public OpKernel {
   size_t planes_ = 0;
   bool count_include_pad_ = false;
   bool pool2x2_ = false;
+  bool relu_ = false;
 };
 
 class GlobalAveragePoolGradKernel final : public OpKernel {

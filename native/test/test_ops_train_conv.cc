@@ -342,6 +342,27 @@ const PoolCase kPoolCases[] = {
 
 }  // namespace
 
+TEST_CASE("ops.train MaxPoolGrad with relu=1 also applies the ReLU's gradient") {
+  uint32_t seed = 900;
+  for (const PoolCase& s : kPoolCases) {
+    INFO(describe(s));
+    // A ReLU's output: many zeros, whole windows of them included.
+    auto x = nq_test::random_f32(count_of(s.xd()), seed++, -3.f, 3.f);
+    for (float& v : x) v = std::max(0.f, std::floor(v));
+    auto dy = nq_test::random_f32(count_of(s.yd()), seed++);
+    OpCase op = make_pool_grad(s, true);
+    op.attr("relu", attr_int(1));
+    nq::Status st = op.create();
+    REQUIRE_MESSAGE(st.is_ok(), st.message);
+    std::vector<float> dx(x.size(), 9.f);
+    REQUIRE(op.run({dy.data(), x.data()}, {dx.data()}).is_ok());
+    std::vector<double> want = max_pool_grad_ref(s, x, dy);
+    for (size_t i = 0; i < want.size(); ++i)
+      if (!(x[i] > 0.f)) want[i] = 0.0;
+    expect_close(dx, want, "MaxPoolGrad relu " + describe(s), 1e-6, 1e-6);
+  }
+}
+
 TEST_CASE("ops.train MaxPoolGrad routes to the first maximum, ties included") {
   uint32_t seed = 500;
   for (const PoolCase& s : kPoolCases) {
