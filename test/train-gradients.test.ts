@@ -112,6 +112,21 @@ const CASES: Case[] = [
   { name: 'Conv groups 2, no bias', x: [2, 4, 4, 4], y: [2, 2, 4, 4], nodes: [conv({ kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 2 }, false)], weights: { w: { dims: [2, 2, 3, 3] } } },
   { name: 'Conv depthwise SAME_UPPER', x: [2, 3, 5, 5], y: [2, 3, 3, 3], nodes: [conv({ kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER', group: 3 })], weights: { w: { dims: [3, 1, 3, 3] }, b: { dims: [3] } } },
   { name: 'Conv 1-D', x: [2, 2, 9], y: [2, 3, 4], nodes: [conv({ kernel_shape: [3], strides: [2], pads: [1, 0] })], weights: { w: { dims: [3, 2, 3] }, b: { dims: [3] } } },
+  {
+    // Fused in the step: Conv+Relu runs as FusedConv, the Relu's gradient folds into MaxPoolGrad.
+    name: 'Conv -> Relu -> MaxPool 2x2 (fused step)', x: [2, 2, 6, 6], y: [2, 3, 2, 2],
+    nodes: [
+      { opType: 'Conv', inputs: ['xs', 'w', 'b'], outputs: ['c'], attributes: { kernel_shape: [3, 3] } },
+      { opType: 'Relu', inputs: ['c'], outputs: ['r'] },
+      { opType: 'MaxPool', inputs: ['r'], outputs: ['y'], attributes: { kernel_shape: [2, 2], strides: [2, 2] } },
+    ],
+    weights: { w: { dims: [3, 2, 3, 3] }, b: { dims: [3] } },
+  },
+  {
+    name: 'Gemm -> Relu (fused step)', x: [3, 5], y: [3, 4],
+    nodes: [{ opType: 'Gemm', inputs: ['xs', 'w', 'b'], outputs: ['g'], attributes: { transB: 1 } }, { opType: 'Relu', inputs: ['g'], outputs: ['y'] }],
+    weights: { w: { dims: [4, 5] }, b: { dims: [4] } },
+  },
   { name: 'Gemm transB (dense)', x: [3, 5], y: [3, 4], nodes: [{ opType: 'Gemm', inputs: ['xs', 'w', 'b'], outputs: ['y'], attributes: { transB: 1 } }], weights: { w: { dims: [4, 5] }, b: { dims: [4] } } },
   { name: 'Gemm transA, alpha, beta, C [M,N]', x: [5, 3], y: [3, 4], nodes: [{ opType: 'Gemm', inputs: ['xs', 'w', 'c'], outputs: ['y'], attributes: { transA: 1, alpha: 0.7, beta: 1.3 } }], weights: { w: { dims: [5, 4] }, c: { dims: [3, 4] } } },
   { name: 'MatMul 3-D x 2-D', x: [2, 3, 4], y: [2, 3, 5], nodes: [{ opType: 'MatMul', inputs: ['xs', 'w'], outputs: ['y'] }], weights: { w: { dims: [4, 5] } } },

@@ -7,6 +7,7 @@ import { topoSort } from '../graph/topo';
 import type { ResolvedValue } from '../runtime/plan-builder';
 import { DataType, Tensor } from '../tensor';
 import { float, GradContext, gradientRule, TRAIN_DOMAIN } from './gradients';
+import { fuseTrainingStep } from './step-fusion';
 
 export type LossKind = 'softmaxCrossEntropy' | 'mse';
 
@@ -282,6 +283,7 @@ export function buildStepGraph(opts: StepGraphOptions): StepGraph {
 
   g.nodes = nodes;
   g.outputs = [{ name: LOSS, dtype: 'float32', dims: [] }, { name: pred, dtype: 'float32', dims: predShape.dims }];
+  fuseTrainingStep(g);
   return { graph: g, shapes, state: [...state], stateUpdates: updates, hyperFeed: HYPER_FEED, seedFeed: dropout ? SEED_FEED : undefined, lossOutput: LOSS };
 }
 

@@ -318,7 +318,17 @@ export const GRADIENTS: { [opType: string]: GradientRule } = {
       if (dy && ctx.wants(0)) ctx.give(0, dy);
     },
   },
-  Relu: activation('Relu'),
+  // y > 0 exactly where x > 0, so the gradient reads only y: the pre-activation need not be
+  // kept, and a Conv/Gemm before the ReLU can write y directly (see step-fusion.ts).
+  Relu: {
+    differentiable: [0],
+    build(ctx) {
+      const dy = ctx.outGrad(0);
+      if (!dy || !ctx.wants(0)) return;
+      const y = ctx.node.outputs[0];
+      ctx.give(0, ctx.emit('ActivationGrad', [dy, y, y], ['dx'], [ctx.shape(y).dims], { activation: str('Relu') }, TRAIN_DOMAIN)[0]);
+    },
+  },
   LeakyRelu: activation('LeakyRelu', (n) => ({ alpha: float(attrFloat(n, 'alpha', 0.01)) })),
   Sigmoid: activation('Sigmoid'),
   Tanh: activation('Tanh'),
