@@ -151,8 +151,14 @@ class ConvGradKernel final : public OpKernel {
                    double acc = 0;
                    for (size_t n = 0; n < N; ++n) {
                      const float* r = dy + (n * M + m) * P;
-                     float part = 0.f;
-                     for (size_t i = 0; i < P; ++i) part += r[i];
+                     // Eight running sums (they vectorize) keep each float chain short.
+                     float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                     size_t i = 0;
+                     for (; i + 8 <= P; i += 8)
+                       for (size_t j = 0; j < 8; ++j) lanes[j] += r[i + j];
+                     double part = 0;
+                     for (; i < P; ++i) part += r[i];
+                     for (size_t j = 0; j < 8; ++j) part += lanes[j];
                      acc += part;
                    }
                    db[m] = float(acc);
@@ -179,18 +185,26 @@ class ConvGradKernel final : public OpKernel {
           for (size_t k = 0; k < Kc; ++k) dst[k * Mg] = src[k];
         }
     }
-    if (dw && tasks <= 1) std::memset(dw, 0, wcount * sizeof(float));
+    const bool dwt = dw_transposed();
+    // Per-task slices hold dW (or dWᵀ per group); with one task and no transpose, dW directly.
+    const bool slices = tasks > 1 || dwt;
+    if (dw && !slices) std::memset(dw, 0, wcount * sizeof(float));
     std::vector<Status> status(tasks);
     auto body = [&](size_t t) {
       float* col = task_base + t * per_task;
       float* dwacc = dw;
-      if (dw && tasks > 1) {
+      if (dw && slices) {
         dwacc = col + band;
         std::memset(dwacc, 0, wcount * sizeof(float));
       }
       SGemmEpilogue acc;
       acc.accumulate = true;
       const SGemmEpilogue set;
+      // dW_g (+)= dY_b·colᵀ, or dW_gᵀ (+)= col·dY_bᵀ when transposed.
+      auto dw_product = [&](const float* dyb, size_t bp, size_t ldy, const float* cm, size_t ldc, float* out) {
+        return dwt ? sgemm_unpacked(cm, Kc, bp, ldc, dyb, Mg, ldy, true, out, Mg, acc)
+                   : sgemm_unpacked(dyb, Mg, bp, ldy, cm, Kc, ldc, true, out, Kc, acc);
+      };
       for (size_t n = t * size_t(n_) / tasks, ne = (t + 1) * size_t(n_) / tasks; n < ne; ++n)
         for (size_t g = 0; g < G; ++g) {
           const float* xg = x + (n * C + g * size_t(cg_)) * plane_;
@@ -200,8 +214,7 @@ class ConvGradKernel final : public OpKernel {
           Status s;
           if (pointwise_) {
             // col is X_g itself and dX_g is dcol: whole-image products, no copies.
-            if (dwacc)
-              s = sgemm_unpacked(dyg, Mg, P, P, xg, Kc, P, true, dwacc + g * Mg * Kc, Kc, acc);
+            if (dwacc) s = dw_product(dyg, P, P, xg, P, dwacc + g * Mg * Kc);
             if (s.is_ok() && dxg)
               s = sgemm_unpacked(wtg, Kc, Mg, Mg, dyg, P, P, false, dxg, P, set);
           }
@@ -212,8 +225,7 @@ class ConvGradKernel final : public OpKernel {
             const float* dyb = dyg + size_t(oy0 * OW);
             if (dwacc) {
               im2col_f32(geo_, xg, oy0, oy1, col);
-              s = sgemm_unpacked(dyb, Mg, bp, P, col, Kc, bp, true, dwacc + g * Mg * Kc, Kc,
-                                 acc);
+              s = dw_product(dyb, bp, P, col, bp, dwacc + g * Mg * Kc);
             }
             if (s.is_ok() && dxg) {
               s = sgemm_unpacked(wtg, Kc, Mg, Mg, dyb, bp, P, false, col, bp, set);
@@ -232,12 +244,17 @@ class ConvGradKernel final : public OpKernel {
       parallel_for(tasks, body);
     for (const Status& s : status)
       if (!s.is_ok()) return run_error(label_, s.message);
-    if (dw && tasks > 1) {
-      // dW = the tasks' slices summed in task order.
+    if (dw && slices) {
+      // dW = the tasks' slices summed in task order (read transposed per group when dWᵀ).
       for_elements(wcount, [&](size_t b, size_t e) {
         for (size_t i = b; i < e; ++i) {
+          size_t from = i;
+          if (dwt) {
+            const size_t g = i / (Mg * Kc), r = i % (Mg * Kc), m = r / Kc, k = r % Kc;
+            from = g * Mg * Kc + k * Mg + m;
+          }
           float sum = 0.f;
-          for (size_t t = 0; t < tasks; ++t) sum += task_base[t * per_task + band + i];
+          for (size_t t = 0; t < tasks; ++t) sum += task_base[t * per_task + band + from];
           dw[i] = sum;
         }
       });
@@ -293,8 +310,12 @@ class ConvGradKernel final : public OpKernel {
   // One task's column band (none for pointwise convs) and, when images are split, its dW.
   size_t band_floats() const { return pointwise_ ? 0 : kc_ * size_t(band_rows_ * geo_.ow); }
   size_t per_task_floats() const {
-    return band_floats() + (max_tasks_ > 1 ? size_t(m_) * kc_ : 0);
+    return band_floats() + (max_tasks_ > 1 || dw_transposed() ? size_t(m_) * kc_ : 0);
   }
+  // The dW product puts the longer of Mg and Kc on the GEMM's N side, where the micro-kernel
+  // is wide: a first layer (Kc = 9 taps, Mg = 32 filters) computes dWᵀ = col·dYᵀ instead of
+  // dW = dY·colᵀ, then transposes. Either way each task accumulates in its own slice.
+  bool dw_transposed() const { return kc_ < size_t(mg_); }
 
   std::string label_;
   int64_t n_ = 0, c_ = 0, m_ = 0, group_ = 1, cg_ = 0, mg_ = 0, band_rows_ = 1;

@@ -163,6 +163,8 @@ const ConvCase kConvCases[] = {
     {1, 64, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // column matrix in 3 row bands
     {2, 128, 40, 40, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},   // 2 uneven bands, stride 2
     {1, 32, 30, 30, 4, 5, 5, 1, 1, 2, 2, 4, 4, 4, 4, 1},    // bands with dilated taps
+    {3, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1},    // first layer: 9 taps < 32 filters (dWᵀ)
+    {2, 2, 9, 9, 12, 2, 2, 2, 2, 1, 1, 0, 0, 1, 1, 2},      // dWᵀ with groups and stride
     {2, 3, 1, 13, 4, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, true},  // 1-D same
     {3, 4, 1, 20, 6, 1, 4, 1, 2, 1, 2, 0, 2, 0, 1, 2, true},  // 1-D stride 2, dilation 2, groups 2
     {2, 4, 1, 11, 4, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 4, true},  // 1-D depthwise
@@ -186,6 +188,7 @@ TEST_CASE("ops.train ConvGrad is the same on one thread and on many") {
   const size_t saved = nq::get_num_threads();
   const ConvCase cases[] = {
       {5, 16, 14, 14, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   // images split across tasks
+      {6, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1},    // dWᵀ slices across tasks
       {4, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32},  // depthwise: channels split
       {1, 16, 20, 20, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   // one image: sgemm threads itself
   };
