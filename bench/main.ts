@@ -119,7 +119,8 @@ program
   .action(async (o: { quick?: boolean; write?: boolean }) => {
     console.log(machineLine());
     const rows = await benchTrain(!!o.quick, (s) => console.log(s));
-    if (o.write) writeSection('Training throughput', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}; Fashion-MNIST 28x28, batch 64, forward + backward + Adam\n\n${trainMarkdown(rows)}`);
+    const torch = rows.find((r) => r.torchVersion)?.torchVersion;
+    if (o.write) writeSection('Training throughput', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}; Fashion-MNIST 28x28, batch 64, forward + backward + Adam; PyTorch ${torch ?? 'not installed'} (Debian python3-torch, a subprocess)\n\n${trainMarkdown(rows)}`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

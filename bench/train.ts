@@ -16,6 +16,7 @@ export interface TrainRow {
   oursImagesPerSecond: number;
   torchImagesPerSecond?: number;
   torchNote?: string;
+  torchVersion?: string;
   tfjsImagesPerSecond?: number;
 }
 
@@ -65,7 +66,10 @@ export async function benchTrain(quick: boolean, log: (s: string) => void): Prom
       const torch = await torchTrainThroughput(images, labels, { threads, batchSize: batch, steps, warmup });
       const row: TrainRow = { threads, oursImagesPerSecond: ours, tfjsImagesPerSecond: tfjs.imagesPerSecond };
       if ('unavailable' in torch) row.torchNote = torch.unavailable;
-      else row.torchImagesPerSecond = torch.imagesPerSecond;
+      else {
+        row.torchImagesPerSecond = torch.imagesPerSecond;
+        row.torchVersion = torch.version;
+      }
       rows.push(row);
       log(`${threads} thread(s): nquant ${ours.toFixed(0)} img/s, PyTorch ${row.torchImagesPerSecond?.toFixed(0) ?? `unavailable (${row.torchNote})`}` +
         `${row.torchImagesPerSecond ? `, nquant/PyTorch ${(ours / row.torchImagesPerSecond).toFixed(2)}x` : ''}, nquant/TF.js ${(ours / tfjs.imagesPerSecond).toFixed(0)}x`);
