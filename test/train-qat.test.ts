@@ -74,6 +74,26 @@ test('QAT: prepare, fine-tune, convert; the INT8 model matches the simulation an
   expect(agree).toBeGreaterThanOrEqual(31);
 });
 
+test('QAT with learned activation scales (LSQ): the scales move, the INT8 model matches the simulation', async () => {
+  const net = sequential([
+    layers.conv2d({ filters: 8, kernel: 3, inputShape: [1, 28, 28], activation: 'relu' }),
+    layers.maxPool2d(),
+    layers.flatten(),
+    layers.dense({ units: 10 }),
+  ], { seed: 3 });
+  const small = firstRows(train, 1000);
+  await fit(net, small, { epochs: 1, batchSize: 32, optimizer: adam({ lr: 2e-3 }) });
+  const qat = prepareQat(net, { learnScales: true });
+  expect(qat.qat.learnedScales.size).toBe(qat.qat.ranges.size);
+  await fit(qat, small, { epochs: 1, batchSize: 32, optimizer: adam({ lr: 1e-3 }), seed: 4 });
+  const factors = [...qat.qat.learnedScales.values()].map((n) => (qat.ir.graph.initializers.get(n)!.data as Float32Array)[0]);
+  expect(factors.some((a) => a !== 0)).toBe(true);
+  const simulated = (await evaluate(qat, heldOut)).accuracy!;
+  const converted = (await evaluate(await convertQat(qat), heldOut)).accuracy!;
+  console.log(`LSQ: log scale factors ${factors.map((a) => a.toFixed(3)).join(', ')}; simulated ${(simulated * 100).toFixed(1)}%, converted ${(converted * 100).toFixed(1)}%`);
+  expect(Math.abs(converted - simulated)).toBeLessThanOrEqual(0.005);
+});
+
 test('QAT errors name what is wrong', async () => {
   const net = sequential([layers.flatten(), layers.dense({ units: 4 })].map((l, i) => (i === 0 ? { ...l, inputShape: [1, 2, 2] } : l)));
   const qat = prepareQat(net);

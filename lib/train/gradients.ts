@@ -446,15 +446,33 @@ export const GRADIENTS: { [opType: string]: GradientRule } = {
     },
   },
   // Straight-through estimator: the rounding passes gradients where the value was not clipped.
+  // A learned scale (input 1) gets LSQ's gradient (Esser et al. 2019).
   FakeQuantize: {
+    differentiable: [0, 1],
+    build(ctx) {
+      const dy = ctx.outGrad(0);
+      if (!dy || (!ctx.wants(0) && !ctx.wants(1))) return;
+      const n = ctx.node;
+      const attrs: { [k: string]: Attribute } = {};
+      for (const k of ['qmin', 'qmax', 'axis']) { const a = n.attributes.get(k); if (a) attrs[k] = a; }
+      const [dx, dscale] = ctx.emit('FakeQuantizeGrad', [dy, n.inputs[0], n.inputs[1], n.inputs[2]], [ctx.wants(0) && 'dx', ctx.wants(1) && 'dscale'],
+        [ctx.shape(n.inputs[0]).dims, ctx.shape(n.inputs[1]).dims], attrs, TRAIN_DOMAIN);
+      if (dx) ctx.give(0, dx);
+      if (dscale) ctx.give(1, dscale);
+    },
+  },
+  // Observers and quantization parameters are statistics of the data, not functions to learn
+  // through: no gradient flows into or out of them.
+  MinMaxObserve: { differentiable: [], build: () => undefined },
+  ChannelRange: { differentiable: [], build: () => undefined },
+  QParamsFromRange: { differentiable: [], build: () => undefined },
+  Exp: {
     differentiable: [0],
     build(ctx) {
       const dy = ctx.outGrad(0);
       if (!dy || !ctx.wants(0)) return;
-      const n = ctx.node;
-      const attrs: { [k: string]: Attribute } = {};
-      for (const k of ['qmin', 'qmax', 'axis']) { const a = n.attributes.get(k); if (a) attrs[k] = a; }
-      ctx.give(0, ctx.emit('FakeQuantizeGrad', [dy, n.inputs[0], n.inputs[1], n.inputs[2]], ['dx'], [ctx.shape(n.inputs[0]).dims], attrs, TRAIN_DOMAIN)[0]);
+      const y = ctx.node.outputs[0];
+      ctx.give(0, ctx.emit('Mul', [dy, y], ['dx'], [ctx.shape(y).dims])[0]);
     },
   },
   Flatten: passShape(),

@@ -24,6 +24,11 @@ export interface QatOptions {
   reduceRange?: boolean;
   /** Observer moving average: range = range·m + batch·(1 − m) (default 0.95). */
   observerMomentum?: number;
+  /**
+   * Learn each activation's scale (LSQ's gradient, Esser et al. 2019) as a factor on the
+   * observed one: scale = observed · exp(a), a trained with the weights, 0 at first.
+   */
+  learnScales?: boolean;
   opTypes?: QuantizeStaticOptions['opTypes'];
   nodesToExclude?: QuantizeStaticOptions['nodesToExclude'];
 }
@@ -33,6 +38,8 @@ export interface QatInfo {
   float: ModelIR;
   /** Observed tensor -> the initializer holding its [min, max]. */
   ranges: Map<string, string>;
+  /** Observed tensor -> the initializer holding its learned log scale factor (learnScales). */
+  learnedScales: Map<string, string>;
   /** Weights fake-quantized, and whether a BatchNormalization was folded into them. */
   weights: { node: string; weight: string; axis: number; foldedBatchNorm?: string }[];
   options: Required<Pick<QatOptions, 'activationType' | 'symmetricActivations' | 'perChannel' | 'reduceRange'>> & Pick<QatOptions, 'opTypes' | 'nodesToExclude'>;
@@ -92,6 +99,8 @@ export function prepareQat(model: Model, opts: QatOptions = {}): QatModel {
   const full = codeRange(activationType, false);
   const codes = codeRange(activationType, symmetricActivations, reduceRange);
   const ranges = new Map<string, string>();
+  const learnedScales = new Map<string, string>();
+  const learnScales = opts.learnScales ?? false;
 
   for (const t of plan.observed) {
     const producer = producers.get(t);
@@ -103,11 +112,22 @@ export function prepareQat(model: Model, opts: QatOptions = {}): QatModel {
     const out = producer ? t : `${t}/fq`;
     if (producer) producer.outputs = producer.outputs.map((o) => (o === t ? src : o));
     else for (const c of consumers.get(t) ?? []) c.inputs = c.inputs.map((i) => (i === t ? out : i));
-    insertAfter(producer, [
+    const observed = learnScales ? `${t}/observed_scale` : `${t}/scale`;
+    const nodes: Node[] = [
       { name: `qat/${t}/observe`, opType: 'MinMaxObserve', domain: TRAIN_DOMAIN, inputs: [src, range, momentumName], outputs: [`${t}/range`], attributes: new Map() },
-      { name: `qat/${t}/qparams`, opType: 'QParamsFromRange', domain: TRAIN_DOMAIN, inputs: [`${t}/range`], outputs: [`${t}/scale`, `${t}/zero_point`], attributes: attrs({ qmin: codes.qmin, qmax: codes.qmax, symmetric: symmetricActivations ? 1 : 0 }) },
-      { name: `qat/${t}/fake_quant`, opType: 'FakeQuantize', domain: TRAIN_DOMAIN, inputs: [src, `${t}/scale`, `${t}/zero_point`], outputs: [out], attributes: attrs({ qmin: full.qmin, qmax: full.qmax }) },
-    ]);
+      { name: `qat/${t}/qparams`, opType: 'QParamsFromRange', domain: TRAIN_DOMAIN, inputs: [`${t}/range`], outputs: [observed, `${t}/zero_point`], attributes: attrs({ qmin: codes.qmin, qmax: codes.qmax, symmetric: symmetricActivations ? 1 : 0 }) },
+    ];
+    if (learnScales) {
+      const logFactor = `__nquant_lsq/${t}`;
+      g.initializers.set(logFactor, new Tensor('float32', Float32Array.of(0), []));
+      learnedScales.set(t, logFactor);
+      nodes.push(
+        { name: `qat/${t}/scale_factor`, opType: 'Exp', domain: '', inputs: [logFactor], outputs: [`${t}/scale_factor`], attributes: new Map() },
+        { name: `qat/${t}/learned_scale`, opType: 'Mul', domain: '', inputs: [observed, `${t}/scale_factor`], outputs: [`${t}/scale`], attributes: new Map() },
+      );
+    }
+    nodes.push({ name: `qat/${t}/fake_quant`, opType: 'FakeQuantize', domain: TRAIN_DOMAIN, inputs: [src, `${t}/scale`, `${t}/zero_point`], outputs: [out], attributes: attrs({ qmin: full.qmin, qmax: full.qmax }) });
+    insertAfter(producer, nodes);
   }
 
   // Weights: int8, symmetric, per channel, like quantizeStatic's weights.
@@ -186,14 +206,15 @@ export function prepareQat(model: Model, opts: QatOptions = {}): QatModel {
     nodes.push(...(extraBefore.get(n) ?? []), n);
     // Observers of this node's outputs come after any post-processing inserted for it.
     const tail = after.get(n) ?? [];
-    nodes.push(...tail.filter((t) => !t.opType.match(/^(MinMaxObserve|QParamsFromRange|FakeQuantize)$/) || !t.name.startsWith('qat/')));
-    nodes.push(...tail.filter((t) => t.opType.match(/^(MinMaxObserve|QParamsFromRange|FakeQuantize)$/) && t.name.startsWith('qat/')));
+    // Observers of this node's outputs (names 'qat/...') come after any post-processing inserted for it.
+    nodes.push(...tail.filter((t) => !t.name.startsWith('qat/')));
+    nodes.push(...tail.filter((t) => t.name.startsWith('qat/')));
   }
   g.nodes = nodes;
   const opsets = new Map(floatIr.meta.opsets);
   opsets.set(TRAIN_DOMAIN, 1);
   return new QatModel({ graph: g, meta: { ...floatIr.meta, opsets } }, {
-    float: floatIr, ranges, weights,
+    float: floatIr, ranges, weights, learnedScales,
     options: { activationType, symmetricActivations, perChannel, reduceRange, opTypes: opts.opTypes, nodesToExclude: opts.nodesToExclude },
   });
 }
@@ -213,7 +234,10 @@ export async function convertQat(model: QatModel, opts: ConvertQatOptions = {}):
     const r = model.ir.graph.initializers.get(rangeName)!.data as Float32Array;
     if (!(r[0] <= r[1])) continue;  // never observed: calibrated instead
     const q = qparamsFromRange({ min: r[0], max: r[1] }, { dtype: o.activationType, symmetric: o.symmetricActivations, reduceRange: o.reduceRange });
-    overrides[t] = { scale: q.scale, zeroPoint: q.zeroPoint };
+    const learned = model.qat.learnedScales.get(t);
+    // The same float32 product the training graph computed (Exp, then Mul).
+    const factor = learned ? Math.fround(Math.exp((model.ir.graph.initializers.get(learned)!.data as Float32Array)[0])) : 1;
+    overrides[t] = { scale: learned ? Math.fround(q.scale * factor) : q.scale, zeroPoint: q.zeroPoint };
   }
   const float = new Model(model.qat.float);
   const calibration = opts.calibration ?? [Object.fromEntries(float.inputs.map((i) => {
