@@ -77,7 +77,16 @@ async function main(): Promise<void> {
   const qat = prepareQat(net);
   await fit(qat, train, { epochs: qatEpochs, batchSize: 64, optimizer: adam({ lr: 1e-4 }), seed: 2, onProgress: progress('QAT') });
   const qatAccuracy = await add('QAT INT8', await convertQat(qat));
+  // Per-tensor weights are the harder case (one scale for all of a layer's filters): PTQ
+  // loses more there, which is where QAT has something to recover.
+  const ptqPerTensor = await add('PTQ static INT8 per tensor (minmax)', await quantizeStatic(net, calibration, { method: 'minmax', perChannel: false }));
+  const qatPerTensorModel = prepareQat(net, { perChannel: false });
+  await fit(qatPerTensorModel, train, { epochs: qatEpochs, batchSize: 64, optimizer: adam({ lr: 1e-4 }), seed: 2, onProgress: progress('QAT per tensor') });
+  const qatPerTensor = await add('QAT INT8 per tensor', await convertQat(qatPerTensorModel));
   console.log(`\n${formatTable(rows)}`);
+  const tensorGap = fp32Accuracy - ptqPerTensor;
+  console.log(`\nPer tensor: PTQ loses ${(tensorGap * 100).toFixed(2)} points, QAT ${((fp32Accuracy - qatPerTensor) * 100).toFixed(2)}` +
+    (tensorGap >= 0.001 ? `: QAT recovers ${(((qatPerTensor - ptqPerTensor) / tensorGap) * 100).toFixed(0)}% of the gap.` : '.'));
   const gap = fp32Accuracy - minmax;
   // One test image is 0.01 points: below ~0.1 points a "gap" is a handful of images.
   const qatVsGap = gap >= 0.001
