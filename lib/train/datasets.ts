@@ -5,6 +5,7 @@
 import { promises as fs, readFileSync } from 'fs';
 import * as path from 'path';
 import { Tensor } from '../tensor';
+import { Random } from './random';
 import { assertInteger, invalidRange, invalidType } from '../errors';
 import { readIdx } from './idx';
 
@@ -89,28 +90,11 @@ export interface MnistDigitsOptions {
   seed?: number;
 }
 
-// mulberry32: a tiny, well-mixed 32-bit PRNG, so splits do not depend on Math.random.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
+/** 0..n-1 shuffled by a seeded generator, so splits do not depend on Math.random. */
 function seededPermutation(n: number, seed: number): Uint32Array {
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  const random = mulberry32(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
+  Random.withState(seed).shuffle(order);
   return order;
 }
 

@@ -7,6 +7,13 @@ export class Random {
     this.s = (Math.floor(seed) >>> 0) ^ 0x9e3779b9;
   }
 
+  /** A generator whose raw mulberry32 state is `state` (the dataset splits are defined by it). */
+  static withState(state: number): Random {
+    const r = new Random(0);
+    r.s = state >>> 0;
+    return r;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     this.s = (this.s + 0x6d2b79f5) >>> 0;

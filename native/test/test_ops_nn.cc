@@ -14,6 +14,7 @@
 #include "runtime/aligned_buffer.h"
 #include "runtime/threadpool.h"
 #include "op_attrs.h"
+#include "op_case.h"
 #include "test_util.h"
 
 namespace {
@@ -32,51 +33,7 @@ constexpr double kRelTol = 1e-4;  // float32 chains vs the double reference
 constexpr double kAbsTol = 1e-5;
 
 
-// An op under test: descriptors, which inputs are constants, and the created kernel.
-struct OpCase {
-  OpInit init;
-  std::unique_ptr<OpKernel> kernel;
-  nq::AlignedBuffer<uint8_t> scratch;
-
-  OpCase(const std::string& op, const std::string& domain = "") {
-    init.op_type = op;
-    init.domain = domain;
-    init.node_name = "t";
-    init.attrs.set("__opset", attr_int(17));
-  }
-  OpCase& in(DType t, std::vector<int64_t> dims, const void* constant = nullptr) {
-    init.inputs.push_back(TensorDesc{t, std::move(dims)});
-    init.input_present.push_back(true);
-    init.constant_inputs.push_back(constant);
-    return *this;
-  }
-  OpCase& absent() {
-    init.inputs.push_back(TensorDesc{});
-    init.input_present.push_back(false);
-    init.constant_inputs.push_back(nullptr);
-    return *this;
-  }
-  OpCase& out(DType t, std::vector<int64_t> dims) {
-    init.outputs.push_back(TensorDesc{t, std::move(dims)});
-    return *this;
-  }
-  OpCase& attr(const std::string& name, Attribute a) {
-    init.attrs.set(name, std::move(a));
-    return *this;
-  }
-  nq::Status create() {
-    const nq::ops::OpRegistration* r = nq::ops::find_op(init.domain, init.op_type);
-    if (!r) return nq::Status::invalid("no op " + init.op_type);
-    nq::Status s = r->factory(init, &kernel);
-    if (!s.is_ok()) return s;
-    scratch.reset(kernel->scratch_bytes() + 64);
-    kernel->set_scratch(scratch.data());
-    return s;
-  }
-  nq::Status run(std::vector<const void*> ins, std::vector<void*> outs) {
-    return kernel->run(ins, outs);
-  }
-};
+using nq::test::OpCase;
 
 void expect_close(const std::vector<float>& got, const std::vector<double>& want,
                   const std::string& what) {

@@ -13,6 +13,7 @@
 #include "ops/op.h"
 #include "runtime/aligned_buffer.h"
 #include "op_attrs.h"
+#include "op_case.h"
 #include "test_util.h"
 
 namespace nq_train_test {
@@ -40,54 +41,10 @@ inline std::string dims_text(const Dims& d) {
   return s + "]";
 }
 
-// An op under test: descriptors, attributes, the created kernel and its scratch.
-struct OpCase {
-  OpInit init;
-  std::unique_ptr<OpKernel> kernel;
-  nq::AlignedBuffer<uint8_t> scratch;
-
-  explicit OpCase(const std::string& op, const std::string& domain = "com.nquant.train") {
-    init.op_type = op;
-    init.domain = domain;
-    init.node_name = "t";
-  }
-  OpCase& in(DType t, Dims dims) {
-    init.inputs.push_back(TensorDesc{t, std::move(dims)});
-    init.input_present.push_back(true);
-    init.constant_inputs.push_back(nullptr);
-    return *this;
-  }
-  OpCase& absent_in() {
-    init.inputs.push_back(TensorDesc{});
-    init.input_present.push_back(false);
-    init.constant_inputs.push_back(nullptr);
-    return *this;
-  }
-  OpCase& out(DType t, Dims dims) {
-    init.outputs.push_back(TensorDesc{t, std::move(dims)});
-    return *this;
-  }
-  // An omitted output in the middle of the list: the runtime describes it with an empty desc.
-  OpCase& absent_out() {
-    init.outputs.push_back(TensorDesc{});
-    return *this;
-  }
-  OpCase& attr(const std::string& name, Attribute a) {
-    init.attrs.set(name, std::move(a));
-    return *this;
-  }
-  nq::Status create() {
-    const nq::ops::OpRegistration* r = nq::ops::find_op(init.domain, init.op_type);
-    if (!r) return nq::Status::invalid("no op " + init.domain + ":" + init.op_type);
-    nq::Status s = r->factory(init, &kernel);
-    if (!s.is_ok()) return s;
-    if (!scratch.reset(kernel->scratch_bytes() + 64)) return nq::Status::oom("scratch");
-    kernel->set_scratch(scratch.data());
-    return s;
-  }
-  nq::Status run(std::vector<const void*> ins, std::vector<void*> outs) {
-    return kernel->run(ins, outs);
-  }
+// Train ops live in com.nquant.train, so that is the default domain here.
+struct OpCase : nq::test::OpCase {
+  explicit OpCase(const std::string& op, const std::string& domain = "com.nquant.train")
+      : nq::test::OpCase(op, domain) {}
 };
 
 inline std::vector<double> to_double(const std::vector<float>& v) {
