@@ -3,6 +3,7 @@
 // INT8/FP32 ratio is visible. Per shape: milliseconds per call, best and median of runs.
 // Usage: bench_qconv [--threads=1,2] [--isa=avx512vnni ...] [--min-time=0.5] [--only=NAME]
 //                    [--int8-only] (skips the float Conv, e.g. to profile the INT8 path alone)
+//                    [--nhwc] (the runtime's layout: nquant QLinearConv, x and y channels-last)
 // Timing is best-of-runs: on a shared machine the best run is the one least disturbed.
 #include <algorithm>
 #include <chrono>
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
   std::vector<nq::Isa> isas;
   double min_time = 0.5;
   std::string only;
-  bool int8_only = false;
+  bool int8_only = false, nhwc = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--threads=", 0) == 0) {
@@ -119,6 +120,8 @@ int main(int argc, char** argv) {
       isas.push_back(isa);
     } else if (arg.rfind("--min-time=", 0) == 0) {
       min_time = std::atof(arg.c_str() + 11);
+    } else if (arg == "--nhwc") {
+      nhwc = true;
     } else if (arg == "--int8-only") {
       int8_only = true;
     } else if (arg.rfind("--only=", 0) == 0) {
@@ -139,6 +142,10 @@ int main(int argc, char** argv) {
       {"dw 3x3 144 56x56", 144, 56, 56, 144, 3, 1, 144},
       {"dw 3x3 96 112x112 s2", 96, 112, 112, 96, 3, 2, 96},
       {"dw 3x3 960 7x7", 960, 7, 7, 960, 3, 1, 960},
+      {"mbv2 1x1 16->96 112x112", 16, 112, 112, 96, 1, 1, 1},
+      {"mbv2 1x1 32->16 112x112", 32, 112, 112, 16, 1, 1, 1},
+      {"mbv2 dw 3x3 144 56x56", 144, 56, 56, 144, 3, 1, 144},
+      {"mbv2 dw 3x3 32 112x112", 32, 112, 112, 32, 3, 1, 32},
   };
   std::printf("%-30s %-11s %3s %14s %14s %8s\n", "shape", "isa", "thr", "int8 ms (median)",
               int8_only ? "" : "fp32 ms", int8_only ? "" : "fp32/int8");
@@ -167,7 +174,8 @@ int main(int argc, char** argv) {
       Op q;
       q.init.op_type = "QLinearConv";
       q.init.node_name = "bench";
-      q.in(DType::u8, {1, s.c, s.h, s.w}, nullptr);
+      if (nhwc) q.init.domain = "nquant";
+      q.in(DType::u8, nhwc ? std::vector<int64_t>{1, s.h, s.w, s.c} : std::vector<int64_t>{1, s.c, s.h, s.w}, nullptr);
       q.in(DType::f32, {}, &xs);
       q.in(DType::u8, {}, &xz);
       q.in(DType::s8, {s.m, cg, s.k, s.k}, w.data());
@@ -176,10 +184,11 @@ int main(int argc, char** argv) {
       q.in(DType::f32, {}, &ys);
       q.in(DType::u8, {}, &yz);
       q.in(DType::s32, {s.m}, bias.data());
-      q.init.outputs.push_back(TensorDesc{DType::u8, {1, s.m, oh, ow}});
+      q.init.outputs.push_back(TensorDesc{DType::u8, nhwc ? std::vector<int64_t>{1, oh, ow, s.m} : std::vector<int64_t>{1, s.m, oh, ow}});
       q.init.attrs.set("pads", ints({pad, pad, pad, pad}));
       q.init.attrs.set("strides", ints({s.stride, s.stride}));
       q.init.attrs.set("group", one(s.group));
+      if (nhwc) q.init.attrs.set("channels_last", one(1));
 
       Op f;
       f.init.op_type = "Conv";
@@ -189,6 +198,7 @@ int main(int argc, char** argv) {
       f.in(DType::f32, {s.m}, bf.data());
       f.init.outputs.push_back(TensorDesc{DType::f32, {1, s.m, oh, ow}});
       f.init.attrs = q.init.attrs;
+      f.init.attrs.set("channels_last", one(0));
       f.init.attrs.set("__opset", one(17));
       if (!q.create() || !f.create()) return 1;
       // Aligned like the runtime's arena, so chunk boundaries fall on cache lines.

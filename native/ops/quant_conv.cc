@@ -25,6 +25,8 @@
 
 #include "kernels/qdwconv.h"
 #include "kernels/qgemm.h"
+#include "kernels/qgemm_internal.h"
+#include "kernels/qigemm.h"
 #include "kernels/transpose.h"
 #include "ops/nn_util.h"
 #include "ops/quant_gemm.h"
@@ -44,6 +46,8 @@ constexpr size_t kChunkBytes = 160 * 1024;
 constexpr size_t kDwPixels = 16;
 // Threads one conv call is split over (chunk buffers are allocated per thread).
 constexpr size_t kMaxTasks = 64;
+// Packed weights up to this size are walked whole for each row tile on the direct path.
+constexpr size_t kDirectL1Weights = 16 * 1024;
 // Below this many multiply-adds a conv runs on the calling thread.
 constexpr size_t kMinParallelMacs = size_t(1) << 18;
 
@@ -191,9 +195,11 @@ class QConvKernel final : public OpKernel {
     depthwise_ = g_ == c_ && m_ == c_ && c_ > 1;
     pointwise_ = !depthwise_ && taps_ == 1 && !geo_.has_pads() && geo_.s[0] == 1 && geo_.s[1] == 1 &&
                  geo_.s[2] == 1;
+    choose_direct(wzc, w_const);
     // Chunk rows: a multiple of 64 (a cache line of an int8 output plane; every GEMM kernel's
     // mr divides 64 or is covered by it).
     const size_t row_bytes = depthwise_ ? taps_ * sizeof(void*) + m_ * esize_
+                             : direct_  ? runs_ * sizeof(void*) + (direct_edges_ ? kg_ : 0) + m_ * esize_
                                         : (pointwise_ ? 0 : kg_) + m_ * esize_;
     chunk_rows_ = std::max<size_t>(64, kChunkBytes / std::max<size_t>(1, row_bytes) / 64 * 64);
     chunk_rows_ = std::max<size_t>(1, std::min(chunk_rows_, os_));
@@ -214,6 +220,11 @@ class QConvKernel final : public OpKernel {
     for (int64_t kd = 0; kd < geo_.k[0]; ++kd)
       for (int64_t ky = 0; ky < geo_.k[1]; ++ky)
         run_offsets_.push_back(size_t((kd * geo_.d[0] * geo_.in[1] + ky * geo_.d[1]) * geo_.in[2]) * c_);
+    if (direct_) {
+      direct_pack(wc);
+      w_const_ = true;
+      return Status::ok();
+    }
     if (w_const) {
       s = pack_all(wc, wzc, &packed_);
       if (!s.is_ok()) return op_error(init, s.message);
@@ -265,6 +276,7 @@ class QConvKernel final : public OpKernel {
       }
       return run_depthwise(buf, params, zx, wq->data(), *wsum, columns);
     }
+    if (direct_) return run_direct(buf, params, zx, columns);
     std::vector<QGemmPackedB> local;
     const std::vector<QGemmPackedB>* packed = &packed_;
     if (!w_const_) {
@@ -287,11 +299,15 @@ class QConvKernel final : public OpKernel {
 
   size_t xt_bytes() const { return c_ > 1 && !x_channels_last_ ? round64(n_ * is_ * c_) : 0; }
   // Depthwise per-channel epilogue columns: int32 term, scale, requant scale, float bias.
-  size_t dw_column_bytes() const { return depthwise_ ? 4 * round64(m_ * 4) : 0; }
+  // The direct path's: int32 term and requant scale.
+  size_t dw_column_bytes() const { return depthwise_ ? 4 * round64(m_ * 4) : direct_ ? 2 * round64(m_ * 4) : 0; }
 
   // Per-thread chunk buffers. GEMM: patch rows, the chunk's pixel-major result. Depthwise:
   // tap pointers, int32 sums, the pixel-major result, a row of x's zero point.
   size_t slot_bytes() const {
+    if (direct_)
+      return round64(chunk_rows_ * runs_ * sizeof(void*)) + round64(direct_edges_ ? chunk_rows_ * kg_ : 0) +
+             round64(channels_last_ ? 0 : chunk_rows_ * m_ * esize_);
     if (depthwise_)
       return round64(chunk_rows_ * taps_ * sizeof(void*)) + round64(kDwPixels * m_ * 4) +
              round64(chunk_rows_ * m_ * esize_) + round64(c_);
@@ -578,6 +594,160 @@ class QConvKernel final : public OpKernel {
     });
   }
 
+  // ---- the direct path (kernels/qigemm.h) ----------------------------------------------------
+  // Taken when the fused kernel exists and needs nothing the GEMM path does: uint8 x, int8
+  // constant weights whose zero points are all 0, a quantized output, one group, and runs of
+  // whole 4-byte groups (C a multiple of 4). The im2col copy, A packing and row sums go away.
+  void choose_direct(const void* wzc, bool w_const) {
+    qig_ = qigemm_kernel_for(active_isa());
+    if (!qig_ || depthwise_ || !stage_.quantized() || x_type_ != DType::u8 || w_type_ != DType::s8 ||
+        !w_const || g_ != 1 || c_ % 4 != 0 || kg_ > kQGemmMaxKInt32)
+      return;
+    if (wzc) {
+      const int8_t* z = static_cast<const int8_t*>(wzc);
+      for (size_t j = 0; j < nwz_; ++j)
+        if (z[j] != 0) return;
+    }
+    if (geo_.d[2] == 1) {
+      // One run per kernel row (kd, ky): kw * C contiguous NHWC bytes.
+      runs_ = run_offsets_count();
+      run_len_ = size_t(geo_.k[2]) * c_;
+    } else {
+      runs_ = taps_;
+      run_len_ = c_;
+    }
+    direct_edges_ = geo_.has_pads();  // without pads every window is inside
+    direct_ = true;
+  }
+  size_t run_offsets_count() const { return size_t(geo_.k[0] * geo_.k[1]); }
+
+  // W^T with taps in (kd, ky, kx, c) order, in the fused kernel's panels, and its column sums.
+  void direct_pack(const void* w) {
+    const int8_t* src = static_cast<const int8_t*>(w);
+    std::vector<int8_t> wt(m_ * kg_);
+    for (size_t j = 0; j < m_; ++j)
+      for (size_t c = 0; c < c_; ++c)
+        for (size_t t = 0; t < taps_; ++t) wt[j * kg_ + t * c_ + c] = src[(j * c_ + c) * taps_ + t];
+    direct_colsum_.assign(m_, 0);
+    for (size_t j = 0; j < m_; ++j)
+      for (size_t k = 0; k < kg_; ++k) direct_colsum_[j] += wt[j * kg_ + k];
+    const size_t nr = qig_->nr, panels = div_up(m_, nr);
+    direct_b_.reset(panels * kg_ * nr);
+    qgemm_pack_b_interleaved(wt.data(), kg_, m_, kg_, true, kg_, 0, nr, 4, direct_b_.data());
+    // Run offsets of the per-tap layout (dilated kernel rows are not contiguous).
+    if (runs_ == taps_ && taps_ > 1)
+      for (int64_t kd = 0; kd < geo_.k[0]; ++kd)
+        for (int64_t ky = 0; ky < geo_.k[1]; ++ky)
+          for (int64_t kx = 0; kx < geo_.k[2]; ++kx)
+            direct_offsets_.push_back(size_t(((kd * geo_.d[0] * geo_.in[1] + ky * geo_.d[1]) * geo_.in[2] + kx * geo_.d[2])) * c_);
+    else
+      direct_offsets_ = run_offsets_;
+  }
+
+  // For output pixels [p0, p0 + rows): the start of each run in the NHWC image, or, for a
+  // window that crosses the padding, in that pixel's patch row built in `edge`.
+  void direct_pointers(const uint8_t* xt, size_t p0, size_t rows, uint8_t pad, uint8_t* edge,
+                       const uint8_t** ptrs) const {
+    const SpatialGeom& G = geo_;
+    const int64_t span[3] = {(G.k[0] - 1) * G.d[0], (G.k[1] - 1) * G.d[1], (G.k[2] - 1) * G.d[2]};
+    const size_t* offsets = direct_offsets_.data();
+    int64_t ox = int64_t(p0) % G.out[2], rem = int64_t(p0) / G.out[2];
+    int64_t oy = rem % G.out[1], od = rem / G.out[1];
+    for (size_t r = 0; r < rows; ++r) {
+      const uint8_t** pr = ptrs + r * runs_;
+      const int64_t iz0 = od * G.s[0] - G.pb[0], iy0 = oy * G.s[1] - G.pb[1], ix0 = ox * G.s[2] - G.pb[2];
+      if (iz0 >= 0 && iz0 + span[0] < G.in[0] && iy0 >= 0 && iy0 + span[1] < G.in[1] && ix0 >= 0 &&
+          ix0 + span[2] < G.in[2]) {
+        const uint8_t* base = xt + size_t((iz0 * G.in[1] + iy0) * G.in[2] + ix0) * c_;
+        for (size_t q = 0; q < runs_; ++q) pr[q] = base + offsets[q];
+      } else {
+        uint8_t* row = edge + r * kg_;
+        im2col_edge(xt, iz0, iy0, ix0, pad, row);
+        for (size_t q = 0; q < runs_; ++q) pr[q] = row + q * run_len_;
+      }
+      if (++ox == G.out[2]) {
+        ox = 0;
+        if (++oy == G.out[1]) {
+          oy = 0;
+          ++od;
+        }
+      }
+    }
+  }
+
+  // Rows [0, rows) of a pointer list through panels [p_begin, p_end) into out (ldc m_).
+  void direct_panels(const uint8_t* const* ptrs, size_t rows, size_t p_begin, size_t p_end,
+                     const QIGemmRequant& rq, uint8_t* out) const {
+    const size_t nr = qig_->nr, mr = qig_->mr;
+    auto call = [&](size_t p, size_t r0) {
+      const size_t col0 = p * nr, cols = std::min(nr, m_ - col0);
+      QIGemmRequant rp = rq;
+      rp.col_term += col0;
+      rp.scale += col0;
+      qig_->run(std::min(mr, rows - r0), ptrs + r0 * runs_, runs_, run_len_, direct_b_.data() + p * kg_ * nr,
+                cols, rp, out + r0 * m_ + col0, m_);
+    };
+    if ((p_end - p_begin) * kg_ * nr <= kDirectL1Weights) {
+      // Small weights (a 1x1 conv with few input channels) stay in L1 anyway: finishing each
+      // row tile across all panels writes every output line once, not once per panel.
+      for (size_t r0 = 0; r0 < rows; r0 += mr)
+        for (size_t p = p_begin; p < p_end; ++p) call(p, r0);
+      return;
+    }
+    // Otherwise a panel stays in cache while every row tile of the chunk passes over it.
+    for (size_t p = p_begin; p < p_end; ++p)
+      for (size_t r0 = 0; r0 < rows; r0 += mr) call(p, r0);
+  }
+
+  Status run_direct(const Buffers& buf, const QuantOutputStage::Params& params, int32_t zx,
+                    uint8_t* columns) const {
+    int32_t* col_term = reinterpret_cast<int32_t*>(columns);
+    float* rq_scale = reinterpret_cast<float*>(columns + round64(m_ * 4));
+    for (size_t j = 0; j < m_; ++j) {
+      // Modulo 2^32 like the GEMM's corrections: only the final sum has to fit.
+      col_term[j] = static_cast<int32_t>(static_cast<uint32_t>(params.int_bias(j)) -
+                                         static_cast<uint32_t>(zx) * static_cast<uint32_t>(direct_colsum_[j]));
+      rq_scale[j] = params.requant_scale(j);
+    }
+    QIGemmRequant rq;
+    rq.col_term = col_term;
+    rq.scale = rq_scale;
+    rq.zc = params.zy;
+    rq.qmin = stage_.config().qmin;
+    rq.qmax = stage_.config().qmax;
+    const uint8_t pad = uint8_t(zx);
+    const size_t panels = div_up(m_, size_t(qig_->nr));
+    const size_t threads = std::min(slots_, get_num_threads());
+    const size_t edge_off = round64(chunk_rows_ * runs_ * sizeof(void*));
+    const size_t tmp_off = edge_off + round64(direct_edges_ ? chunk_rows_ * kg_ : 0);
+    if (n_ == 1 && threads > 1 && os_ < threads * 64 && os_ <= chunk_rows_ && panels >= 2 &&
+        os_ * kg_ * m_ >= kMinParallelMacs) {
+      // A small image: too few pixels to share, so the threads share the output channels.
+      const uint8_t* xt = buf.x;
+      if (c_ > 1 && !x_channels_last_) {
+        to_nhwc(buf.x, buf.xt);
+        xt = buf.xt;
+      }
+      const uint8_t** ptrs = reinterpret_cast<const uint8_t**>(buf.slots);
+      direct_pointers(xt, 0, os_, pad, buf.slots + edge_off, ptrs);
+      uint8_t* tmp = channels_last_ ? buf.y : buf.slots + tmp_off;
+      const size_t tasks = std::min(threads, panels);
+      parallel_for(tasks, [&](size_t t) {
+        direct_panels(ptrs, os_, panels * t / tasks, panels * (t + 1) / tasks, rq, tmp);
+      });
+      if (!channels_last_) tk_->x8(tmp, m_, buf.y, os_, os_, m_);
+      return Status::ok();
+    }
+    return for_chunks(buf, kg_ * m_, 64, [&](const uint8_t* xt_n, size_t p0, size_t rows, uint8_t* slot, uint8_t* y_n) {
+      const uint8_t** ptrs = reinterpret_cast<const uint8_t**>(slot);
+      direct_pointers(xt_n, p0, rows, pad, slot + edge_off, ptrs);
+      uint8_t* tmp = channels_last_ ? y_n + p0 * m_ : slot + tmp_off;
+      direct_panels(ptrs, rows, 0, panels, rq, tmp);
+      if (!channels_last_) tk_->x8(tmp, m_, y_n + p0, os_, rows, m_);
+      return Status::ok();
+    });
+  }
+
   // For output pixels [p0, p0 + rows): the NHWC pixel each tap reads, or the zero-point row.
   // A window wholly inside the image (most of them) is its first pixel plus fixed offsets.
   void tap_pointers(const uint8_t* xt, size_t p0, size_t rows, const uint8_t* zero_row, const uint8_t** ptrs) const {
@@ -628,6 +798,13 @@ class QConvKernel final : public OpKernel {
   QuantOutputStage stage_;
   const QGemmKernel* qk_ = nullptr;
   const QDwConvKernel* qdw_ = nullptr;
+  // The direct path: its kernel, run geometry, packed weights and their column sums.
+  const QIGemmKernel* qig_ = nullptr;
+  bool direct_ = false, direct_edges_ = false;
+  size_t runs_ = 1, run_len_ = 0;
+  AlignedBuffer<int8_t> direct_b_;
+  std::vector<int32_t> direct_colsum_;
+  std::vector<size_t> direct_offsets_;
   const TransposeKernel* tk_ = nullptr;
   std::vector<QGemmPackedB> packed_;
   // Depthwise: packed (w - zw) and its per-channel sums; zeros for the epilogue's row sums

@@ -17,6 +17,7 @@
 #include "kernels/transpose.h"
 #include "ops/op.h"
 #include "runtime/aligned_buffer.h"
+#include "runtime/threadpool.h"
 #include "op_attrs.h"
 #include "test_util.h"
 
@@ -488,6 +489,8 @@ struct ConvCase {
   int32_t zx;
   bool per_channel, bias;
   int out;  // 0: float, 1: quantized full range, 2: quantized with a clamp
+  bool zero_wz = false;  // symmetric weights (every w zero point 0): the direct path's case
+  int layout = 0;        // channels_last: 0 NCHW, 1 x and y NHWC, 2 x NCHW and y NHWC
 };
 
 std::string describe(const ConvCase& s) {
@@ -498,7 +501,8 @@ std::string describe(const ConvCase& s) {
          std::to_string(s.pl) + "," + std::to_string(s.pb) + "," + std::to_string(s.pr) + " g" +
          std::to_string(s.g) + " x " + nq::ops::dtype_name(s.xt) + " w " + nq::ops::dtype_name(s.wt) +
          " zx " + std::to_string(s.zx) + (s.per_channel ? " per-channel" : " per-tensor") +
-         (s.bias ? " bias" : "") + " out " + std::to_string(s.out);
+         (s.bias ? " bias" : "") + " out " + std::to_string(s.out) + (s.zero_wz ? " zw 0" : "") +
+         " layout " + std::to_string(s.layout);
 }
 
 void run_conv(const ConvCase& s, uint32_t seed) {
@@ -511,7 +515,7 @@ void run_conv(const ConvCase& s, uint32_t seed) {
   const Bytes zx = bytes_of(s.xt, {s.zx});
   std::vector<int32_t> zwv;
   for (int64_t j = 0; j < (s.per_channel ? s.m : 1); ++j)
-    zwv.push_back(s.wt == DType::s8 ? int32_t(j % 7) - 3 : 100 + int32_t(j * 13 % 50));
+    zwv.push_back(s.zero_wz ? 0 : s.wt == DType::s8 ? int32_t(j % 7) - 3 : 100 + int32_t(j * 13 % 50));
   const Bytes zw = bytes_of(s.wt, zwv);
   const float sx = 0.021f, sy = 0.5f;
   const std::vector<float> sw = scales(s.per_channel ? size_t(s.m) : 1, 0.004f, seed + 2);
@@ -543,9 +547,21 @@ void run_conv(const ConvCase& s, uint32_t seed) {
               }
           acc[size_t(((n * s.m + m) * oh + oy) * ow + ox)] = a;
         }
+  // channels_last inputs are the same image stored [N, H, W, C].
+  const size_t hw = size_t(s.h * s.w), oshw = size_t(oh * ow);
+  Bytes x_nhwc = x;
+  if (s.layout == 1)
+    for (int64_t n = 0; n < s.n; ++n)
+      for (int64_t c = 0; c < s.c; ++c)
+        for (size_t p = 0; p < hw; ++p)
+          x_nhwc.raw[(size_t(n) * hw + p) * size_t(s.c) + size_t(c)] = x.raw[(size_t(n * s.c + c)) * hw + p];
+  const std::vector<int64_t> x_dims = s.layout == 1 ? std::vector<int64_t>{s.n, s.h, s.w, s.c}
+                                                    : std::vector<int64_t>{s.n, s.c, s.h, s.w};
+  const std::vector<int64_t> y_dims = s.layout ? std::vector<int64_t>{s.n, oh, ow, s.m}
+                                               : std::vector<int64_t>{s.n, s.m, oh, ow};
   for (bool const_w : {true, false}) {
     OpCase op("QLinearConv", "nquant");
-    op.in(s.xt, {s.n, s.c, s.h, s.w}, x.data(), false)
+    op.in(s.xt, x_dims, (s.layout == 1 ? x_nhwc : x).data(), false)
         .in(DType::f32, {}, &sx, true)
         .in(s.xt, {}, zx.data(), true)
         .in(s.wt, {s.m, cg, s.kh, s.kw}, w.data(), const_w)
@@ -554,17 +570,27 @@ void run_conv(const ConvCase& s, uint32_t seed) {
     if (s.out) op.in(DType::f32, {}, &sy, true).in(s.xt, {}, zy.data(), true);
     else op.absent().absent();
     if (s.bias) op.in(DType::s32, {s.m}, bias.data(), true);
-    op.out(ot, {s.n, s.m, oh, ow})
+    op.out(ot, y_dims)
         .attr("strides", attr_ints({s.sh, s.sw}))
         .attr("dilations", attr_ints({s.dh, s.dw}))
         .attr("pads", attr_ints({s.pt, s.pl, s.pb, s.pr}))
         .attr("group", attr_int(s.g));
     if (s.out == 2) op.attr("qmin", attr_int(qmin)).attr("qmax", attr_int(qmax));
+    if (s.layout) op.attr("channels_last", attr_int(s.layout));
     nq::Status st = op.create();
     REQUIRE_MESSAGE(st.is_ok(), st.message);
-    std::vector<uint8_t> y(acc.size() * (s.out ? 1 : 4), 0xEE);
+    const size_t esz = s.out ? 1 : 4;
+    std::vector<uint8_t> y(acc.size() * esz, 0xEE);
     st = op.run(y.data());
     REQUIRE_MESSAGE(st.is_ok(), st.message);
+    if (s.layout) {
+      // Back to NCHW for the comparison.
+      const std::vector<uint8_t> nhwc = y;
+      for (int64_t n = 0; n < s.n; ++n)
+        for (int64_t m = 0; m < s.m; ++m)
+          for (size_t p = 0; p < oshw; ++p)
+            std::memcpy(&y[((size_t(n * s.m + m)) * oshw + p) * esz], &nhwc[((size_t(n) * oshw + p) * size_t(s.m) + size_t(m)) * esz], esz);
+    }
     Stage sg;
     sg.kind = s.out ? Stage::quant : Stage::fp;
     sg.out = ot;
@@ -608,6 +634,40 @@ TEST_CASE("ops.quant_gemm nquant QLinearConv: geometry, groups, depthwise, clamp
   };
   uint32_t seed = 700;
   for (const ConvCase& c : cases) run_conv(c, seed += 10);
+}
+
+TEST_CASE("ops.quant_gemm nquant QLinearConv with symmetric weights (the fused direct path)") {
+  const DType u8 = DType::u8, s8 = DType::s8;
+  // C a multiple of 4, uint8 x, int8 w with zero points 0 and a quantized output take the
+  // direct path where the ISA has it; the rest of the sweep checks the GEMM path is kept.
+  std::vector<ConvCase> cases = {
+      // n  c   h   w   m  kh kw sh sw dh dw pt pl pb pr  g
+      {1, 16, 10, 10, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 17, true, true, 1, true},   // pointwise
+      {2, 32, 12, 11, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 128, true, true, 2, true},  // N 16, relu
+      {1, 24, 9, 9, 20, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, u8, s8, 5, false, false, 1, true},    // 1x1 stride 2
+      {1, 8, 9, 11, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 90, true, true, 1, true},     // 3x3 pads: edges
+      {2, 12, 9, 11, 33, 3, 3, 2, 2, 1, 1, 1, 0, 1, 2, 1, u8, s8, 255, true, true, 2, true},   // uneven pads
+      {1, 4, 11, 12, 9, 5, 5, 1, 1, 2, 2, 4, 4, 4, 4, 1, u8, s8, 61, true, true, 2, true},     // dilated: per-tap runs
+      {1, 64, 7, 7, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 3, true, true, 1, true},      // small image: channel split
+      {1, 36, 30, 30, 65, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 128, true, true, 1, true},  // chunks, N past a panel
+      {1, 16, 10, 10, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 17, true, true, 0, true},   // float out: GEMM path
+      {1, 16, 10, 10, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, s8, s8, -3, true, true, 1, true},   // int8 x: GEMM path
+      {1, 6, 8, 8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 9, true, true, 1, true},       // C % 4: GEMM path
+  };
+  for (size_t i = 0, n = cases.size(); i < n; ++i) {
+    for (int layout : {1, 2}) {
+      ConvCase c = cases[i];
+      c.layout = layout;
+      cases.push_back(c);
+    }
+  }
+  const size_t threads = nq::get_num_threads();
+  for (size_t t : {size_t(1), size_t(2)}) {
+    nq::set_num_threads(t);
+    uint32_t seed = 1700;
+    for (const ConvCase& c : cases) run_conv(c, seed += 10);
+  }
+  nq::set_num_threads(threads);
 }
 
 TEST_CASE("ops.quant_gemm nquant QLinearConv 1-D and 3-D shapes") {
