@@ -20,7 +20,11 @@
 // there, so the double add and the conversion to float round like the fused operation (they
 // could only differ were the exact sum within 2^-53 of a float tie).
 #include <cmath>
+#include <type_traits>
 #include <vector>
+
+#include "kernels/qadd.h"
+#include "runtime/dispatch.h"
 
 #include "ops/nn_util.h"
 #include "ops/quant_contrib.h"
@@ -120,7 +124,8 @@ inline float mul_value(int32_t p, const MulConsts& k) {
 }
 
 template <typename T>
-void add_loop(const StridedLoop& L, const T* a, const T* b, T* c, const AddConsts& k, QRange r, const uint8_t* table) {
+void add_loop(const StridedLoop& L, const T* a, const T* b, T* c, const AddConsts& k, QRange r, const uint8_t* table,
+              const QAddKernel* simd) {
   const float lo = float(r.lo), hi = float(r.hi);
   if (L.count == 1) {
     // One element: onnxruntime takes A as the scalar, so (X, Y) = (B, A), and its kernel,
@@ -138,7 +143,17 @@ void add_loop(const StridedLoop& L, const T* a, const T* b, T* c, const AddConst
       const T* x = a + o[1];
       const T* y = b + o[2];
       T* z = c + o[0];
-      if (da && db && table) {
+      if (da && db && simd) {
+        QAddParams p;
+        p.ra = k.ra;
+        p.rb = k.rb;
+        p.f = k.f_ab;
+        p.lo = lo;
+        p.hi = hi;
+        p.is_signed = std::is_signed<T>::value;
+        simd->run(reinterpret_cast<const uint8_t*>(x), reinterpret_cast<const uint8_t*>(y),
+                  reinterpret_cast<uint8_t*>(z), n, p);
+      } else if (da && db && table) {
         lookup_pairs(x, y, z, n, table);
       } else if (da && db) {
         run_vv(x, y, z, n, [=](T u, T v) {
@@ -219,7 +234,8 @@ class QBinaryKernel final : public OpKernel {
            constant_qparams(init, kC, signed_));
       // Big element-wise adds and muls (residual connections, gates) look results up: 64 KiB
       // built once here with the same arithmetic as the per-element path.
-      if (loop_.count >= kTableMinElements) {
+      // (Not for adds where a SIMD kernel computes them faster than a table is read.)
+      if (loop_.count >= kTableMinElements && (mul_ || qadd_->isa == Isa::scalar)) {
         if (signed_) build_table<int8_t>();
         else build_table<uint8_t>();
       }
@@ -247,7 +263,7 @@ class QBinaryKernel final : public OpKernel {
   void dispatch(const T* a, const T* b, T* c, QRange r) const {
     const uint8_t* table = table_.empty() ? nullptr : table_.data();
     if (mul_) mul_loop(loop_, a, b, c, mul_k_, r, table);
-    else add_loop(loop_, a, b, c, add_k_, r, table);
+    else add_loop(loop_, a, b, c, add_k_, r, table, qadd_->isa == Isa::scalar ? nullptr : qadd_);
   }
 
   static constexpr size_t kTableMinElements = size_t(1) << 15;
@@ -274,6 +290,7 @@ class QBinaryKernel final : public OpKernel {
   std::vector<uint8_t> table_;
   AddConsts add_k_{};
   MulConsts mul_k_{};
+  const QAddKernel* qadd_ = &qadd_kernel_for(active_isa());
 };
 
 // ---- table-driven activations ----

@@ -1,0 +1,37 @@
+// Scalar reference twin of the quantized byte add. A byte times a float is exact in double,
+// so each double multiply-add followed by one rounding to float is the fused operation
+// (the two could only differ were the exact sum within 2^-53 of a float tie), and this
+// compiles to the same bits without FMA hardware.
+#include "kernels/qadd.h"
+
+namespace nq {
+namespace {
+
+inline float fma_byte(int32_t x, float r, float c) {
+  return static_cast<float>(static_cast<double>(x) * r + static_cast<double>(c));
+}
+
+// Clamp, then round half to even (the bounds are integers, so rounding after the clamp
+// equals clamping after rounding); a NaN takes the lower bound.
+inline int32_t round_clamp(float v, float lo, float hi) {
+  v = v > lo ? v : lo;
+  v = v < hi ? v : hi;
+  const int32_t i = static_cast<int32_t>(v);
+  const float d = v - static_cast<float>(i);
+  const int32_t odd = i & 1;
+  return i + ((d > 0.5f) | ((d == 0.5f) & odd)) - ((d < -0.5f) | ((d == -0.5f) & odd));
+}
+
+void run(const uint8_t* x, const uint8_t* y, uint8_t* z, size_t n, const QAddParams& p) {
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t u = p.is_signed ? int32_t(int8_t(x[i])) : int32_t(x[i]);
+    const int32_t v = p.is_signed ? int32_t(int8_t(y[i])) : int32_t(y[i]);
+    z[i] = static_cast<uint8_t>(round_clamp(fma_byte(u, p.ra, fma_byte(v, p.rb, p.f)), p.lo, p.hi));
+  }
+}
+
+}  // namespace
+
+const QAddKernel qadd_x8__ref = {"qadd_x8__ref", Isa::scalar, run};
+
+}  // namespace nq
