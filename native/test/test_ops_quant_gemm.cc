@@ -653,6 +653,10 @@ TEST_CASE("ops.quant_gemm nquant QLinearConv with symmetric weights (the fused d
       {1, 16, 10, 10, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 17, true, true, 0, true},   // float out: GEMM path
       {1, 16, 10, 10, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, s8, s8, -3, true, true, 1, true},   // int8 x: GEMM path
       {1, 6, 8, 8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 9, true, true, 1, true},       // C % 4: GEMM path
+      {2, 48, 13, 9, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48, u8, s8, 128, true, true, 1, true},  // depthwise, quads
+      {1, 40, 9, 10, 40, 3, 3, 2, 1, 1, 1, 1, 1, 0, 1, 40, u8, s8, 7, false, true, 2, true},   // dw 32 + 8 channels
+      {1, 19, 12, 12, 19, 5, 5, 1, 1, 2, 2, 4, 4, 4, 4, 19, u8, s8, 0, true, true, 1, true},   // dw dilated 5x5
+      {1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16, u8, s8, 50, true, true, 0, true},    // dw float out
   };
   for (size_t i = 0, n = cases.size(); i < n; ++i) {
     for (int layout : {1, 2}) {
