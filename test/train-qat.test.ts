@@ -1,7 +1,7 @@
 // Quantization-aware training, small and fast: a Conv-BN-ReLU digit classifier is trained,
 // prepared for QAT (fake quantization where quantizeStatic puts integers, BN folded into the
 // fake-quantized weights), fine-tuned, and converted; the INT8 model computes what the QAT
-// model simulated, and onnxruntime-node agrees with its QDQ export.
+// model simulated, and onnxruntime-node agrees with its QDQ and QOperator exports.
 import * as ort from 'onnxruntime-node';
 import { sequential } from '../lib/train/sequential';
 import { layers } from '../lib/train/layers';
@@ -11,6 +11,7 @@ import { convertQat, prepareQat, QatModel } from '../lib/train/qat';
 import { loadMnistDigits } from '../lib/train/datasets';
 import { Tensor } from '../lib/tensor';
 import { quantizeStatic } from '../lib/quant/static';
+import { importModel } from '../lib/onnx/import';
 
 function firstRows(d: { x: Tensor; y: Tensor }, n: number): { x: Tensor; y: Tensor } {
   const per = d.x.size / d.x.dims[0];
@@ -72,6 +73,23 @@ test('QAT: prepare, fine-tune, convert; the INT8 model matches the simulation an
     if (arg(ours) === arg(theirs)) agree++;
   }
   expect(agree).toBeGreaterThanOrEqual(31);
+
+  // The QOperator export (QLinearConv / QLinearMatMul) of the same QAT model: onnxruntime runs
+  // it and agrees with our run of it.
+  const qop = await convertQat(qat, { format: 'qoperator' });
+  const qopBytes = qop.toOnnx();
+  const qopOps = new Set(importModel(qopBytes).graph.nodes.map((n) => n.opType));
+  expect(qopOps.has('QLinearConv')).toBe(true);
+  const oursQop = (await qop.run({ input: x })).output.data as Float32Array;
+  const qopSession = await ort.InferenceSession.create(qopBytes);
+  const theirsQop = (await qopSession.run({ input: new ort.Tensor('float32', x.data as Float32Array, x.dims) })).output.data as Float32Array;
+  let agreeQop = 0;
+  for (let r = 0; r < 32; r++) {
+    const arg = (d: Float32Array): number => { let b = 0; for (let c = 1; c < 10; c++) if (d[r * 10 + c] > d[r * 10 + b]) b = c; return b; };
+    if (arg(oursQop) === arg(theirsQop) && arg(oursQop) === arg(ours)) agreeQop++;
+  }
+  expect(agreeQop).toBeGreaterThanOrEqual(31);
+  expect((await evaluate(qop, heldOut)).accuracy!).toBeCloseTo(converted, 2);
 });
 
 test('QAT with learned activation scales (LSQ): the scales move, the INT8 model matches the simulation', async () => {
