@@ -21,12 +21,25 @@ constexpr size_t kQDwChannelPad = 16;
 size_t qdwconv_packed_count(size_t taps, size_t channels);
 void qdwconv_pack_w(const int16_t* w, size_t taps, size_t channels, int16_t* packed);
 
+// The requantization a variant may fuse: out = requant_float(acc + col_term[c], scale[c]),
+// the GEMM epilogue's float_scale rule (qgemm_rules::requant_float), per channel c.
+struct QDwRequant {
+  const int32_t* col_term = nullptr;  // channels values
+  const float* scale = nullptr;       // channels values
+  int32_t zc = 0, qmin = 0, qmax = 255;
+};
+
 struct QDwConvKernel {
   const char* name;  // e.g. "qdwconv_x8_nhwc__avx512vnni"
   Isa isa;
   // Reads exactly `channels` bytes from each row pointer (never past them).
   void (*run)(const uint8_t* const* rows, size_t pixels, size_t taps, size_t channels,
               bool x_signed, const int16_t* packed_w, int32_t* acc, size_t ldacc);
+  // The same sums requantized in registers and stored as bytes (out row stride ldout), or
+  // null where the variant leaves that to the GEMM epilogue.
+  void (*run_requant)(const uint8_t* const* rows, size_t pixels, size_t taps, size_t channels,
+                      bool x_signed, const int16_t* packed_w, const QDwRequant& rq, uint8_t* out,
+                      size_t ldout);
 };
 
 extern const QDwConvKernel qdwconv_x8_nhwc__ref;

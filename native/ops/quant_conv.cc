@@ -569,6 +569,13 @@ class QConvKernel final : public OpKernel {
     e.qmax = stage_.config().qmax;
     e.ldc = m_;
     const bool x_signed = x_type_ == DType::s8;
+    const bool fused = quant && qdw_->run_requant;
+    QDwRequant rq;
+    rq.col_term = col_term;
+    rq.scale = col_rq;
+    rq.zc = e.zc;
+    rq.qmin = e.qmin;
+    rq.qmax = e.qmax;
     return for_chunks(buf, taps_ * m_, 8, [&](const uint8_t* xt_n, size_t p0, size_t rows, uint8_t* slot, uint8_t* y_n) {
       const uint8_t** ptrs = reinterpret_cast<const uint8_t**>(slot);
       int32_t* acc = reinterpret_cast<int32_t*>(slot + round64(chunk_rows_ * taps_ * sizeof(void*)));
@@ -577,13 +584,18 @@ class QConvKernel final : public OpKernel {
       uint8_t* tmp = channels_last_ ? y_n + p0 * m_ * esize_ : slot_tmp;
       std::memset(zero_row, int(uint8_t(zx)), c_);
       tap_pointers(xt_n, p0, rows, zero_row, ptrs);
-      // A few pixels at a time, so their int32 sums are still in L1 for the epilogue.
-      QGemmEpilogueArgs ea = e;
-      for (size_t r0 = 0; r0 < rows; r0 += kDwPixels) {
-        const size_t nr = std::min(kDwPixels, rows - r0);
-        qdw_->run(ptrs + r0 * taps_, nr, taps_, c_, x_signed, wq, acc, m_);
-        ea.out = tmp + r0 * m_ * esize_;
-        qk_->epilogue(ea, acc, m_, nr, m_, zeros_.data(), 0, 0);
+      if (fused) {
+        // The variant requantizes in registers: no int32 sums go through memory.
+        qdw_->run_requant(ptrs, rows, taps_, c_, x_signed, wq, rq, tmp, m_);
+      } else {
+        // A few pixels at a time, so their int32 sums are still in L1 for the epilogue.
+        QGemmEpilogueArgs ea = e;
+        for (size_t r0 = 0; r0 < rows; r0 += kDwPixels) {
+          const size_t nr = std::min(kDwPixels, rows - r0);
+          qdw_->run(ptrs + r0 * taps_, nr, taps_, c_, x_signed, wq, acc, m_);
+          ea.out = tmp + r0 * m_ * esize_;
+          qk_->epilogue(ea, acc, m_, nr, m_, zeros_.data(), 0, 0);
+        }
       }
       if (channels_last_) return Status::ok();
       if (esize_ == 1)

@@ -1,5 +1,8 @@
 // Scalar twin of the INT8 depthwise kernels: exact int32 sums, tap by tap.
+#include <vector>
+
 #include "kernels/qdwconv.h"
+#include "kernels/qgemm_internal.h"
 
 namespace nq {
 namespace {
@@ -21,8 +24,22 @@ void run(const uint8_t* const* rows, size_t pixels, size_t taps, size_t channels
   }
 }
 
+// The fused variant's twin: the sums above, then the epilogue rule per channel.
+void run_requant(const uint8_t* const* rows, size_t pixels, size_t taps, size_t channels, bool x_signed,
+                 const int16_t* w, const QDwRequant& rq, uint8_t* out, size_t ldout) {
+  std::vector<int32_t> acc(channels);
+  for (size_t p = 0; p < pixels; ++p) {
+    run(rows + p * taps, 1, taps, channels, x_signed, w, acc.data(), channels);
+    for (size_t c = 0; c < channels; ++c) {
+      const uint32_t v = static_cast<uint32_t>(acc[c]) + static_cast<uint32_t>(rq.col_term[c]);
+      out[p * ldout + c] = static_cast<uint8_t>(
+          qgemm_rules::requant_float(static_cast<int32_t>(v), rq.scale[c], rq.zc, rq.qmin, rq.qmax));
+    }
+  }
+}
+
 }  // namespace
 
-const QDwConvKernel qdwconv_x8_nhwc__ref = {"qdwconv_x8_nhwc__ref", Isa::scalar, run};
+const QDwConvKernel qdwconv_x8_nhwc__ref = {"qdwconv_x8_nhwc__ref", Isa::scalar, run, run_requant};
 
 }  // namespace nq

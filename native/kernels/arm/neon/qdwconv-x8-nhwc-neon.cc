@@ -72,6 +72,6 @@ void run(const uint8_t* const* rows, size_t pixels, size_t taps, size_t channels
 
 }  // namespace
 
-const QDwConvKernel qdwconv_x8_nhwc__neon = {"qdwconv_x8_nhwc__neon", Isa::neon, run};
+const QDwConvKernel qdwconv_x8_nhwc__neon = {"qdwconv_x8_nhwc__neon", Isa::neon, run, nullptr};
 
 }  // namespace nq

@@ -79,6 +79,6 @@ void run(const uint8_t* const* rows, size_t pixels, size_t taps, size_t channels
 
 }  // namespace
 
-const QDwConvKernel qdwconv_x8_nhwc__avx2 = {"qdwconv_x8_nhwc__avx2", Isa::avx2, run};
+const QDwConvKernel qdwconv_x8_nhwc__avx2 = {"qdwconv_x8_nhwc__avx2", Isa::avx2, run, nullptr};
 
 }  // namespace nq
