@@ -48,6 +48,11 @@ export interface QuantizeStaticOptions {
   activationType?: QuantType;
   /** Weight type (default 'int8'). */
   weightType?: QuantType;
+  /**
+   * Bits of the weight grid (2..8, default 8): int8 weights rounded to ±(2^(bits-1) − 1) steps, a
+   * custom low-bit scheme that still runs on the INT8 kernels and exports as plain int8 QDQ.
+   */
+  weightBits?: number;
   /** Activations with zero point 0 (int8) / 128 (uint8) (default false). */
   symmetricActivations?: boolean;
   /** 'qdq' (default): QuantizeLinear/DequantizeLinear around float ops; 'qoperator': QLinear* ops. */
@@ -106,6 +111,17 @@ export function isExcluded(nodeName: string, list: NodeSelector[]): boolean {
   return list.some((s) => (typeof s === 'string' ? s === nodeName : s.test(nodeName)));
 }
 
+function weightBits(v: unknown, weightType: unknown, reduce: unknown): number {
+  if (v === undefined) return 8;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 2 || v > 8) throw invalidRange('opts.weightBits', 'an integer from 2 to 8', v);
+  if (v < 8 && weightType !== undefined && weightType !== 'int8') throw invalidRange('opts.weightType', "'int8' when weightBits < 8 (the narrow grid is symmetric)", weightType);
+  if (v < 8 && reduce === true) throw invalidRange('opts.reduceRange', 'false when weightBits < 8', reduce);
+  return v;
+}
+
+// A narrow weight grid already leaves the products far from overflow: 'auto' stays off for it.
+const narrowWeights = (bits: unknown): boolean => typeof bits === 'number' && bits < 8;
+
 /** Whether reduceRange 'auto' applies on this machine. */
 function autoReduceRange(): boolean {
   const info = cpu();
@@ -147,6 +163,7 @@ export interface ResolvedStaticOptions {
   perChannel: boolean;
   activationType: QuantType;
   weightType: QuantType;
+  weightBits: number;
   symmetricActivations: boolean;
   format: 'qdq' | 'qoperator';
   opTypes: Set<string>;
@@ -206,12 +223,13 @@ export function resolveStaticOptions(opts: unknown): ResolvedStaticOptions {
     perChannel: bool('opts.perChannel', o.perChannel, true),
     activationType: quantType('opts.activationType', o.activationType, 'uint8'),
     weightType: quantType('opts.weightType', o.weightType, 'int8'),
+    weightBits: weightBits(o.weightBits, o.weightType, o.reduceRange),
     symmetricActivations: bool('opts.symmetricActivations', o.symmetricActivations, false),
     format,
     opTypes: opTypes('opts.opTypes', o.opTypes, supported, supported.filter((t) => !OPT_IN_STATIC_OPS.has(t))),
     nodesToExclude: selectors('opts.nodesToExclude', o.nodesToExclude),
     overrides,
-    reduceRange: reduceRange(o.reduceRange),
+    reduceRange: narrowWeights(o.weightBits) && (o.reduceRange === undefined || o.reduceRange === 'auto') ? false : reduceRange(o.reduceRange),
     biasCorrection: bool('opts.biasCorrection', o.biasCorrection, false),
     allowNonFinite: bool('opts.allowNonFinite', o.allowNonFinite, false),
     reportBatches,

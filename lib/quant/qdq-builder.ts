@@ -25,6 +25,8 @@ export interface BuildOptions {
   weightType: QuantType;
   perChannel: boolean;
   reduceRange: boolean;
+  /** Bits of the symmetric int8 weight grid (8: the whole type). */
+  weightBits: number;
   /** Default-domain opset (per-channel DequantizeLinear needs 13). */
   opset: number;
 }
@@ -174,7 +176,7 @@ function quantizeNodeWeights(graph: Graph, np: NodePlan, p: Map<string, QParams>
   const wName = node.inputs[np.weight!.input];
   const w = constant(graph, wName) as Tensor<'float32'>;
   const perChannel = opts.perChannel && opts.opset >= 13;
-  const qw = quantizeWeight(w, { dtype: opts.weightType, perChannel, axis: np.weight!.axis, reduceRange: opts.reduceRange });
+  const qw = quantizeWeight(w, { dtype: opts.weightType, perChannel, axis: np.weight!.axis, reduceRange: opts.reduceRange, bits: opts.weightBits });
   const base = `${wName}`;
   const dataName = freshName(graph, `${base}_quantized`);
   graph.initializers.set(dataName, qw.data);

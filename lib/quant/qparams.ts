@@ -18,6 +18,11 @@ export interface QParamsOptions {
   symmetric: boolean;
   /** 7-bit codes (uint8 0..127, int8 -64..63), for kernels whose 8-bit products could overflow. */
   reduceRange?: boolean;
+  /**
+   * Fewer bits than the type holds (2..8, default 8), symmetric only: the codes ±(2^(bits-1) − 1)
+   * around the zero point, stored in the 8-bit type (a 4-bit grid in int8 runs on the INT8 kernels).
+   */
+  bits?: number;
 }
 
 /** The codes a scale is fitted to. */
@@ -43,8 +48,16 @@ const TYPE_RANGE: Readonly<Record<QuantType, CodeRange>> = {
  * ±absmax are both exactly representable: int8 -127..127 (zero point 0), uint8 1..255 (zero point
  * 128, the same grid shifted); with reduceRange int8 -63..63, uint8 1..127 (zero point 64).
  */
-export function codeRange(dtype: QuantType, symmetric: boolean, reduceRange = false): CodeRange {
+export function codeRange(dtype: QuantType, symmetric: boolean, reduceRange = false, bits = 8): CodeRange {
   assertQuantType('dtype', dtype);
+  if (!Number.isInteger(bits) || bits < 2 || bits > 8) throw invalidRange('bits', 'an integer from 2 to 8', bits);
+  if (bits < 8) {
+    if (!symmetric) throw invalidRange('bits', '8 unless the grid is symmetric (weights)', bits);
+    if (reduceRange) throw invalidRange('reduceRange', 'false when bits < 8 (the grid is already narrower)', reduceRange);
+    const half = 2 ** (bits - 1) - 1;
+    const mid = dtype === 'int8' ? 0 : 128;
+    return { qmin: mid - half, qmax: mid + half };
+  }
   const full = TYPE_RANGE[dtype];
   const qmin = reduceRange ? full.qmin / 2 : full.qmin;
   const qmax = reduceRange ? (full.qmax + 1) / 2 - 1 : full.qmax;
@@ -70,7 +83,7 @@ export function qparamsFromRange(r: Range, opts: QParamsOptions): QParams {
   }
   const dtype = opts.dtype;
   assertQuantType('options.dtype', dtype);
-  const { qmin, qmax } = codeRange(dtype, opts.symmetric, opts.reduceRange === true);
+  const { qmin, qmax } = codeRange(dtype, opts.symmetric, opts.reduceRange === true, opts.bits ?? 8);
 
   let rmin = Math.min(r.min, 0);
   let rmax = Math.max(r.max, 0);

@@ -22,6 +22,8 @@ export interface WeightScheme {
   /** Channel axis when per channel (0 for Conv, the N axis for MatMul/Gemm). */
   axis: number;
   reduceRange: boolean;
+  /** Symmetric int8 weights on a narrower grid, ±(2^(bits-1) − 1) (default 8). */
+  bits?: number;
 }
 
 /** Quantizes a float32 weight tensor; per channel along `axis` when asked and rank allows. */
@@ -44,7 +46,7 @@ export function quantizeWeight(w: Tensor<'float32'>, scheme: WeightScheme): Quan
   }
   const symmetric = scheme.dtype === 'int8';
   const params = Array.from({ length: channels }, (_, c) =>
-    qparamsFromRange({ min: src.length ? mins[c] : 0, max: src.length ? maxs[c] : 0 }, { dtype: scheme.dtype, symmetric, reduceRange: scheme.reduceRange }));
+    qparamsFromRange({ min: src.length ? mins[c] : 0, max: src.length ? maxs[c] : 0 }, { dtype: scheme.dtype, symmetric, reduceRange: scheme.reduceRange, bits: scheme.bits }));
   const q = scheme.dtype === 'int8' ? new Int8Array(src.length) : new Uint8Array(src.length);
   const deq = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) {

@@ -21,6 +21,11 @@ export interface QatOptions {
   symmetricActivations?: boolean;
   /** Per-channel int8 weights (default true). */
   perChannel?: boolean;
+  /**
+   * Bits of the weight grid (2..8, default 8): int8 weights trained on ±(2^(bits-1) − 1) steps, as
+   * quantizeStatic's weightBits quantizes them (the converted model still runs on INT8 kernels).
+   */
+  weightBits?: number;
   reduceRange?: boolean;
   /** Observer moving average: range = range·m + batch·(1 − m) (default 0.95). */
   observerMomentum?: number;
@@ -42,7 +47,7 @@ export interface QatInfo {
   learnedScales: Map<string, string>;
   /** Weights fake-quantized, and whether a BatchNormalization was folded into them. */
   weights: { node: string; weight: string; axis: number; foldedBatchNorm?: string }[];
-  options: Required<Pick<QatOptions, 'activationType' | 'symmetricActivations' | 'perChannel' | 'reduceRange'>> & Pick<QatOptions, 'opTypes' | 'nodesToExclude'>;
+  options: Required<Pick<QatOptions, 'activationType' | 'symmetricActivations' | 'perChannel' | 'reduceRange' | 'weightBits'>> & Pick<QatOptions, 'opTypes' | 'nodesToExclude'>;
 }
 
 /** A model prepared for quantization-aware training: fit() it, then convertQat(). */
@@ -79,7 +84,8 @@ export function prepareQat(model: Model, opts: QatOptions = {}): QatModel {
   // The float model QAT trains and convertQat quantizes: its own copy of the weights.
   const floatIr: ModelIR = { graph: copyGraphWeights(model.ir.graph), meta: { ...model.ir.meta, opsets: new Map(model.ir.meta.opsets), metadata: new Map(model.ir.meta.metadata) } };
   const floatModel = new Model(floatIr);
-  const resolved = resolveStaticOptions({ activationType, symmetricActivations, perChannel, reduceRange, weightType: 'int8', opTypes: opts.opTypes, nodesToExclude: opts.nodesToExclude });
+  const resolved = resolveStaticOptions({ activationType, symmetricActivations, perChannel, reduceRange, weightType: 'int8', weightBits: opts.weightBits, opTypes: opts.opTypes, nodesToExclude: opts.nodesToExclude });
+  const weightBits = resolved.weightBits;
   const { plan } = staticPlan(floatModel, resolved);
 
   // The QAT graph: the float graph's nodes over the same weight tensors, plus fake quantization.
@@ -132,7 +138,7 @@ export function prepareQat(model: Model, opts: QatOptions = {}): QatModel {
 
   // Weights: int8, symmetric, per channel, like quantizeStatic's weights.
   const wFull = codeRange('int8', false);
-  const wCodes = codeRange('int8', true, reduceRange);
+  const wCodes = codeRange('int8', true, reduceRange, weightBits);
   const weights: QatInfo['weights'] = [];
   const planned = new Set(plan.nodes.filter((np) => np.quantized && np.weight).map((np) => np.node.name));
   const fakeQuantWeight = (p: Node, w: string, axis: number, rank: number): { nodes: Node[]; out: string } => {
@@ -215,7 +221,7 @@ export function prepareQat(model: Model, opts: QatOptions = {}): QatModel {
   opsets.set(TRAIN_DOMAIN, 1);
   return new QatModel({ graph: g, meta: { ...floatIr.meta, opsets } }, {
     float: floatIr, ranges, weights, learnedScales,
-    options: { activationType, symmetricActivations, perChannel, reduceRange, opTypes: opts.opTypes, nodesToExclude: opts.nodesToExclude },
+    options: { activationType, symmetricActivations, perChannel, reduceRange, weightBits, opTypes: opts.opTypes, nodesToExclude: opts.nodesToExclude },
   });
 }
 
@@ -246,6 +252,6 @@ export async function convertQat(model: QatModel, opts: ConvertQatOptions = {}):
   }))];
   return quantizeStatic(float, calibration, {
     method: 'minmax', activationType: o.activationType, symmetricActivations: o.symmetricActivations, perChannel: o.perChannel,
-    reduceRange: o.reduceRange, weightType: 'int8', opTypes: o.opTypes, nodesToExclude: o.nodesToExclude, overrides, format: opts.format,
+    reduceRange: o.reduceRange, weightType: 'int8', weightBits: o.weightBits, opTypes: o.opTypes, nodesToExclude: o.nodesToExclude, overrides, format: opts.format,
   });
 }
