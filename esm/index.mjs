@@ -10,5 +10,6 @@ export const {
   createObserver, MinMaxObserver, MovingAverageObserver, HistogramObserver, qparamsFromRange, sqnr, lowerQdq,
   sequential, layers, fit, evaluate, sgd, adam, adamw, stepLr, cosineLr,
   prepareQat, convertQat, QatModel, randomShift, loadMnistDigits, loadFashionMnist, readIdx, FASHION_MNIST_CLASSES,
+  compare, argmaxRows, renderReport, writeReport, reportCharts, randomFeeds, parseNpy, encodeNpy,
 } = nquant;
 export default nquant;

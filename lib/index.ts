@@ -55,3 +55,14 @@ export { prepareQat, convertQat, QatModel } from './train/qat';
 export type { QatOptions, QatInfo, ConvertQatOptions } from './train/qat';
 export { loadMnistDigits, loadFashionMnist, readIdx, FASHION_MNIST_CLASSES } from './train/datasets';
 export { randomShift } from './train/augment';
+
+// Comparison reports.
+export { compare, argmaxRows } from './report/compare';
+export type { CompareInput, CompareOptions, CompareProgress, CompareResult, CompareRow } from './report/compare';
+export { renderReport, writeReport, reportCharts } from './report/render';
+export type { ReportData, ReportChart } from './report/render';
+export type { BarChart, BarDatum } from './report/charts';
+export type { LatencyStats } from './report/latency';
+export { randomFeeds } from './report/random-feeds';
+export type { RandomFeedOptions } from './report/random-feeds';
+export { parseNpy, encodeNpy } from './cli/npy';
