@@ -8,6 +8,7 @@ import { benchGemm, GemmRow } from './gemm';
 import { benchModels, ModelRow } from './models';
 import { benchQuant, QuantRow } from './quant';
 import { benchTrain, TrainRow } from './train';
+import { benchCompress, compressMarkdown } from './compress';
 
 function machineLine(): string {
   const info = cpu();
@@ -121,6 +122,17 @@ program
     const rows = await benchTrain(!!o.quick, (s) => console.log(s));
     const torch = rows.find((r) => r.torchVersion)?.torchVersion;
     if (o.write) writeSection('Training throughput', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}; Fashion-MNIST 28x28, batch 64, forward + backward + Adam; PyTorch ${torch ?? 'not installed'} (Debian python3-torch, a subprocess)\n\n${trainMarkdown(rows)}`);
+  });
+
+program
+  .command('compress')
+  .description('INT4 (MatMulNBits) vs INT8 (quantizeDynamic) vs FP32 GEMV (M=1) on 3 x 4096x4096 MatMuls, ours vs onnxruntime-node on the same files')
+  .option('--quick', 'one thread count, short timing')
+  .option('--write', 'record the table in bench/RESULTS.md')
+  .action(async (o: { quick?: boolean; write?: boolean }) => {
+    console.log(machineLine());
+    const rows = await benchCompress({ quick: o.quick });
+    if (o.write) writeSection('Compression (FP32 / INT8 / INT4 GEMV)', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}\n\n${compressMarkdown(rows)}`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

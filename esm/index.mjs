@@ -11,5 +11,9 @@ export const {
   sequential, layers, fit, evaluate, sgd, adam, adamw, stepLr, cosineLr,
   prepareQat, convertQat, QatModel, randomShift, loadMnistDigits, loadFashionMnist, readIdx, FASHION_MNIST_CLASSES,
   compare, argmaxRows, renderReport, writeReport, reportCharts, randomFeeds, parseNpy, encodeNpy,
+  toFp16, Fp16Model, quantizeInt4, Int4Model,
+  clusterWeights, fineTuneClustered, materializeClusters, decodeClusteredWeight, distinctValues, ClusteredModel,
+  quantizeCodebooks, prune, stripPruning, PrunedModel, polynomialSparsity, sparsityOf,
+  packCompact, unpackCompact, compactReport, deepCompress,
 } = nquant;
 export default nquant;

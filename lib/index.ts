@@ -66,3 +66,25 @@ export type { LatencyStats } from './report/latency';
 export { randomFeeds } from './report/random-feeds';
 export type { RandomFeedOptions } from './report/random-feeds';
 export { parseNpy, encodeNpy } from './cli/npy';
+
+// Smaller than INT8: FP16 and block-wise INT4.
+export { toFp16, Fp16Model } from './compress/fp16';
+export type { Fp16Report } from './compress/fp16';
+export type { ToFp16Options } from './compress/fp16-options';
+export { quantizeInt4, Int4Model } from './compress/int4';
+export type { Int4Report, Int4LayerReport } from './compress/int4';
+export type { QuantizeInt4Options, Int4BlockSize } from './compress/int4-options';
+export type { Int4Method } from './compress/int4-blocks';
+
+// Weight sharing (clustering), pruning, and the Deep Compression pipeline.
+export { clusterWeights, fineTuneClustered, materializeClusters, decodeClusteredWeight, distinctValues, ClusteredModel } from './compress/cluster';
+export type { ClusterOptions, ClusterInit, ClusterExecution, ClusteredLayer, CodebookEncoding } from './compress/cluster';
+export { quantizeCodebooks } from './compress/cluster-quantize';
+export type { CodebookQuantOptions } from './compress/cluster-quantize';
+export { prune, stripPruning, PrunedModel, polynomialSparsity, sparsityOf } from './compress/prune';
+export type { PruneOptions, PruneStructure, PolynomialSchedule, PrunedLayer, PruningInfo } from './compress/prune';
+export { packCompact, unpackCompact, compactReport } from './compress/compact-format';
+export type { CompactReport, CompactTensorReport } from './compress/compact-format';
+export { deepCompress } from './compress/deep-compression';
+export type { DeepCompressionOptions, StageResult } from './compress/deep-compression';
+export type { LayerPattern } from './compress/compressible-weights';

@@ -491,6 +491,17 @@ export const GRADIENTS: { [opType: string]: GradientRule } = {
       ctx.give(0, ctx.emit('Transpose', [dy], ['dx'], [ctx.shape(ctx.node.inputs[0]).dims], { perm: ints(inverse) })[0]);
     },
   },
+  // dData is a scatter-add of dY by index (GatherGrad): with a codebook as the data and a
+  // constant index tensor, each centroid receives the summed gradient of its weights.
+  Gather: {
+    differentiable: [0],
+    build(ctx) {
+      const dy = ctx.outGrad(0);
+      if (!dy || !ctx.wants(0)) return;
+      const n = ctx.node;
+      ctx.give(0, ctx.emit('GatherGrad', [dy, n.inputs[1]], ['ddata'], [ctx.shape(n.inputs[0]).dims], { axis: int(attrInt(n, 'axis', 0)) }, TRAIN_DOMAIN)[0]);
+    },
+  },
   Concat: {
     differentiable: 'all',
     build(ctx) {

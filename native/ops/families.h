@@ -21,7 +21,8 @@ OpTable quant_ops();
 // com.microsoft element-wise and pooling ops on quantized tensors (QLinearAdd, QLinearMul,
 // QLinearConcat, QLinearGlobalAveragePool, QLinearAveragePool, QLinearSigmoid).
 OpTable quant_contrib_ops();
-// GEMM-shaped quantized ops beyond ONNX's: com.microsoft QGemm and DynamicQuantizeMatMul,
+// GEMM-shaped quantized ops beyond ONNX's: com.microsoft QGemm, DynamicQuantizeMatMul and
+// MatMulNBits (block-wise INT4 weights),
 // and the nquant-domain QLinearConv/QLinearMatMul with a fused activation clamp.
 OpTable quant_gemm_ops();
 // com.nquant.train ChannelRange and QParamsFromRange: quantization parameters inside a QAT step.

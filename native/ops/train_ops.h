@@ -96,6 +96,7 @@ Status create_softmax_cross_entropy_grad(const OpInit& init, std::unique_ptr<OpK
 Status create_mse_loss(const OpInit& init, std::unique_ptr<OpKernel>* out);
 Status create_mse_loss_grad(const OpInit& init, std::unique_ptr<OpKernel>* out);
 Status create_reduce_to_shape(const OpInit& init, std::unique_ptr<OpKernel>* out);
+Status create_gather_grad(const OpInit& init, std::unique_ptr<OpKernel>* out);
 Status create_dropout_train(const OpInit& init, std::unique_ptr<OpKernel>* out);
 Status create_dropout_grad(const OpInit& init, std::unique_ptr<OpKernel>* out);
 Status create_sgd_update(const OpInit& init, std::unique_ptr<OpKernel>* out);

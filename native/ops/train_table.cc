@@ -21,6 +21,7 @@ const OpRegistration kTrainOps[] = {
     {kTrain, "MseLoss", create_mse_loss, "float32"},
     {kTrain, "MseLossGrad", create_mse_loss_grad, "float32"},
     {kTrain, "ReduceToShape", create_reduce_to_shape, "float32"},
+    {kTrain, "GatherGrad", create_gather_grad, "float32 (indices int32,int64)"},
     {kTrain, "DropoutTrain", create_dropout_train, "float32 (seed int64) -> float32,uint8"},
     {kTrain, "DropoutGrad", create_dropout_grad, "float32 (mask uint8)"},
     {kTrain, "SgdUpdate", create_sgd_update, "float32"},

@@ -806,3 +806,64 @@ TEST_CASE("ops.train optimizer steps write separate outputs like in-place ones")
       .attr("momentum", attr_float(0.9));
   CHECK_FALSE(bad.create().is_ok());  // momentum without velocity
 }
+
+// ---- GatherGrad -----------------------------------------------------------------------------
+
+TEST_CASE("ops.train GatherGrad scatter-adds dY into the gathered rows") {
+  struct Case { Dims data, indices; int64_t axis; };
+  const Case cases[] = {
+      {{16}, {300000}, 0},          // a codebook under many weights: tasks with partials
+      {{16}, {40, 30, 3, 3}, 0},    // index tensor shaped like a conv weight
+      {{5, 7}, {9}, 0},             // rows of 7
+      {{4, 6, 3}, {2, 5}, 1},       // middle axis: outer 4, block 3
+      {{3, 2}, {4}, -1},            // negative axis
+      {{1}, {70000}, 0},            // every index on one row
+  };
+  uint32_t seed = 2600;
+  for (const Case& c : cases) {
+    const size_t rank = c.data.size();
+    const size_t axis = size_t(c.axis < 0 ? c.axis + int64_t(rank) : c.axis);
+    Dims yd(c.data.begin(), c.data.begin() + int64_t(axis));
+    yd.insert(yd.end(), c.indices.begin(), c.indices.end());
+    yd.insert(yd.end(), c.data.begin() + int64_t(axis) + 1, c.data.end());
+    INFO("data " << dims_text(c.data) << " indices " << dims_text(c.indices) << " axis " << c.axis);
+    auto dy = nq_test::random_f32(count_of(yd), seed++);
+    std::vector<int32_t> idx(count_of(c.indices));
+    const int64_t ad = c.data[axis];
+    for (size_t j = 0; j < idx.size(); ++j) {
+      const int64_t v = int64_t((j * 2654435761u + seed) % uint64_t(ad));
+      idx[j] = int32_t(j % 3 == 0 ? v - ad : v);  // some negative
+    }
+    OpCase op("GatherGrad");
+    op.in(DType::f32, yd).in(DType::s32, c.indices).out(DType::f32, c.data).attr("axis", attr_int(c.axis));
+    nq::Status st = op.create();
+    REQUIRE_MESSAGE(st.is_ok(), st.message);
+    std::vector<float> dx(count_of(c.data), 9.f);
+    REQUIRE(op.run({dy.data(), idx.data()}, {dx.data()}).is_ok());
+    size_t outer = 1, block = 1;
+    for (size_t i = 0; i < axis; ++i) outer *= size_t(c.data[i]);
+    for (size_t i = axis + 1; i < rank; ++i) block *= size_t(c.data[i]);
+    std::vector<double> want(dx.size(), 0.0);
+    for (size_t o = 0; o < outer; ++o)
+      for (size_t j = 0; j < idx.size(); ++j) {
+        const size_t row = size_t(idx[j] < 0 ? idx[j] + ad : idx[j]);
+        for (size_t b = 0; b < block; ++b)
+          want[(o * size_t(ad) + row) * block + b] += dy[(o * idx.size() + j) * block + b];
+      }
+    expect_close(dx, want, "GatherGrad", 1e-5, 1e-4);
+  }
+  // int64 indices, out of range index fails the run, mismatched dY fails creation.
+  OpCase op64("GatherGrad");
+  op64.in(DType::f32, {3}).in(DType::s64, {3}).out(DType::f32, {4});
+  REQUIRE(op64.create().is_ok());
+  const std::vector<float> dy3 = {1.f, 2.f, 4.f};
+  const std::vector<int64_t> good = {3, 0, 3};
+  std::vector<float> out4(4);
+  REQUIRE(op64.run({dy3.data(), good.data()}, {out4.data()}).is_ok());
+  CHECK(out4 == std::vector<float>{2.f, 0.f, 0.f, 5.f});
+  const std::vector<int64_t> bad = {0, 4, 1};
+  CHECK_FALSE(op64.run({dy3.data(), bad.data()}, {out4.data()}).is_ok());
+  OpCase wrong("GatherGrad");
+  wrong.in(DType::f32, {2}).in(DType::s32, {3}).out(DType::f32, {4});
+  CHECK_FALSE(wrong.create().is_ok());
+}

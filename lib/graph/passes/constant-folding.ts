@@ -1,6 +1,7 @@
 // Constant folding: Constant nodes become initializers; integer shape computations whose
 // contents inference tracked (Shape/Gather/Concat/Unsqueeze/Cast/... on constants or known
 // dims) become initializers; small elementwise float ops on initializers are evaluated here.
+import { float16ArrayToFloat32 } from '../../numeric';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../../tensor';
 import { Graph, Node } from '../ir';
 import { inferValues } from '../shape-inference';
@@ -107,6 +108,11 @@ function foldNode(graph: Graph, node: Node, known: ReturnType<typeof inferValues
   if (RESHAPING.has(node.opType) && consts[0].size === size && consts[0].dtype === out.dtype) return [new Tensor(consts[0].dtype, consts[0].data, dims)];
   if (node.opType === 'Cast' && consts[0].dtype === 'float64' && out.dtype === 'float32' && size <= MAX_FOLD_ELEMENTS) {
     return [new Tensor('float32', Float32Array.from(consts[0].data as Float64Array), dims)];
+  }
+  // Weights stored in half precision (toFp16) widen once here, at load, whatever their size:
+  // the float32 kernels then run on them with no per-run conversion.
+  if (node.opType === 'Cast' && consts[0].dtype === 'float16' && out.dtype === 'float32') {
+    return [new Tensor('float32', float16ArrayToFloat32(consts[0].data as Uint16Array), dims)];
   }
   const t = evaluateFloat(node, consts, out.dtype, dims);
   return t ? [t] : undefined;

@@ -1,4 +1,4 @@
-// Shape rules for com.microsoft QGemm and DynamicQuantizeMatMul; nquant QLinearConv/QLinearMatMul with a fused clamp.
+// Shape rules for com.microsoft QGemm, DynamicQuantizeMatMul and MatMulNBits; nquant QLinearConv/QLinearMatMul with a fused clamp.
 // Keyed 'domain:OpType'.
 import { DataType } from '../../tensor';
 import { InferCtx, Known, ShapeFn, isNum, toNchw, toNhwc } from './context';
@@ -31,6 +31,13 @@ function nhwcMaxPool(ctx: InferCtx): Known[] {
   return [{ dtype, dims: toNhwc([xc[0], xc[1], ...spatialOut(ctx, xc, undefined, ctx.int('ceil_mode', 0) === 1)]) }];
 }
 
+/** com.microsoft MatMulNBits: A [..., K] -> [..., N] (N an attribute), A's float type. */
+function matMulNBits(ctx: InferCtx): Known[] {
+  const a = ctx.dims(0);
+  const n = ctx.int('N', -1);
+  return [{ dtype: ctx.dtype(0), dims: a && n > 0 ? [...a.slice(0, -1), n] : undefined }];
+}
+
 export const QUANT_GEMM: { [domainOp: string]: ShapeFn } = {
   // A, a_scale, a_zero_point, B, b_scale, b_zero_point, C, y_scale, y_zero_point.
   'com.microsoft:QGemm': gemm(quantizedOrFloat(8), 0, 3),
@@ -41,4 +48,6 @@ export const QUANT_GEMM: { [domainOp: string]: ShapeFn } = {
   'com.microsoft:NhwcMaxPool': nhwcMaxPool,
   // ONNX QLinearMatMul's inputs (+ bias), y_scale/y_zero_point (6, 7) optional.
   'nquant:QLinearMatMul': matmul(quantizedOrFloat(7), 0, 3),
+  // A, B (packed 4-bit blocks), scales, zero_points, g_idx, bias.
+  'com.microsoft:MatMulNBits': matMulNBits,
 };
