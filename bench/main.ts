@@ -9,6 +9,7 @@ import { benchModels, ModelRow } from './models';
 import { benchQuant, QuantRow } from './quant';
 import { benchTrain, TrainRow } from './train';
 import { benchCompress, compressMarkdown } from './compress';
+import { benchServe, serveMarkdown } from './serve';
 
 function machineLine(): string {
   const info = cpu();
@@ -133,6 +134,20 @@ program
     console.log(machineLine());
     const rows = await benchCompress({ quick: o.quick });
     if (o.write) writeSection('Compression (FP32 / INT8 / INT4 GEMV)', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}\n\n${compressMarkdown(rows)}`);
+  });
+
+program
+  .command('serve')
+  .description('HTTP serving (KServe v2) under autocannon load: nquant vs onnxruntime-node behind the same server code, INT8 (quantizeStatic QDQ) and FP32')
+  .option('--quick', '4 s per target instead of 8')
+  .option('--designs', 'also measure worker threads and intra-op threading')
+  .option('--json', 'JSON tensors instead of the binary-tensor extension')
+  .option('--write', 'record the table in bench/RESULTS.md')
+  .action(async (o: { quick?: boolean; designs?: boolean; json?: boolean; write?: boolean }) => {
+    console.log(machineLine());
+    const rows = await benchServe({ quick: o.quick, designs: o.designs, protocol: o.json ? 'json' : 'binary' });
+    console.log(`\n${serveMarkdown(rows)}`);
+    if (o.write) writeSection('Serving (KServe v2 HTTP)', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}; ppocr_cls, batch-1 requests, autocannon on loopback\n\n${serveMarkdown(rows)}`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -15,5 +15,6 @@ export const {
   clusterWeights, fineTuneClustered, materializeClusters, decodeClusteredWeight, distinctValues, ClusteredModel,
   quantizeCodebooks, prune, stripPruning, PrunedModel, polynomialSparsity, sparsityOf,
   packCompact, unpackCompact, compactReport, deepCompress,
+  createServer,
 } = nquant;
 export default nquant;

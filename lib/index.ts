@@ -88,3 +88,7 @@ export type { CompactReport, CompactTensorReport } from './compress/compact-form
 export { deepCompress } from './compress/deep-compression';
 export type { DeepCompressionOptions, StageResult } from './compress/deep-compression';
 export type { LayerPattern } from './compress/compressible-weights';
+
+// Serving: KServe v2 / Triton HTTP inference.
+export { createServer } from './serve/index';
+export type { ServeOptions, InferenceServer, ListenAddress, ServerStats } from './serve/index';
