@@ -100,3 +100,26 @@ describe('Model', () => {
     m.dispose();
   }, 120000);
 });
+
+test('a zero-size image or batch runs (empty outputs, nothing computed) instead of crashing the process', async () => {
+  const w = new Tensor('float32', Float32Array.from({ length: 4 * 3 * 9 }, (_, i) => Math.sin(i)), [4, 3, 3, 3]);
+  const bytes = buildModel({
+    inputs: [{ name: 'x', dtype: 'float32', dims: ['n', 3, 'h', 'w'] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: ['n', 4, 'h', 'w'] }],
+    initializers: { w },
+    nodes: [
+      { opType: 'Conv', inputs: ['x', 'w'], outputs: ['c'], attributes: { pads: [1, 1, 1, 1] } },
+      { opType: 'Relu', inputs: ['c'], outputs: ['y'] },
+    ],
+    opset: 17,
+  });
+  const m = await load(bytes);
+  for (const dims of [[1, 3, 0, 8], [0, 3, 5, 5], [1, 3, 6, 0]]) {
+    const y = (await m.run({ x: new Tensor('float32', new Float32Array(0), dims) })).y;
+    expect(y.dims).toEqual([dims[0], 4, dims[2], dims[3]]);
+    expect(y.size).toBe(0);
+  }
+  // And the model still computes afterwards.
+  const y = (await m.run({ x: new Tensor('float32', new Float32Array(3 * 4 * 4).fill(1), [1, 3, 4, 4]) })).y;
+  expect(y.size).toBe(64);
+});

@@ -54,6 +54,9 @@ struct Step {
   std::string label;  // "step 3 (Conv node 'conv1')"
   size_t scratch = 0;
   std::unique_ptr<std::mutex> mutex;  // held around set_scratch + run when scratch > 0
+  // Every output has zero elements (a zero-size batch or image): there is nothing to compute,
+  // and kernels need not guard their size arithmetic against it.
+  bool nothing_to_write = false;
 };
 
 using Arena = AlignedBuffer<uint8_t>;
@@ -112,6 +115,7 @@ struct PlanData {
     // NQUANT_PROFILE=1 prints each step's wall time to stderr: where a model spends its time.
     static const bool profile = std::getenv("NQUANT_PROFILE") != nullptr;
     for (Step& s : steps) {
+      if (s.nothing_to_write) continue;
       const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
       in_ptrs.clear();
       out_ptrs.clear();
@@ -480,6 +484,10 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     if (!s.is_ok()) throw status_error(env, s);
     if (!step.kernel)
       fail_type(env, "Plan step " + std::to_string(si) + ": op '" + init.op_type + "' created no kernel");
+    step.nothing_to_write = !step.outputs.empty();
+    for (int64_t id : step.outputs)
+      if (id >= 0 && (plan->values[size_t(id)].desc.count() != 0 || plan->values[size_t(id)].kind == ValueKind::state))
+        step.nothing_to_write = false;
     step.scratch = step.kernel->scratch_bytes();
     if (step.scratch) step.mutex = std::make_unique<std::mutex>();
     max_scratch = std::max(max_scratch, step.scratch);
