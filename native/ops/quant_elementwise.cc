@@ -23,7 +23,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/qadd.h"
+#include "kernels/qbinary.h"
 #include "runtime/dispatch.h"
 
 #include "ops/nn_util.h"
@@ -125,7 +125,7 @@ inline float mul_value(int32_t p, const MulConsts& k) {
 
 template <typename T>
 void add_loop(const StridedLoop& L, const T* a, const T* b, T* c, const AddConsts& k, QRange r, const uint8_t* table,
-              const QAddKernel* simd) {
+              const nq::QBinaryKernel* simd) {
   const float lo = float(r.lo), hi = float(r.hi);
   if (L.count == 1) {
     // One element: onnxruntime takes A as the scalar, so (X, Y) = (B, A), and its kernel,
@@ -151,7 +151,7 @@ void add_loop(const StridedLoop& L, const T* a, const T* b, T* c, const AddConst
         p.lo = lo;
         p.hi = hi;
         p.is_signed = std::is_signed<T>::value;
-        simd->run(reinterpret_cast<const uint8_t*>(x), reinterpret_cast<const uint8_t*>(y),
+        simd->add(reinterpret_cast<const uint8_t*>(x), reinterpret_cast<const uint8_t*>(y),
                   reinterpret_cast<uint8_t*>(z), n, p);
       } else if (da && db && table) {
         lookup_pairs(x, y, z, n, table);
@@ -171,16 +171,36 @@ void add_loop(const StridedLoop& L, const T* a, const T* b, T* c, const AddConst
 }
 
 template <typename T>
-void mul_loop(const StridedLoop& L, const T* a, const T* b, T* c, const MulConsts& kc, QRange r, const uint8_t* table) {
+void mul_loop(const StridedLoop& L, const T* a, const T* b, T* c, const MulConsts& kc, QRange r, const uint8_t* table,
+              const nq::QBinaryKernel* simd) {
   const float lo = float(r.lo), hi = float(r.hi);
   const MulConsts k = kc;  // a local copy: a store through the byte output could alias kc
   const bool da = L.inner_stride(1) != 0, db = L.inner_stride(2) != 0;
+  QMulParams p;
+  p.ratio = static_cast<float>(k.ratio);  // a float widened to double: exact back
+  p.zc = k.zc;
+  p.lo = lo;
+  p.hi = hi;
+  p.is_signed = std::is_signed<T>::value;
   parallel_ranges(L.count, kGrain, [&](size_t s, size_t e) {
     for_each_run(L, s, e, [&](const int64_t* o, size_t n) {
       const T* x = a + o[1];
       const T* y = b + o[2];
       T* z = c + o[0];
-      if (da && db && table) {
+      uint8_t* zb = reinterpret_cast<uint8_t*>(z);
+      if (simd && (da || db)) {
+        QMulParams q = p;
+        if (da && db) {
+          q.za = k.za;
+          q.zb = k.zb;
+          simd->mul(reinterpret_cast<const uint8_t*>(x), reinterpret_cast<const uint8_t*>(y), zb, n, q);
+        } else {
+          // The advancing operand goes first, with its own zero point.
+          q.za = da ? k.za : k.zb;
+          const int32_t other = da ? int32_t(*y) - k.zb : int32_t(*x) - k.za;
+          simd->mul_by(reinterpret_cast<const uint8_t*>(da ? x : y), other, zb, n, q);
+        }
+      } else if (da && db && table) {
         lookup_pairs(x, y, z, n, table);
       } else if (da && db) {
         run_vv(x, y, z, n, [=](T u, T v) {
@@ -234,8 +254,8 @@ class QBinaryKernel final : public OpKernel {
            constant_qparams(init, kC, signed_));
       // Big element-wise adds and muls (residual connections, gates) look results up: 64 KiB
       // built once here with the same arithmetic as the per-element path.
-      // (Not for adds where a SIMD kernel computes them faster than a table is read.)
-      if (loop_.count >= kTableMinElements && (mul_ || qadd_->isa == Isa::scalar)) {
+      // (Not where a SIMD kernel computes them faster than a table is read.)
+      if (loop_.count >= kTableMinElements && qbin_->isa == Isa::scalar) {
         if (signed_) build_table<int8_t>();
         else build_table<uint8_t>();
       }
@@ -262,8 +282,9 @@ class QBinaryKernel final : public OpKernel {
   template <typename T>
   void dispatch(const T* a, const T* b, T* c, QRange r) const {
     const uint8_t* table = table_.empty() ? nullptr : table_.data();
-    if (mul_) mul_loop(loop_, a, b, c, mul_k_, r, table);
-    else add_loop(loop_, a, b, c, add_k_, r, table, qadd_->isa == Isa::scalar ? nullptr : qadd_);
+    const nq::QBinaryKernel* simd = qbin_->isa == Isa::scalar ? nullptr : qbin_;
+    if (mul_) mul_loop(loop_, a, b, c, mul_k_, r, table, simd);
+    else add_loop(loop_, a, b, c, add_k_, r, table, simd);
   }
 
   static constexpr size_t kTableMinElements = size_t(1) << 15;
@@ -290,7 +311,7 @@ class QBinaryKernel final : public OpKernel {
   std::vector<uint8_t> table_;
   AddConsts add_k_{};
   MulConsts mul_k_{};
-  const QAddKernel* qadd_ = &qadd_kernel_for(active_isa());
+  const nq::QBinaryKernel* qbin_ = &qbinary_kernel_for(active_isa());
 };
 
 // ---- table-driven activations ----
