@@ -33,11 +33,26 @@ function layoutOp(node: Node, rankOf: (v: string) => number | undefined, dtypeOf
   return undefined;
 }
 
-/** Element-wise integer ops: layout does not matter when every data input has the same one. */
-function elementwiseInputs(node: Node): number[] | undefined {
-  if (node.domain !== MS_DOMAIN) return undefined;
-  if (node.opType === 'QLinearAdd' || node.opType === 'QLinearMul') return [0, 3];
-  if (node.opType === 'QLinearSigmoid' || node.opType === 'QLinearLeakyRelu') return [0];
+// Float ops applied element by element (their other inputs, like Clip's bounds, are scalars).
+const FLOAT_UNARY = new Set(['Relu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'LeakyRelu', 'Identity']);
+const FLOAT_BINARY = new Set(['Add', 'Sub', 'Mul', 'Div']);
+
+/**
+ * Element-wise ops: layout does not matter when every data input has the same one (rank-4
+ * inputs that broadcast in NCHW broadcast the same way once all are permuted). Besides the
+ * integer ops this covers per-tensor Quantize/DequantizeLinear and float element-wise ops, so
+ * a float island inside an integer chain (MobileNetV3's HardSigmoid gates) stays channels-last.
+ */
+function elementwiseInputs(node: Node, isScalar: (v: string) => boolean): number[] | undefined {
+  if (node.domain === MS_DOMAIN) {
+    if (node.opType === 'QLinearAdd' || node.opType === 'QLinearMul') return [0, 3];
+    if (node.opType === 'QLinearSigmoid' || node.opType === 'QLinearLeakyRelu') return [0];
+    return undefined;
+  }
+  if (node.domain !== '') return undefined;
+  if (node.opType === 'QuantizeLinear' || node.opType === 'DequantizeLinear') return isScalar(node.inputs[1]) ? [0] : undefined;
+  if (FLOAT_UNARY.has(node.opType)) return node.inputs.slice(1).every((v) => !v || isScalar(v)) ? [0] : undefined;
+  if (FLOAT_BINARY.has(node.opType)) return [0, 1];
   return undefined;
 }
 
@@ -48,6 +63,14 @@ function elementwiseInputs(node: Node): number[] | undefined {
 export function toNhwcLayout(graph: Graph): Map<string, string> {
   const rankOf = (v: string) => graph.valueInfo.get(v)?.dims?.length ?? graph.inputs.find((i) => i.name === v)?.dims?.length;
   const dtypeOf = (v: string) => graph.valueInfo.get(v)?.dtype ?? graph.inputs.find((i) => i.name === v)?.dtype;
+  const unitSpatial = (v: string) => {
+    const dims = graph.initializers.get(v)?.dims ?? graph.valueInfo.get(v)?.dims;
+    return dims !== undefined && dims.length === 4 && dims[2] === 1 && dims[3] === 1;
+  };
+  const isScalar = (v: string) => {
+    const dims = graph.initializers.get(v)?.dims ?? graph.valueInfo.get(v)?.dims;
+    return dims !== undefined && dims.every((d) => d === 1);
+  };
   sortGraph(graph);
   // NHWC name of a value available in NHWC; values listed in `nhwcOnly` no longer exist in NCHW.
   const nhwc = new Map<string, string>();
@@ -72,6 +95,11 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
     out.push(transpose(nhwc.get(v)!, v, TO_NCHW));
     restored.add(v);
   };
+  // What each layout would cost an element-wise op in full-size transposes: NHWC needs its other
+  // rank-4 inputs permuted (one already in NHWC, or with 1x1 spatial dims, is free), NCHW needs
+  // its NHWC-only inputs restored (once each). Ties stay NCHW, the layout the graph was written in.
+  const transposesToNhwc = (inputs: string[]): number => inputs.filter((v) => rankOf(v) === 4 && !nhwc.has(v) && !isScalar(v) && !unitSpatial(v)).length;
+  const transposesToNchw = (inputs: string[]): number => inputs.filter((v) => nhwcOnly.has(v) && !restored.has(v)).length;
   const produceNhwc = (node: Node): void => {
     const y = node.outputs[0];
     const name = freshName(graph, `${y}_nhwc`);
@@ -82,7 +110,7 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
 
   for (const node of graph.nodes) {
     const apply = layoutOp(node, rankOf, dtypeOf);
-    const ew = elementwiseInputs(node);
+    const ew = elementwiseInputs(node, isScalar);
     if (apply) {
       const firstOfChain = !nhwc.has(node.inputs[0]) && node.domain === 'nquant' && node.opType === 'QLinearConv';
       if (!firstOfChain) node.inputs = [nhwcOf(node.inputs[0]), ...node.inputs.slice(1)];
@@ -91,9 +119,12 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
       // The conv transposes an NCHW input itself (faster than a Transpose step).
       if (firstOfChain) node.attributes.set('channels_last', { type: 'int', value: 2 });
       produceNhwc(node);
-    } else if (ew && ew.every((i) => nhwcOnly.has(node.inputs[i])) && ew.every((i) => rankOf(node.inputs[i]) === rankOf(node.inputs[ew[0]]))) {
-      // Same-shaped NHWC inputs (a residual add): the op runs on them as they are.
-      node.inputs = node.inputs.map((v, i) => (ew.includes(i) ? nhwc.get(v)! : v));
+    } else if (ew && ew.every((i) => rankOf(node.inputs[i]) === 4 || isScalar(node.inputs[i])) && node.outputs.filter(Boolean).length === 1 &&
+               transposesToNhwc(ew.map((i) => node.inputs[i])) < transposesToNchw(ew.map((i) => node.inputs[i]))) {
+      // NHWC inputs (a residual add, a gate): the op runs on them as they are; another rank-4
+      // operand (a per-channel gate [N, C, 1, 1]) is permuted to match, which is cheap, and a
+      // single value broadcasts the same in either layout.
+      node.inputs = node.inputs.map((v, i) => (ew.includes(i) && rankOf(v) === 4 ? nhwcOf(v) : v));
       for (const [i, v] of node.inputs.entries()) if (!ew.includes(i) && v) needNchw(v);
       produceNhwc(node);
     } else {
