@@ -16,5 +16,6 @@ export const {
   quantizeCodebooks, prune, stripPruning, PrunedModel, polynomialSparsity, sparsityOf,
   packCompact, unpackCompact, compactReport, deepCompress,
   createServer,
+  QuantScheme, quantizeMixed, MixedPrecisionModel, searchMixedPrecision,
 } = nquant;
 export default nquant;

@@ -92,3 +92,14 @@ export type { LayerPattern } from './compress/compressible-weights';
 // Serving: KServe v2 / Triton HTTP inference.
 export { createServer } from './serve/index';
 export type { ServeOptions, InferenceServer, ListenAddress, ServerStats } from './serve/index';
+
+// Mixed precision and custom schemes.
+export { QuantScheme } from './quant/scheme';
+export type { QuantSchemeOptions, SchemeGranularity, SchemeRounding, ObserverClass } from './quant/scheme';
+export { quantizeMixed, MixedPrecisionModel } from './quant/mixed';
+export type { QuantizeMixedOptions, MixedReport, MixedLayerReport } from './quant/mixed';
+export type { LayerChoice, MixedLayer } from './quant/mixed-layers';
+export { searchMixedPrecision } from './quant/mixed-search';
+export type { MixedSearchResult, SearchedLayer, LayerSensitivity } from './quant/mixed-search';
+export type { SearchMixedOptions, SearchProgress, EvalFn } from './quant/mixed-search-options';
+export type { WeightQuantizer, QuantizedWeight } from './quant/weights';

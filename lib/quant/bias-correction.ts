@@ -8,7 +8,7 @@ import { constant, freshName } from '../graph/passes/util';
 import { Tensor } from '../tensor';
 import { NodePlan } from './plan';
 import { QuantType } from './qparams';
-import { quantizeWeight } from './weights';
+import { quantizeWeight, WeightQuantizer } from './weights';
 
 /** Running per-channel means of an activation (channel axis 1 for NCHW, last for MatMul rows). */
 export class ChannelMeans {
@@ -44,7 +44,7 @@ export function meanAxisFor(np: NodePlan): 'channel' | 'last' {
 }
 
 /** Writes each corrected bias into the graph (adding a bias input where the node had none). */
-export function correctBiases(graph: Graph, nodes: NodePlan[], means: Map<string, ChannelMeans>, scheme: { weightType: QuantType; weightBits: number; perChannel: boolean; reduceRange: boolean; opset: number }): number {
+export function correctBiases(graph: Graph, nodes: NodePlan[], means: Map<string, ChannelMeans>, scheme: { weightType: QuantType; weightBits: number; perChannel: boolean; reduceRange: boolean; opset: number; weightQuantizers?: ReadonlyMap<string, WeightQuantizer> }): number {
   let corrected = 0;
   for (const np of nodes) {
     if (!np.quantized || !np.weight) continue;
@@ -52,7 +52,8 @@ export function correctBiases(graph: Graph, nodes: NodePlan[], means: Map<string
     const mu = means.get(np.activations[0])?.means();
     const w = constant(graph, node.inputs[np.weight.input]) as Tensor<'float32'> | undefined;
     if (!mu || !w) continue;
-    const qw = quantizeWeight(w, { dtype: scheme.weightType, perChannel: scheme.perChannel && scheme.opset >= 13, axis: np.weight.axis, reduceRange: scheme.reduceRange, bits: scheme.weightBits });
+    const custom = scheme.weightQuantizers?.get(node.name);
+    const qw = custom ? custom.quantizeWeight(w, np.weight.axis) : quantizeWeight(w, { dtype: scheme.weightType, perChannel: scheme.perChannel && scheme.opset >= 13, axis: np.weight.axis, reduceRange: scheme.reduceRange, bits: scheme.weightBits });
     const shift = outputShift(np, w, qw.dequantized, mu);
     if (!shift) continue;
     const biasName = biasInput(graph, np, node, shift.length);

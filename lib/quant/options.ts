@@ -4,6 +4,7 @@ import { invalidRange, invalidType } from '../errors';
 import { cpu } from '../cpu';
 import type { CalibrationMethod } from './calibration/observers';
 import type { QuantType } from './qparams';
+import type { WeightQuantizer } from './weights';
 
 /** A node to leave in float: its exact name, or a pattern over names. */
 export type NodeSelector = string | RegExp;
@@ -63,6 +64,11 @@ export interface QuantizeStaticOptions {
   nodesToExclude?: NodeSelector[];
   /** Per-tensor ranges or parameters, by tensor name. */
   overrides?: { [tensor: string]: TensorOverride };
+  /**
+   * Per-node weight quantization by exact node name (quantizeMixed's per-layer schemes); nodes
+   * not listed use weightType / weightBits / perChannel.
+   */
+  weightQuantizers?: ReadonlyMap<string, WeightQuantizer>;
   /** As in QuantizeDynamicOptions. */
   reduceRange?: boolean | 'auto';
   /** Correct each output channel's bias for the mean error its quantized weights add (default false). */
@@ -105,6 +111,18 @@ function selectors(name: string, v: unknown): NodeSelector[] {
   if (v === undefined) return [];
   if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' && !(s instanceof RegExp))) throw invalidType(name, 'an array of node names or RegExps', v);
   return v as NodeSelector[];
+}
+
+function weightQuantizers(v: unknown): ReadonlyMap<string, WeightQuantizer> {
+  if (v === undefined) return new Map();
+  if (!(v instanceof Map)) throw invalidType('opts.weightQuantizers', 'a Map of node name to { quantizeWeight(w, axis) }', v);
+  for (const [k, q] of v) {
+    if (typeof k !== 'string') throw invalidType('opts.weightQuantizers key', 'a node name (string)', k);
+    if (typeof q !== 'object' || q === null || typeof (q as WeightQuantizer).quantizeWeight !== 'function') {
+      throw invalidType(`opts.weightQuantizers.get('${k}')`, 'an object with quantizeWeight(w, axis)', q);
+    }
+  }
+  return v as ReadonlyMap<string, WeightQuantizer>;
 }
 
 export function isExcluded(nodeName: string, list: NodeSelector[]): boolean {
@@ -169,6 +187,7 @@ export interface ResolvedStaticOptions {
   opTypes: Set<string>;
   nodesToExclude: NodeSelector[];
   overrides: Map<string, TensorOverride>;
+  weightQuantizers: ReadonlyMap<string, WeightQuantizer>;
   reduceRange: boolean;
   biasCorrection: boolean;
   allowNonFinite: boolean;
@@ -229,6 +248,7 @@ export function resolveStaticOptions(opts: unknown): ResolvedStaticOptions {
     opTypes: opTypes('opts.opTypes', o.opTypes, supported, supported.filter((t) => !OPT_IN_STATIC_OPS.has(t))),
     nodesToExclude: selectors('opts.nodesToExclude', o.nodesToExclude),
     overrides,
+    weightQuantizers: weightQuantizers(o.weightQuantizers),
     reduceRange: narrowWeights(o.weightBits) && (o.reduceRange === undefined || o.reduceRange === 'auto') ? false : reduceRange(o.reduceRange),
     biasCorrection: bool('opts.biasCorrection', o.biasCorrection, false),
     allowNonFinite: bool('opts.allowNonFinite', o.allowNonFinite, false),

@@ -9,7 +9,7 @@ import { eliminateDeadNodes, sortGraph } from '../graph/topo';
 import { Tensor } from '../tensor';
 import { NodePlan, QuantPlan } from './plan';
 import { QParams, QuantType, qparamsFromRange, quantizeValue } from './qparams';
-import { quantizeBias, quantizeWeight } from './weights';
+import { quantizeBias, quantizeWeight, WeightQuantizer } from './weights';
 
 export interface WeightReport {
   dtype: QuantType;
@@ -29,6 +29,8 @@ export interface BuildOptions {
   weightBits: number;
   /** Default-domain opset (per-channel DequantizeLinear needs 13). */
   opset: number;
+  /** Per-node weight quantization by node name, in place of the fields above. */
+  weightQuantizers?: ReadonlyMap<string, WeightQuantizer>;
 }
 
 export interface BuildResult {
@@ -176,7 +178,8 @@ function quantizeNodeWeights(graph: Graph, np: NodePlan, p: Map<string, QParams>
   const wName = node.inputs[np.weight!.input];
   const w = constant(graph, wName) as Tensor<'float32'>;
   const perChannel = opts.perChannel && opts.opset >= 13;
-  const qw = quantizeWeight(w, { dtype: opts.weightType, perChannel, axis: np.weight!.axis, reduceRange: opts.reduceRange, bits: opts.weightBits });
+  const custom = opts.weightQuantizers?.get(node.name);
+  const qw = custom ? custom.quantizeWeight(w, np.weight!.axis) : quantizeWeight(w, { dtype: opts.weightType, perChannel, axis: np.weight!.axis, reduceRange: opts.reduceRange, bits: opts.weightBits });
   const base = `${wName}`;
   const dataName = freshName(graph, `${base}_quantized`);
   graph.initializers.set(dataName, qw.data);
@@ -192,7 +195,7 @@ function quantizeNodeWeights(graph: Graph, np: NodePlan, p: Map<string, QParams>
   const scales = qw.scale.data as Float32Array;
   let lo = Infinity, hi = -Infinity;
   for (const s of scales) { lo = Math.min(lo, s); hi = Math.max(hi, s); }
-  result.weights.set(node, { dtype: opts.weightType, perChannel: qw.scale.size > 1, scaleRange: [lo, hi] });
+  result.weights.set(node, { dtype: qw.data.dtype, perChannel: qw.scale.size > 1, scaleRange: [lo, hi] });
   result.dequantizedWeights.set(node, qw.dequantized);
 
   if (np.bias === undefined || !node.inputs[np.bias]) return;

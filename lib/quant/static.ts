@@ -133,8 +133,8 @@ export async function quantizeStatic(model: Model, calibration: FeedSource, opts
 
   const ranges = new Map<string, { min: number; max: number }>();
   const params = paramsFromCalibration(plan, (name) => cal.observers.get(name), name => name, cal.batches, o, ranges);
-  if (o.biasCorrection) correctBiases(graph, plan.nodes, means, { weightType: o.weightType, weightBits: o.weightBits, perChannel: o.perChannel, reduceRange: o.reduceRange, opset });
-  const buildOpts = { activationType: o.activationType, symmetricActivations: o.symmetricActivations, weightType: o.weightType, weightBits: o.weightBits, perChannel: o.perChannel, reduceRange: o.reduceRange, opset };
+  if (o.biasCorrection) correctBiases(graph, plan.nodes, means, { weightType: o.weightType, weightBits: o.weightBits, perChannel: o.perChannel, reduceRange: o.reduceRange, opset, weightQuantizers: o.weightQuantizers });
+  const buildOpts = { activationType: o.activationType, symmetricActivations: o.symmetricActivations, weightType: o.weightType, weightBits: o.weightBits, perChannel: o.perChannel, reduceRange: o.reduceRange, opset, weightQuantizers: o.weightQuantizers };
   const originalOutputs = new Map(plan.nodes.map((np) => [np, np.node.outputs[0]]));
   const built = buildQdq(graph, plan, params, buildOpts);
   const nodes = nodeReports(plan, built, originalOutputs, ranges, (n) => n, (n) => n);

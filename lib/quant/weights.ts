@@ -26,6 +26,14 @@ export interface WeightScheme {
   bits?: number;
 }
 
+/**
+ * Quantizes one node's weight in place of the options-wide scheme (quantizeMixed's per-layer
+ * QuantScheme). `axis` is the output-channel axis of the weight.
+ */
+export interface WeightQuantizer {
+  quantizeWeight(w: Tensor<'float32'>, axis: number): QuantizedWeight;
+}
+
 /** Quantizes a float32 weight tensor; per channel along `axis` when asked and rank allows. */
 export function quantizeWeight(w: Tensor<'float32'>, scheme: WeightScheme): QuantizedWeight {
   const dims = w.dims;
