@@ -196,10 +196,11 @@ describe('bench', () => {
 const ERROR_CASES: [string[], number, RegExp, boolean][] = [
   [['inspect', 'missing.onnx'], 1, /model: 'missing\.onnx' does not exist/, true],
   [['inspect', 'garbage.npy'], 1, /could not be loaded as ONNX/, false],
-  [['quantize', DEEPA, '-o', 'o.onnx', '--mode', 'int4'], 2, /--mode: 'int4' is not available in this build \(supported: dynamic, static, qat\)/, true],
+  [['quantize', DEEPA, '-o', 'o.onnx', '--mode', 'int4', '--calib', 'deepa-calib.npy'], 2, /--calib: --mode int4 converts weights only and needs no calibration data/, true],
+  [['quantize', DEEPA, '-o', 'o.onnx', '--mode', 'fp16', '--format', 'qdq'], 2, /--format: --mode fp16 writes its own format/, false],
   [['quantize', DEEPA, '-o', 'o.onnx', '--mode', 'qat', '--labels', 'l.json'], 2, /--data: required with --mode qat/, false],
   [['quantize', DEEPA, '-o', 'o.onnx', '--mode', 'static', '--calib', 'deepa-calib.npy', '--epochs', '2'], 2, /--epochs: only --mode qat trains \(received --mode static\)/, false],
-  [['quantize', DEEPA, '-o', 'o.onnx', '--mode', 'fast'], 2, /--mode: expected one of dynamic, static, qat, received 'fast'/, false],
+  [['quantize', DEEPA, '-o', 'o.onnx', '--mode', 'fast'], 2, /--mode: expected one of dynamic, static, qat, int4, fp16, received 'fast'/, false],
   [['quantize', DEEPA, '-o', 'o.onnx', '--mode', 'static'], 2, /--calib: required with --mode static/, true],
   [['quantize', DEEPA, '-o', 'o.onnx', '--mode', 'static', '--calib', 'garbage.npy'], 1, /garbage\.npy: not a \.npy file/, true],
   [['quantize', DEEPA, '-o', 'o.onnx', '--mode', 'static', '--calib', 'wrong-name.json'], 1, /wrong-name\.json \[sample 0\]: 'wrong' is not an input of the model \(inputs: 'onnx::Flatten_0'\)/, true],
@@ -225,9 +226,26 @@ describe('in process', () => {
     expect(stderr).toBe('');
     expect(JSON.parse(stdout).calibrationSamples).toBe(8);
     stdout = '';
-    expect(await main(['quantize', DEEPA, '-o', join(dir, 'x.onnx'), '--mode', 'fp16'], streams as never)).toBe(2);
+    expect(await main(['quantize', DEEPA, '-o', join(dir, 'x.onnx'), '--mode', 'fast'], streams as never)).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/--mode: 'fp16' is not available in this build \(supported: dynamic, static, qat\)/);
+    expect(stderr).toMatch(/--mode: expected one of/);
+  });
+
+  test('--mode int4 and --mode fp16 write files onnxruntime runs, close to the float model', async () => {
+    const x = { 'onnx::Flatten_0': new Tensor('float32', Float32Array.from({ length: 2400 }, (_, i) => Math.sin(i * 0.3)), [1, 25, 96]) };
+    const fp = (await runOrt(readFileSync(DEEPA), x))['39'].data as Float32Array;
+    for (const mode of ['int4', 'fp16'] as const) {
+      const out = join(dir, `deepa.${mode}.onnx`);
+      const r = await runQuantize(DEEPA, { output: out, mode });
+      expect(r.format).toBe(mode === 'int4' ? 'matmulnbits' : 'float16');
+      expect(r.nodes.quantized).toBeGreaterThan(0);
+      expect(r.outputBytes).toBeLessThan(statSync(DEEPA).size / (mode === 'int4' ? 4 : 1.8));
+      expect(formatQuantize(r)).toMatch(mode === 'int4' ? /block-wise INT4/ : /stored as float16/);
+      const theirs = (await runOrt(readFileSync(out), x))['39'].data as Float32Array;
+      const ours = (await (await load(out)).run(x))['39'].data as Float32Array;
+      expect(sqnr(theirs, ours)).toBeGreaterThan(60);
+      expect(sqnr(fp, ours)).toBeGreaterThan(mode === 'int4' ? 15 : 40);
+    }
   });
 
   test.each(ERROR_CASES.map((c) => [c[0].map((a) => (a === DEEPA ? 'hello_deepa.onnx' : a)).join(' '), ...c] as const))('nquant %s fails with its exit code and a message', async (_, args, code, message) => {
@@ -281,4 +299,29 @@ describeBin('the nquant binary', () => {
     }
     expect(existsSync(join(dir, 'o.onnx'))).toBe(false);
   });
+});
+
+test('nquant serve answers KServe v2 requests and exits cleanly on SIGTERM', async () => {
+  const bin = resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build:ts first`);
+  const { spawn } = await import('child_process');
+  const child = spawn(process.execPath, [bin, 'serve', DEEPA, '--port', '0', '--workers', '1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const line = await new Promise<string>((resolveLine, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('\n')) resolveLine(buf.split('\n')[0]); });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
+  });
+  const { url, model } = JSON.parse(line) as { url: string; model: string };
+  expect(model).toBe('hello_deepa');
+  expect((await fetch(`${url}/v2/health/ready`)).status).toBe(200);
+  const body = { inputs: [{ name: 'onnx::Flatten_0', shape: [1, 25, 96], datatype: 'FP32', data: Array.from({ length: 2400 }, (_, i) => Math.sin(i * 0.3)) }] };
+  const reply = (await (await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', body: JSON.stringify(body) })).json()) as { outputs: { name: string; data: number[] }[] };
+  const x = { 'onnx::Flatten_0': new Tensor('float32', Float32Array.from(body.inputs[0].data), [1, 25, 96]) };
+  const want = (await (await load(DEEPA)).run(x))['39'].data as Float32Array;
+  expect(Float32Array.from(reply.outputs[0].data)).toEqual(want);
+  const code = await new Promise<number | null>((done) => { child.once('exit', done); child.kill('SIGTERM'); });
+  expect(code).toBe(0);
+  expect(stderr).toBe('');
 });

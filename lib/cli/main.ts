@@ -11,6 +11,7 @@ import { toJson } from './format';
 import { runInspect, formatInspect } from './inspect';
 import { createProgress } from './progress';
 import { FORMATS, METHODS, QUANTIZE_MODES, runQuantize, formatQuantize } from './quantize';
+import { runServe } from './serve';
 
 export interface CliStreams {
   stdout: NodeJS.WritableStream;
@@ -108,6 +109,24 @@ export async function main(argv: string[], streams: CliStreams = { stdout: proce
     .option('--json', 'print JSON only')
     .action(async (model: string, o: { threads?: number; batch?: number; runs?: number; data?: string; vsOrt?: boolean; json?: boolean }) => {
       emit(o.json, await runBench(model, o, progressFor(o.json)), formatBench);
+    });
+
+  program.command('serve')
+    .description('serve a model over HTTP (KServe v2 / Triton protocol) until SIGINT or SIGTERM')
+    .argument('<model>', 'the .onnx file')
+    .option('--port <n>', 'TCP port (default 8080; 0 picks a free one)', (v: string) => (v === '0' ? 0 : positiveInt('a port')(v)))
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--name <name>', "the model's name in URLs (default: the file's base name)")
+    .option('--workers <n>', 'worker threads, each with its own copy of the model (default: cores, at most 4)', positiveInt('a worker count'))
+    .option('--max-batch-size <n>', 'dynamic batching: rows per run at most (default 8)', positiveInt('a batch size'))
+    .option('--max-queue-delay-ms <n>', 'how long a request may wait for a fuller batch (default 0)', Number)
+    .option('--max-queue <n>', 'requests allowed to wait before 429 (default 128)', positiveInt('a queue length'))
+    .option('--json', 'print the address as JSON')
+    .action(async (model: string, o: { port?: number; host?: string; name?: string; workers?: number; maxBatchSize?: number; maxQueueDelayMs?: number; maxQueue?: number; json?: boolean }) => {
+      const s = await runServe(model, o);
+      // One line, so a supervisor can read the address as soon as it appears.
+      out(o.json ? JSON.stringify({ url: s.url, model: s.modelName }) : `serving ${s.modelName} at ${s.url} (POST ${s.url}/v2/models/${s.modelName}/infer); Ctrl-C stops`);
+      await s.closed;
     });
 
   try {

@@ -1,5 +1,5 @@
-// nquant quantize model.onnx -o out.onnx --mode dynamic|static: PTQ from the command line,
-// with calibration data read from .npy/.json files or a directory.
+// nquant quantize model.onnx -o out.onnx --mode dynamic|static|qat|int4|fp16: PTQ, QAT and the
+// weight-only formats from the command line, with data read from .npy/.json files or a directory.
 import { existsSync, statSync } from 'fs';
 import { dirname } from 'path';
 import type { Graph } from '../graph/ir';
@@ -8,6 +8,8 @@ import { quantizeDynamic } from '../quant/dynamic';
 import type { QuantizedModel } from '../quant/quantized-model';
 import type { QuantReport } from '../quant/report';
 import { quantizeStatic } from '../quant/static';
+import { quantizeInt4 } from '../compress/int4';
+import { toFp16 } from '../compress/fp16';
 import { CliError, UsageError } from './errors';
 import { formatBytes } from './format';
 import { readFeeds, readLabels } from './inputs';
@@ -15,9 +17,9 @@ import { loadModelFile } from './model-file';
 import { createProgress, Progress } from './progress';
 import { QatSummary, trainQat } from './qat';
 
-export const QUANTIZE_MODES = ['dynamic', 'static', 'qat'] as const;
-/** Modes lib/compress will provide; this build does not have them. */
-const UNAVAILABLE_MODES = ['int4', 'fp16'];
+export const QUANTIZE_MODES = ['dynamic', 'static', 'qat', 'int4', 'fp16'] as const;
+/** Weight-only modes: no activation quantization, no calibration, no QDQ/QOperator choice. */
+const WEIGHT_ONLY = ['int4', 'fp16'];
 export const METHODS: CalibrationMethod[] = ['minmax', 'movingAverage', 'percentile', 'entropy', 'mse'];
 export const FORMATS = ['qdq', 'qoperator'] as const;
 
@@ -41,8 +43,9 @@ export interface QuantizeCliOptions {
 export interface QuantizeResult {
   input: string;
   output: string;
-  mode: 'dynamic' | 'static' | 'qat';
-  format: 'qdq' | 'qoperator';
+  mode: (typeof QUANTIZE_MODES)[number];
+  /** int4 files hold com.microsoft MatMulNBits, fp16 files float16 weights + Cast. */
+  format: 'qdq' | 'qoperator' | 'matmulnbits' | 'float16';
   method?: CalibrationMethod;
   calibrationSamples?: number;
   sizeBytes: QuantReport['sizeBytes'];
@@ -71,7 +74,6 @@ function allNodeNames(g: Graph, into = new Set<string>()): Set<string> {
 /** Checks the flags before any file is read, so usage errors come first. */
 export function checkQuantizeOptions(o: QuantizeCliOptions): void {
   if (!o.output) throw new UsageError('--output: required (the quantized .onnx file to write)');
-  if (UNAVAILABLE_MODES.includes(o.mode)) throw new UsageError(`--mode: '${o.mode}' is not available in this build (supported: ${QUANTIZE_MODES.join(', ')})`);
   if (!(QUANTIZE_MODES as readonly string[]).includes(o.mode)) throw new UsageError(`--mode: expected one of ${QUANTIZE_MODES.join(', ')}, received '${o.mode}'`);
   if (o.method !== undefined && !(METHODS as string[]).includes(o.method)) throw new UsageError(`--method: expected one of ${METHODS.join(', ')}, received '${o.method}'`);
   if (o.format !== undefined && !(FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format: expected one of ${FORMATS.join(', ')}, received '${o.format}'`);
@@ -86,6 +88,11 @@ export function checkQuantizeOptions(o: QuantizeCliOptions): void {
     if (o.calib !== undefined) throw new UsageError('--calib: --mode qat learns activation ranges from --data');
     if (o.method !== undefined) throw new UsageError('--method: --mode qat learns activation ranges in training; only --mode static calibrates');
     if (o.lr !== undefined && !(o.lr > 0 && o.lr < 1)) throw new UsageError(`--lr: expected a learning rate in (0, 1), received ${o.lr}`);
+  }
+  if (WEIGHT_ONLY.includes(o.mode)) {
+    if (o.calib !== undefined) throw new UsageError(`--calib: --mode ${o.mode} converts weights only and needs no calibration data`);
+    if (o.method !== undefined) throw new UsageError('--method: only --mode static calibrates');
+    if (o.format !== undefined) throw new UsageError(`--format: --mode ${o.mode} writes its own format (${o.mode === 'int4' ? 'com.microsoft MatMulNBits' : 'float16 weights + Cast'})`);
   }
   if (o.mode === 'dynamic') {
     if (o.calib !== undefined) throw new UsageError('--calib: only --mode static uses calibration data (dynamic quantization computes activation ranges at run time)');
@@ -105,6 +112,7 @@ export async function runQuantize(input: string, o: QuantizeCliOptions, progress
   for (const name of nodesToExclude ?? []) {
     if (!names.has(name)) throw new CliError(`--exclude: no node named '${name}' in ${input} (nquant inspect ${input} --nodes lists them)`);
   }
+  if (o.mode === 'int4' || o.mode === 'fp16') return runWeightOnly(input, model, o, nodesToExclude);
   let q: QuantizedModel;
   let samples: number | undefined;
   let qat: QatSummary | undefined;
@@ -160,11 +168,33 @@ export async function runQuantize(input: string, o: QuantizeCliOptions, progress
   return result;
 }
 
+async function runWeightOnly(input: string, model: Awaited<ReturnType<typeof loadModelFile>>, o: QuantizeCliOptions, nodesToExclude: string[] | undefined): Promise<QuantizeResult> {
+  const result = (m: { save(p: string): Promise<void> }, sizeBytes: QuantReport['sizeBytes'], quantized: number, total: number, float: QuantReport['float'], format: QuantizeResult['format']) => ({ m, sizeBytes, quantized, total, float, format });
+  let r: ReturnType<typeof result>;
+  if (o.mode === 'int4') {
+    const q = await quantizeInt4(model, { nodesToExclude });
+    const done = q.report.layers.filter((l) => l.quantized);
+    r = result(q, q.report.sizeBytes, done.length, q.report.layers.length,
+      q.report.layers.filter((l) => !l.quantized).map((l) => ({ name: l.name, opType: l.opType, reason: l.reason ?? 'not quantized' })), 'matmulnbits');
+  } else {
+    const h = await toFp16(model, { nodesToExclude });
+    r = result(h, h.report.sizeBytes, h.report.converted.length, h.report.converted.length + h.report.kept.length,
+      h.report.kept.map((k) => ({ name: k.name, opType: 'initializer', reason: k.reason })), 'float16');
+  }
+  await r.m.save(o.output);
+  return {
+    input, output: o.output, mode: o.mode as QuantizeResult['mode'], format: r.format, sizeBytes: r.sizeBytes,
+    outputBytes: statSync(o.output).size, nodes: { total: r.total, quantized: r.quantized }, perChannel: false, float: r.float, outputSqnr: {},
+  };
+}
+
 export function formatQuantize(r: QuantizeResult): string {
   const lines = [
     `${r.input} -> ${r.output}: ${r.mode}${r.method ? ` (${r.method}, ${r.calibrationSamples} calibration samples)` : ''}${r.qat ? ` (${r.qat.epochs} epoch(s) on ${r.qat.samples} samples, final loss ${r.qat.loss[r.qat.loss.length - 1]?.toFixed(4)})` : ''}, ${r.format}`,
     `size ${formatBytes(r.sizeBytes.before)} -> ${formatBytes(r.outputBytes)} (${(r.sizeBytes.before / r.outputBytes).toFixed(2)}x smaller)`,
-    `${r.nodes.quantized} of ${r.nodes.total} candidate nodes quantized, weights per ${r.perChannel ? 'channel' : 'tensor'}`,
+    r.format === 'matmulnbits' ? `${r.nodes.quantized} of ${r.nodes.total} MatMul/Gemm nodes with block-wise INT4 weights`
+      : r.format === 'float16' ? `${r.nodes.quantized} of ${r.nodes.total} weights stored as float16`
+        : `${r.nodes.quantized} of ${r.nodes.total} candidate nodes quantized, weights per ${r.perChannel ? 'channel' : 'tensor'}`,
   ];
   const sqnr = Object.entries(r.outputSqnr);
   if (sqnr.length > 0) lines.push(`output SQNR on the calibration batches: ${sqnr.map(([n, v]) => `'${n}' ${Number.isFinite(v) ? `${v.toFixed(1)} dB` : String(v)}`).join(', ')}`);

@@ -1,0 +1,45 @@
+// nquant serve model.onnx: the KServe v2 HTTP server (lib/serve) until SIGINT or SIGTERM, which
+// finish the requests in flight before the process exits.
+import { existsSync } from 'fs';
+import { createServer } from '../serve/index';
+import type { ServeOptions } from '../serve/index';
+import { CliError } from './errors';
+
+export interface ServeCliOptions {
+  port?: number;
+  host?: string;
+  name?: string;
+  workers?: number;
+  maxBatchSize?: number;
+  maxQueueDelayMs?: number;
+  maxQueue?: number;
+}
+
+export interface Serving {
+  url: string;
+  modelName: string;
+  /** Resolves once the server has closed (after a signal or close()). */
+  closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function runServe(model: string, o: ServeCliOptions, onSignal = true): Promise<Serving> {
+  if (!existsSync(model)) throw new CliError(`model: '${model}' does not exist`);
+  const opts: ServeOptions = {};
+  if (o.name !== undefined) opts.name = o.name;
+  if (o.workers !== undefined) opts.workers = o.workers;
+  if (o.maxBatchSize !== undefined) opts.maxBatchSize = o.maxBatchSize;
+  if (o.maxQueueDelayMs !== undefined) opts.maxQueueDelayMs = o.maxQueueDelayMs;
+  if (o.maxQueue !== undefined) opts.maxQueue = o.maxQueue;
+  const server = await createServer(model, opts);
+  const { url } = await server.listen(o.port ?? 8080, o.host ?? '127.0.0.1');
+  let resolveClosed: () => void = () => undefined;
+  const closed = new Promise<void>((r) => { resolveClosed = r; });
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= server.close().then(resolveClosed);
+    return closing;
+  };
+  if (onSignal) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void close());
+  return { url, modelName: server.modelName, closed, close };
+}
