@@ -10,6 +10,7 @@ import { benchQuant, QuantRow } from './quant';
 import { benchTrain, TrainRow } from './train';
 import { benchCompress, compressMarkdown } from './compress';
 import { benchServe, serveMarkdown } from './serve';
+import { benchBinary, binaryMarkdown } from './binary';
 
 function machineLine(): string {
   const info = cpu();
@@ -148,6 +149,17 @@ program
     const rows = await benchServe({ quick: o.quick, designs: o.designs, protocol: o.json ? 'json' : 'binary' });
     console.log(`\n${serveMarkdown(rows)}`);
     if (o.write) writeSection('Serving (KServe v2 HTTP)', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}; ppocr_cls, batch-1 requests, autocannon on loopback\n\n${serveMarkdown(rows)}`);
+  });
+
+program
+  .command('binary')
+  .description('binary (1-bit) sign-GEMM and XNOR vs INT8 (quantizeDynamic) vs FP32, one 4096x4096 MatMul at M=1 and M=8')
+  .option('--quick', 'one thread count, short timing')
+  .option('--write', 'record the table in bench/RESULTS.md')
+  .action(async (o: { quick?: boolean; write?: boolean }) => {
+    console.log(machineLine());
+    const rows = await benchBinary({ quick: o.quick });
+    if (o.write) writeSection('Binary (1-bit) GEMM', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}\n\n${binaryMarkdown(rows)}`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

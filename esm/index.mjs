@@ -17,5 +17,6 @@ export const {
   packCompact, unpackCompact, compactReport, deepCompress,
   createServer,
   QuantScheme, quantizeMixed, MixedPrecisionModel, searchMixedPrecision,
+  binarizeWeights, binaryLayersOf, BinaryModel, BINARY_DOMAIN, prepareBinaryTraining, convertBinaryTraining, BinaryTrainingModel,
 } = nquant;
 export default nquant;

@@ -103,3 +103,9 @@ export { searchMixedPrecision } from './quant/mixed-search';
 export type { MixedSearchResult, SearchedLayer, LayerSensitivity } from './quant/mixed-search';
 export type { SearchMixedOptions, SearchProgress, EvalFn } from './quant/mixed-search-options';
 export type { WeightQuantizer, QuantizedWeight } from './quant/weights';
+
+// Binary (1-bit) weights: sign-GEMM / XNOR-popcount kernels, training through the STE.
+export { binarizeWeights, binaryLayersOf, BinaryModel, BINARY_DOMAIN } from './compress/binary';
+export type { BinarizeOptions, BinaryLayer, BinaryLayerReport, BinaryReport } from './compress/binary';
+export { prepareBinaryTraining, convertBinaryTraining, BinaryTrainingModel } from './train/binary-training';
+export type { BinaryTrainingOptions, BinaryTrainingInfo } from './train/binary-training';

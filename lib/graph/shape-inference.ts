@@ -12,13 +12,14 @@ import { TENSOR_OPS } from './shapes/tensor-ops';
 import { QUANT_CONTRIB } from './shapes/quant-contrib';
 import { QUANT_GEMM } from './shapes/quant-gemm';
 import { TRAIN } from './shapes/train';
+import { BINARY } from './shapes/binary';
 import { FUSED_BASE, NQUANT_DOMAIN } from './passes/fused';
 import { topoSort } from './topo';
 import { DataType, Tensor } from '../tensor';
 
 const FUNCTIONS: { [op: string]: ShapeFn } = { ...ELEMENTWISE, ...NN, ...TENSOR_OPS };
 // Rules for ops outside the default domain, keyed 'domain:OpType'.
-const DOMAIN_FUNCTIONS: { [domainOp: string]: ShapeFn } = { ...QUANT_CONTRIB, ...QUANT_GEMM, ...TRAIN };
+const DOMAIN_FUNCTIONS: { [domainOp: string]: ShapeFn } = { ...QUANT_CONTRIB, ...QUANT_GEMM, ...TRAIN, ...BINARY };
 
 function shapeFunction(node: Node): ShapeFn | undefined {
   if (node.domain === '') return FUNCTIONS[node.opType];

@@ -461,6 +461,18 @@ export const GRADIENTS: { [opType: string]: GradientRule } = {
       if (dscale) ctx.give(1, dscale);
     },
   },
+  // Binary weights: sign() passes gradients straight through where |x| <= 1 (BinaryConnect);
+  // the per-channel scale mean |x| is differentiated exactly (see train_fake_binarize.cc).
+  FakeBinarize: {
+    differentiable: [0],
+    build(ctx) {
+      const dy = ctx.outGrad(0);
+      if (!dy || !ctx.wants(0)) return;
+      const n = ctx.node;
+      const axis = n.attributes.get('axis');
+      ctx.give(0, ctx.emit('FakeBinarizeGrad', [dy, n.inputs[0]], ['dx'], [ctx.shape(n.inputs[0]).dims], axis ? { axis } : {}, TRAIN_DOMAIN)[0]);
+    },
+  },
   // Observers and quantization parameters are statistics of the data, not functions to learn
   // through: no gradient flows into or out of them.
   MinMaxObserve: { differentiable: [], build: () => undefined },

@@ -30,5 +30,7 @@ OpTable qat_ops();
 // com.nquant.train: gradients (ConvGrad, pooling, activations, Softmax, BatchNorm), losses,
 // ReduceToShape, dropout, SGD/Adam steps and the QAT ops (FakeQuantize, MinMaxObserve).
 OpTable train_ops();
+// Binary (1-bit) weights: com.nquant BinaryMatMul, com.nquant.train FakeBinarize(Grad).
+OpTable binary_ops();
 
 }  // namespace nq::ops

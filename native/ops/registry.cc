@@ -10,7 +10,7 @@ namespace nq::ops {
 const std::vector<OpRegistration>& op_registry() {
   static const std::vector<OpRegistration> all = [] {
     std::vector<OpRegistration> v;
-    for (const OpTable& t : {nn_ops(), tensor_ops(), quant_ops(), quant_contrib_ops(), quant_gemm_ops(), qat_ops(), train_ops()})
+    for (const OpTable& t : {nn_ops(), tensor_ops(), quant_ops(), quant_contrib_ops(), quant_gemm_ops(), qat_ops(), train_ops(), binary_ops()})
       v.insert(v.end(), t.begin, t.begin + t.count);
     return v;
   }();
