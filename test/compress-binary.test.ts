@@ -13,6 +13,7 @@ import { evaluate, fit } from '../lib/train/fit';
 import { adam } from '../lib/train/optimizers';
 import { loadMnistDigits } from '../lib/train/datasets';
 import { rng, runOrt, relativeError } from './helpers/ort-models';
+import { firstRows } from './helpers/digits';
 
 // Ours (sign-GEMM: masked sums, 2·S − Σx) vs onnxruntime's float MatMul over ±α: the same
 // weights, float32 sums in different orders. 1e-5 of the output's magnitude is ~100x float32
@@ -135,14 +136,6 @@ describe('binarizeWeights', () => {
     expect(() => binarizeWeights({} as never)).toThrow(/model: expected a Model/);
   });
 });
-
-function firstRows(d: { x: Tensor; y: Tensor }, n: number): { x: Tensor; y: Tensor } {
-  const per = d.x.size / d.x.dims[0];
-  return {
-    x: new Tensor('float32', (d.x.data as Float32Array).slice(0, n * per), [n, ...d.x.dims.slice(1)]),
-    y: new Tensor('int64', (d.y.data as BigInt64Array).slice(0, n), [n]),
-  };
-}
 
 const flat = (d: { x: Tensor; y: Tensor }) => ({ x: new Tensor('float32', d.x.data as Float32Array, [d.x.dims[0], 784]), y: d.y });
 

@@ -7,8 +7,6 @@ import { buildModel } from '../lib/onnx/builder';
 import { importModel } from '../lib/onnx/import';
 import { Model } from '../lib/runtime/model';
 import { Tensor } from '../lib/tensor';
-import { sequential } from '../lib/train/sequential';
-import { layers } from '../lib/train/layers';
 import { evaluate, fit } from '../lib/train/fit';
 import { adam, sgd } from '../lib/train/optimizers';
 import { TrainingSession } from '../lib/train/session';
@@ -19,26 +17,9 @@ import { quantizeCodebooks } from '../lib/compress/cluster-quantize';
 import { compactReport, packBits, packCompact, unpackBits, unpackCompact } from '../lib/compress/compact-format';
 import { float16BitsToNumber, float32ToFloat16Bits } from '../lib/numeric';
 import { prune, stripPruning } from '../lib/compress/prune';
-
-function firstRows(d: { x: Tensor; y: Tensor }, n: number): { x: Tensor; y: Tensor } {
-  const per = d.x.size / d.x.dims[0];
-  return {
-    x: new Tensor('float32', (d.x.data as Float32Array).slice(0, n * per), [n, ...d.x.dims.slice(1)]),
-    y: new Tensor('int64', (d.y.data as BigInt64Array).slice(0, n), [n]),
-  };
-}
+import { firstRows, smallDigitCnn } from './helpers/digits';
 
 const digits = firstRows(loadMnistDigits({ split: 'train' }), 600);
-
-function smallCnn(seed = 1): Model {
-  return sequential([
-    layers.conv2d({ filters: 8, kernel: 3, activation: 'relu', inputShape: [1, 28, 28] }),
-    layers.maxPool2d(),
-    layers.flatten(),
-    layers.dense({ units: 32, activation: 'relu' }),
-    layers.dense({ units: 10 }),
-  ], { seed });
-}
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -47,7 +28,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 test('clusterWeights: every clustered weight takes exactly `clusters` values; onnxruntime runs the export and agrees', async () => {
-  const net = smallCnn();
+  const net = smallDigitCnn();
   await fit(net, digits, { epochs: 1, batchSize: 64, optimizer: adam({ lr: 2e-3 }) });
   for (const init of ['kmeans++', 'linear', 'density'] as const) {
     const clustered = await clusterWeights(net, { clusters: 16, init });
@@ -126,7 +107,7 @@ test('Gather gradient: d loss / d codebook matches central finite differences', 
 });
 
 test('fineTuneClustered: the loss falls and every layer keeps exactly its clusters', async () => {
-  const net = smallCnn(2);
+  const net = smallDigitCnn(2);
   await fit(net, digits, { epochs: 1, batchSize: 64, optimizer: adam({ lr: 2e-3 }) });
   // Few clusters so that clustering costs accuracy and fine-tuning has something to win back.
   const clustered = await clusterWeights(net, { clusters: 4 });
@@ -142,7 +123,7 @@ test('fineTuneClustered: the loss falls and every layer keeps exactly its cluste
 });
 
 test('sparsity-preserving clustering: pruned zeros stay one exact cluster through fine-tuning', async () => {
-  const net = smallCnn(3);
+  const net = smallDigitCnn(3);
   await fit(net, digits, { epochs: 1, batchSize: 64, optimizer: adam({ lr: 2e-3 }) });
   const pruned = stripPruning(prune(net, { sparsity: 0.7 }));
   const clustered = await clusterWeights(pruned, { clusters: 8 });
@@ -164,7 +145,7 @@ test('sparsity-preserving clustering: pruned zeros stay one exact cluster throug
 });
 
 test('compact format: exact round trip, sparse clustered storage, narrowed codebooks', async () => {
-  const net = smallCnn(4);
+  const net = smallDigitCnn(4);
   await fit(net, digits, { epochs: 1, batchSize: 64, optimizer: adam({ lr: 2e-3 }) });
   const x = firstRows(digits, 8).x;
   const run = async (m: Model): Promise<Float32Array> => (await m.run({ input: x })).output.data as Float32Array;

@@ -1,6 +1,5 @@
 // The Deep-Compression pipeline, small: a CNN trained for three epochs on 600 digits is pruned
 // 80%, clustered to 16 and narrowed; every stage is scored on 300 held-out digits and sized.
-import { Tensor } from '../lib/tensor';
 import { sequential } from '../lib/train/sequential';
 import { layers } from '../lib/train/layers';
 import { fit } from '../lib/train/fit';
@@ -9,14 +8,7 @@ import { loadMnistDigits } from '../lib/train/datasets';
 import { deepCompress } from '../lib/compress/deep-compression';
 import { decodeClusteredWeight, distinctValues } from '../lib/compress/cluster';
 import { unpackCompact, packCompact } from '../lib/compress/compact-format';
-
-function firstRows(d: { x: Tensor; y: Tensor }, n: number): { x: Tensor; y: Tensor } {
-  const per = d.x.size / d.x.dims[0];
-  return {
-    x: new Tensor('float32', (d.x.data as Float32Array).slice(0, n * per), [n, ...d.x.dims.slice(1)]),
-    y: new Tensor('int64', (d.y.data as BigInt64Array).slice(0, n), [n]),
-  };
-}
+import { firstRows } from './helpers/digits';
 
 test('deepCompress: prune 80% -> cluster 16 -> int8 codebooks, sized honestly, far above chance', async () => {
   const train = firstRows(loadMnistDigits({ split: 'train' }), 600);

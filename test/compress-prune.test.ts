@@ -3,34 +3,15 @@
 import * as ort from 'onnxruntime-node';
 import { Model } from '../lib/runtime/model';
 import { Tensor } from '../lib/tensor';
-import { sequential } from '../lib/train/sequential';
-import { layers } from '../lib/train/layers';
 import { fit } from '../lib/train/fit';
 import { adam, sgd } from '../lib/train/optimizers';
 import { loadMnistDigits } from '../lib/train/datasets';
 import { buildModel } from '../lib/onnx/builder';
 import { importModel } from '../lib/onnx/import';
 import { polynomialSparsity, prune, PrunedModel, sparsityOf, stripPruning } from '../lib/compress/prune';
-
-function firstRows(d: { x: Tensor; y: Tensor }, n: number): { x: Tensor; y: Tensor } {
-  const per = d.x.size / d.x.dims[0];
-  return {
-    x: new Tensor('float32', (d.x.data as Float32Array).slice(0, n * per), [n, ...d.x.dims.slice(1)]),
-    y: new Tensor('int64', (d.y.data as BigInt64Array).slice(0, n), [n]),
-  };
-}
+import { firstRows, smallDigitCnn } from './helpers/digits';
 
 const digits = firstRows(loadMnistDigits({ split: 'train' }), 512);
-
-function smallCnn(seed = 1): Model {
-  return sequential([
-    layers.conv2d({ filters: 8, kernel: 3, activation: 'relu', inputShape: [1, 28, 28] }),
-    layers.maxPool2d(),
-    layers.flatten(),
-    layers.dense({ units: 32, activation: 'relu' }),
-    layers.dense({ units: 10 }),
-  ], { seed });
-}
 
 const WEIGHTS = ['conv.weight_0', 'dense.weight_0', 'dense.weight_1'];
 
@@ -39,7 +20,7 @@ function weightOf(m: Model, name: string): Float32Array {
 }
 
 test('unstructured pruning hits the requested sparsity exactly, per tensor, on the smallest weights', () => {
-  const net = smallCnn();
+  const net = smallDigitCnn();
   for (const sparsity of [0.3, 0.8, 0.95]) {
     const pruned = stripPruning(prune(net, { sparsity }));
     for (const name of WEIGHTS) {
@@ -71,7 +52,7 @@ test('unstructured pruning hits the requested sparsity exactly, per tensor, on t
 });
 
 test('2:4 pruning: every four neighbours along a dot product keep their two largest', () => {
-  const net = smallCnn();
+  const net = smallDigitCnn();
   const pruned = stripPruning(prune(net, { structure: '2:4' }));
   // Dense weights are [units, inputs] (transB): a row is one dot product, groups are contiguous.
   // Counts the groups breaking a rule (asserting per group would dominate the test's time).
@@ -116,7 +97,7 @@ test('2:4 pruning: every four neighbours along a dot product keep their two larg
 });
 
 test('the mask survives training: pruned weights stay zero, the others train; onnxruntime runs the export', async () => {
-  const net = smallCnn(2);
+  const net = smallDigitCnn(2);
   const pruned = prune(net, { sparsity: 0.75 });
   expect(pruned).toBeInstanceOf(PrunedModel);
   const zerosAt = WEIGHTS.map((name) => Float32Array.from(weightOf(stripPruning(pruned), name), (v) => (v === 0 ? 1 : 0)));
@@ -154,7 +135,7 @@ test('polynomial schedule: sparsity rises at the scheduled steps during fit and 
   expect(polynomialSparsity(full, 0.9, 0)).toBe(0);
   expect(polynomialSparsity(full, 0.9, 8)).toBeCloseTo(0.9 - 0.9 * 0.5 ** 3, 10);
   expect(polynomialSparsity(full, 0.9, 20)).toBe(0.9);
-  const pruned = prune(smallCnn(3), { sparsity: 0.9, schedule });
+  const pruned = prune(smallDigitCnn(3), { sparsity: 0.9, schedule });
   expect(pruned.maskSparsity()).toBe(0);
   const seen: number[] = [];
   // Plain SGD: a weight without gradient does not move, so stored weights that are zero where

@@ -9,6 +9,7 @@ import { adam, cosineLr, sgd, stepLr } from '../lib/train/optimizers';
 import { loadMnistDigits } from '../lib/train/datasets';
 import { Tensor } from '../lib/tensor';
 import { Model } from '../lib/runtime/model';
+import { firstRows } from './helpers/digits';
 
 function tutorialCnn(seed = 0): Model {
   return sequential([
@@ -18,14 +19,6 @@ function tutorialCnn(seed = 0): Model {
     layers.dense({ units: 128, activation: 'relu', init: 'he' }),
     layers.dense({ units: 10, init: 'he' }),
   ], { seed });
-}
-
-function firstRows(d: { x: Tensor; y: Tensor }, n: number): { x: Tensor; y: Tensor } {
-  const per = d.x.size / d.x.dims[0];
-  return {
-    x: new Tensor('float32', (d.x.data as Float32Array).slice(0, n * per), [n, ...d.x.dims.slice(1)]),
-    y: new Tensor('int64', (d.y.data as BigInt64Array).slice(0, n), [n]),
-  };
 }
 
 const train = firstRows(loadMnistDigits({ split: 'train', seed: 1 }), 3000);

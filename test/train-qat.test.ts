@@ -12,14 +12,7 @@ import { loadMnistDigits } from '../lib/train/datasets';
 import { Tensor } from '../lib/tensor';
 import { quantizeStatic } from '../lib/quant/static';
 import { importModel } from '../lib/onnx/import';
-
-function firstRows(d: { x: Tensor; y: Tensor }, n: number): { x: Tensor; y: Tensor } {
-  const per = d.x.size / d.x.dims[0];
-  return {
-    x: new Tensor('float32', (d.x.data as Float32Array).slice(0, n * per), [n, ...d.x.dims.slice(1)]),
-    y: new Tensor('int64', (d.y.data as BigInt64Array).slice(0, n), [n]),
-  };
-}
+import { firstRows } from './helpers/digits';
 
 const train = firstRows(loadMnistDigits({ split: 'train' }), 3000);
 const heldOut = firstRows(loadMnistDigits({ split: 'test' }), 1000);

@@ -94,15 +94,6 @@ std::vector<float> run(const Int4GemmKernel& kernel, const Q4Weights& q, const s
   return y;
 }
 
-int64_t ulp_distance(float a, float b) {
-  int32_t ia, ib;
-  std::memcpy(&ia, &a, 4);
-  std::memcpy(&ib, &b, 4);
-  if (ia < 0) ia = std::numeric_limits<int32_t>::min() - ia;
-  if (ib < 0) ib = std::numeric_limits<int32_t>::min() - ib;
-  return std::llabs(int64_t(ia) - int64_t(ib));
-}
-
 const Int4GemmKernel& ref_kernel() { return *nq::kernels_for(nq::Isa::scalar).int4; }
 
 void check_shape(const Shape& s, uint32_t seed) {
@@ -154,7 +145,7 @@ void check_shape(const Shape& s, uint32_t seed) {
         CHECK(std::fabs(double(y32[i]) - ref_f32[i]) <= kF32SimdVsRefTol * mag);
         CAPTURE(y8[i]);
         CAPTURE(ref_qs8[i]);
-        CHECK(ulp_distance(y8[i], ref_qs8[i]) <= kQs8SimdVsRefMaxUlps);
+        CHECK(nq_test::ulp_distance(y8[i], ref_qs8[i]) <= kQs8SimdVsRefMaxUlps);
       }
     }
   }

@@ -115,15 +115,6 @@ std::vector<float> run_op(nq::Isa isa, const OrtQ4& q, const std::vector<float>&
   return y;
 }
 
-int64_t ulp_distance(float a, float b) {
-  int32_t ia, ib;
-  std::memcpy(&ia, &a, 4);
-  std::memcpy(&ib, &b, 4);
-  if (ia < 0) ia = std::numeric_limits<int32_t>::min() - ia;
-  if (ib < 0) ib = std::numeric_limits<int32_t>::min() - ib;
-  return std::llabs(int64_t(ia) - int64_t(ib));
-}
-
 void check_case(const Case& c, uint32_t seed) {
   INFO(describe(c));
   const OrtQ4 q = random_ort(c.n, c.k, c.bs, c.symmetric, seed);
@@ -159,7 +150,7 @@ void check_case(const Case& c, uint32_t seed) {
     const std::vector<float> y = run_op(isa, q, x, c.m, bias, c.level);
     for (size_t i = 0; i < y.size(); ++i) {
       CAPTURE(i);
-      if (c.level == 4) CHECK(ulp_distance(y[i], ref[i]) <= kQs8SimdVsRefMaxUlps);
+      if (c.level == 4) CHECK(nq_test::ulp_distance(y[i], ref[i]) <= kQs8SimdVsRefMaxUlps);
       else CHECK(std::fabs(double(y[i]) - ref[i]) <= kF32SimdVsRefTol * mag[i]);
     }
   }

@@ -1,6 +1,9 @@
 // Shared helpers for the kernel tests: seeded data and the ISA levels to sweep.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -40,6 +43,16 @@ inline std::vector<float> random_f32(size_t n, uint32_t seed, float lo = -1.f, f
   std::vector<float> v(n);
   for (auto& x : v) x = d(rng);
   return v;
+}
+
+// Distance in units in the last place between two floats (0: identical bits, 1: adjacent).
+inline int64_t ulp_distance(float a, float b) {
+  int32_t ia, ib;
+  std::memcpy(&ia, &a, 4);
+  std::memcpy(&ib, &b, 4);
+  if (ia < 0) ia = std::numeric_limits<int32_t>::min() - ia;
+  if (ib < 0) ib = std::numeric_limits<int32_t>::min() - ib;
+  return std::llabs(int64_t(ia) - int64_t(ib));
 }
 
 }  // namespace nq_test
