@@ -90,13 +90,17 @@ describe('Model', () => {
     await m.run({ input: x });  // compile the plan first
     const h = monitorEventLoopDelay({ resolution: 1 });
     h.enable();
-    const t0 = performance.now();
-    for (let i = 0; i < 3; i++) await m.run({ input: x });
-    const elapsed = performance.now() - t0;
+    let shortestRun = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const r0 = performance.now();
+      await m.run({ input: x });
+      shortestRun = Math.min(shortestRun, performance.now() - r0);
+    }
     h.disable();
-    // A blocking run would delay the loop by a whole inference (tens of ms); the loop's worst
-    // delay must stay well below one run.
-    expect(h.max / 1e6).toBeLessThan(Math.max(10, elapsed / 3 / 2));
+    // A blocking run would delay the loop by a whole inference (tens of ms) at nearly every
+    // sample; a free loop's median delay stays far below one run. The median, not the max:
+    // a single preemption on a loaded 2-core machine can inflate the max.
+    expect(h.percentile(50) / 1e6).toBeLessThan(Math.max(2, shortestRun / 2));
     m.dispose();
   }, 120000);
 });
