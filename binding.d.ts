@@ -13,7 +13,7 @@ export declare namespace Binding {
     features: string[];
     supportedIsas: Isa[];
     threads: number;
-    kernels: { qgemm?: string; sgemm?: string; quant?: string; int4?: string; dwconv?: string; im2col?: string };
+    kernels: { qgemm?: string; sgemm?: string; quant?: string; int4?: string; dwconv?: string; im2col?: string; spqgemm?: string };
     /** Why NQUANT_ISA was not honoured, or ''. */
     note: string;
   }
@@ -109,8 +109,17 @@ export declare namespace Binding {
     getThreads(): number;
     setIsa(isa: Isa): void;
 
+    /** sparsity 'auto' (default) stores B for the sparse kernel when few enough of its 4-deep
+     *  column groups hold a nonzero weight (and the ISA has one); 'dense'/'sparse' force it. */
     qgemmPackB(b: Int8Array | Uint8Array, k: number, n: number, transposed: boolean,
-               zeroPoints: Int32Array | null, isa?: Isa): QGemmWeights;
+               zeroPoints: Int32Array | null, isa?: Isa, sparsity?: 'auto' | 'dense' | 'sparse'): QGemmWeights;
+    /** How qgemmPackB stored B: sparse or dense, and the share of nonzero 4-deep column groups. */
+    qgemmLayout(weights: QGemmWeights): { sparse: boolean; groupDensity: number };
+    /** What automatic packing means from now on: 'auto' (sparse when it pays), 'off', 'on'. */
+    setSparseGemm(mode: 'auto' | 'off' | 'on'): void;
+    getSparseGemm(): 'auto' | 'off' | 'on';
+    /** GEMM calls that took the sparse path since the process started (for tests). */
+    sparseGemmCalls(): number;
     qgemm(a: Uint8Array | Int8Array, m: number, aZeroPoint: number, weights: QGemmWeights,
           out: Int32Array | Float32Array | Uint8Array | Int8Array, options: QGemmOptions | undefined,
           async: false): void;

@@ -1,6 +1,6 @@
 // What the CPU offers and which kernels run: cpu(), setThreads().
 import type { Binding } from '../binding';
-import { assertInteger } from './errors';
+import { assertInteger, invalidRange } from './errors';
 import { native } from './native';
 
 export type Isa = Binding.Isa;
@@ -17,7 +17,7 @@ export interface CpuInfo {
   /** Threads a kernel call may use. */
   threads: number;
   /** The kernel chosen per family, e.g. { qgemm: 'qgemm_u8s8_..._avx512vnni', ... }. */
-  kernels: { qgemm?: string; sgemm?: string; quant?: string; int4?: string; dwconv?: string; im2col?: string };
+  kernels: { qgemm?: string; sgemm?: string; quant?: string; int4?: string; dwconv?: string; im2col?: string; spqgemm?: string };
   /** Why NQUANT_ISA was not honoured ('' when it was, or was not set). */
   note: string;
 }
@@ -33,4 +33,21 @@ export function setThreads(threads: number): void {
 
 export function getThreads(): number {
   return native.getThreads();
+}
+
+export type SparseGemmMode = 'auto' | 'off' | 'on';
+
+/**
+ * Whether INT8 GEMM weights packed from now on (when a model plan is built) use the sparse
+ * kernel: 'auto' (the default) when the ISA has one (AVX-512 VNNI) and at most a quarter of
+ * the weights' runs of four along the dot product hold a nonzero (prune with structure
+ * 'block4' to get there), 'off' never, 'on' always (tests). NQUANT_SPARSE sets the start value.
+ */
+export function setSparseGemm(mode: SparseGemmMode): void {
+  if (mode !== 'auto' && mode !== 'off' && mode !== 'on') throw invalidRange('mode', "'auto', 'off' or 'on'", mode);
+  native.setSparseGemm(mode);
+}
+
+export function getSparseGemm(): SparseGemmMode {
+  return native.getSparseGemm();
 }

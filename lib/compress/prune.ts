@@ -1,6 +1,7 @@
 // Magnitude pruning (Zhu & Gupta 2017, TFMOT's prune_low_magnitude): the smallest weights are
-// set to zero, unstructured (exactly round(sparsity·n) per tensor) or 2:4 (two of every four
-// neighbours along a dot product). prune() returns a PrunedModel whose graph multiplies each
+// set to zero, unstructured (exactly round(sparsity·n) per tensor), 2:4 (two of every four
+// neighbours along a dot product) or block4 (whole runs of four neighbours along a dot
+// product, the unit the sparse INT8 kernel skips: see native/kernels/spqgemm.h). prune() returns a PrunedModel whose graph multiplies each
 // pruned weight by a 0/1 mask constant: training through it gives pruned weights no gradient,
 // so fit() keeps them at zero with one native Mul per weight in the step, and no per-step work
 // in JavaScript. With a polynomial schedule the masks are recomputed in place every
@@ -16,7 +17,7 @@ import { CONSTANT_PREFIX } from '../train/autograd';
 import { constantNodesToInitializers } from '../train/session';
 import { CompressibleWeight, compressibleWeights, LayerPattern } from './compressible-weights';
 
-export type PruneStructure = 'unstructured' | '2:4';
+export type PruneStructure = 'unstructured' | '2:4' | 'block4';
 
 /** Sparsity s(t) = final + (initial − final)·(1 − (t − begin)/(end − begin))^power on [begin, end]. */
 export interface PolynomialSchedule {
@@ -117,6 +118,31 @@ export function twoFourMask(w: Float32Array, r: CompressibleWeight['reduction'],
   }
 }
 
+/**
+ * block4 mask: the runs of four neighbours along a dot product (from each row's start; a
+ * row's last run may be shorter) are ranked by the sum of their |w|, and exactly
+ * round(sparsity·runs) of the weakest are zeroed whole, so an INT8 GEMM can skip them.
+ */
+export function block4Mask(w: Float32Array, sparsity: number, r: CompressibleWeight['reduction'], mask: Float32Array): void {
+  const perRow = Math.ceil(r.length / 4);
+  const scores = new Float32Array(r.rows * perRow);
+  for (let row = 0; row < r.rows; row++) {
+    for (let b = 0; b < perRow; b++) {
+      let s = 0;
+      for (let j = b * 4; j < Math.min(r.length, b * 4 + 4); j++) s += Math.abs(w[row * r.rowStride + j * r.elementStride]);
+      scores[row * perRow + b] = s;
+    }
+  }
+  const keep = new Float32Array(scores.length);
+  unstructuredMask(scores, sparsity, keep);
+  for (let row = 0; row < r.rows; row++) {
+    for (let b = 0; b < perRow; b++) {
+      const on = keep[row * perRow + b];
+      for (let j = b * 4; j < Math.min(r.length, b * 4 + 4); j++) mask[row * r.rowStride + j * r.elementStride] = on;
+    }
+  }
+}
+
 /** A model with pruning masks in its graph; train it with fit(), then stripPruning() (or toOnnx()). */
 export class PrunedModel extends Model {
   private stepsTaken = 0;
@@ -164,6 +190,7 @@ export class PrunedModel extends Model {
       // The optimizer's momentum may have moved masked weights: they are pruned, so zero.
       for (let i = 0; i < w.length; i++) if (m[i] === 0) w[i] = 0;
       if (this.pruning.structure === '2:4') twoFourMask(w, l.reduction, m);
+      else if (this.pruning.structure === 'block4') block4Mask(w, sparsity, l.reduction, m);
       else unstructuredMask(w, sparsity, m);
       for (let i = 0; i < w.length; i++) if (m[i] === 0) w[i] = 0;
     }
@@ -186,7 +213,7 @@ export function prune(model: Model, opts: PruneOptions): PrunedModel {
   if (typeof opts !== 'object' || opts === null) throw invalidType('opts', '{ sparsity, structure?, layers?, schedule? }', opts);
   if (model instanceof PrunedModel) throw invalidType('model', 'a model without pruning masks (stripPruning() it first)', 'a PrunedModel');
   const structure = opts.structure ?? 'unstructured';
-  if (structure !== 'unstructured' && structure !== '2:4') throw invalidRange('prune opts.structure', "'unstructured' or '2:4'", structure);
+  if (structure !== 'unstructured' && structure !== '2:4' && structure !== 'block4') throw invalidRange('prune opts.structure', "'unstructured', '2:4' or 'block4'", structure);
   let sparsity: number;
   if (structure === '2:4') {
     if (opts.sparsity !== undefined && opts.sparsity !== 0.5) throw invalidRange('prune opts.sparsity', "0.5 (or nothing) with structure '2:4'", opts.sparsity);

@@ -1,12 +1,15 @@
 // The portable INT8 GEMM driver: argument checks, B packing glue, A packing, blocking,
 // threading, and the int64 path for float32 outputs whose K could overflow int32.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "kernels/qgemm.h"
 #include "kernels/qgemm_internal.h"
+#include "kernels/spqgemm.h"
 #include "runtime/threadpool.h"
 
 namespace nq {
@@ -53,7 +56,83 @@ Status check_count(const char* name, const void* ptr, size_t count, size_t n, bo
   return Status::ok();
 }
 
+QGemmSparsity sparsity_from_env() {
+  const char* env = std::getenv("NQUANT_SPARSE");
+  if (env == nullptr) return QGemmSparsity::automatic;
+  const std::string v(env);
+  if (v == "off" || v == "0") return QGemmSparsity::dense;
+  if (v == "on" || v == "1") return QGemmSparsity::sparse;
+  return QGemmSparsity::automatic;
+}
+
+// What an automatic request means: NQUANT_SPARSE until set_qgemm_sparsity() says otherwise.
+std::atomic<int>& sparsity_setting() {
+  static std::atomic<int> setting{static_cast<int>(sparsity_from_env())};
+  return setting;
+}
+
+QGemmSparsity resolve(QGemmSparsity requested) {
+  return requested != QGemmSparsity::automatic
+             ? requested
+             : static_cast<QGemmSparsity>(sparsity_setting().load(std::memory_order_relaxed));
+}
+
+bool sparse_only(QGemmSparsity requested) { return resolve(requested) == QGemmSparsity::sparse; }
+
+// Counts B's 4-deep column groups holding a nonzero (s8-domain) weight and, when the policy
+// asks for it or they are few enough to pay, stores B for the sparse kernel instead of in
+// panels. Groups are 4 deep whatever the dense kernel's kr: the sparse format is one for
+// every ISA.
+Status pack_sparse_if_worth_it(const QGemmKernel& kernel, const QGemmB& b, const int8_t* src,
+                               size_t ldb, uint8_t flip, QGemmPackedB* out) {
+  const size_t k = b.k, n = b.n, groups = (k + 3) / 4;
+  auto at = [&](size_t kk, size_t j) {
+    const int8_t raw = b.transposed ? src[j * ldb + kk] : src[kk * ldb + j];
+    return static_cast<int8_t>(static_cast<uint8_t>(raw) ^ flip);
+  };
+  size_t nonzero = 0;
+  for (size_t j = 0; j < n; ++j)
+    for (size_t g = 0; g < groups; ++g) {
+      bool any = false;
+      for (size_t kk = g * 4; kk < std::min(k, g * 4 + 4) && !any; ++kk) any = at(kk, j) != 0;
+      nonzero += any;
+    }
+  out->group_density = groups * n == 0 ? 1.0 : double(nonzero) / double(groups * n);
+  const QGemmSparsity policy = resolve(b.sparsity);
+  const SparseQGemmKernel* sk = sparse_qgemm_kernel_for(kernel.isa);
+  const bool use = sk != nullptr && k <= kQGemmMaxKInt32 && groups <= UINT32_MAX / kSparseRows &&
+                   nonzero <= UINT32_MAX &&
+                   (policy == QGemmSparsity::sparse ||
+                    (policy == QGemmSparsity::automatic && out->group_density <= kSparseMaxDensity));
+  if (!use) return Status::ok();
+  QGemmSparseB& sp = out->sparse;
+  if (!sp.col_start.reset(n + 1) || !sp.group.reset(nonzero) || !sp.values.reset(nonzero))
+    return Status::oom("qgemm_pack_b: sparse B: could not allocate " + num(nonzero) + " groups");
+  size_t e = 0;
+  for (size_t j = 0; j < n; ++j) {
+    sp.col_start[j] = static_cast<uint32_t>(e);
+    for (size_t g = 0; g < groups; ++g) {
+      uint32_t packed = 0;
+      for (size_t l = 0; l < 4 && g * 4 + l < k; ++l)
+        packed |= uint32_t(static_cast<uint8_t>(at(g * 4 + l, j))) << (8 * l);
+      if (packed == 0) continue;
+      sp.group[e] = static_cast<uint32_t>(g);
+      sp.values[e] = static_cast<int32_t>(packed);
+      ++e;
+    }
+  }
+  sp.col_start[n] = static_cast<uint32_t>(e);
+  sp.kernel = sk;
+  return Status::ok();
+}
+
 }  // namespace
+
+void set_qgemm_sparsity(QGemmSparsity s) {
+  sparsity_setting().store(static_cast<int>(s), std::memory_order_relaxed);
+}
+
+QGemmSparsity qgemm_sparsity() { return resolve(QGemmSparsity::automatic); }
 
 Status qgemm_pack_b(const QGemmKernel& kernel, const QGemmB& b, QGemmPackedB* out) {
   if (out == nullptr) return Status::invalid("qgemm_pack_b: out: expected a QGemmPackedB, got null");
@@ -87,11 +166,16 @@ Status qgemm_pack_b(const QGemmKernel& kernel, const QGemmB& b, QGemmPackedB* ou
   out->k = k;
   out->n = n;
   out->kpad = round_up(k, kernel.kr);
-  const size_t panels = (n + kernel.nr - 1) / kernel.nr;
+  const int8_t* src = static_cast<const int8_t*>(b.data);
+  out->sparse = QGemmSparseB{};
+  Status st = pack_sparse_if_worth_it(kernel, b, src, ldb, flip, out);
+  if (!st.is_ok()) return st;
+  // Forced sparse B is sparse only; automatic keeps the panels too, for calls with few rows.
+  const bool dense_too = out->sparse.kernel == nullptr || !sparse_only(b.sparsity);
+  const size_t panels = dense_too ? (n + kernel.nr - 1) / kernel.nr : 0;
   if (!out->panels.reset(panels * out->kpad * kernel.nr))
     return Status::oom("qgemm_pack_b: packed B: could not allocate " +
                        num(panels * out->kpad * kernel.nr) + " bytes");
-  const int8_t* src = static_cast<const int8_t*>(b.data);
   if (panels * out->kpad != 0)
     kernel.pack_b(src, k, n, ldb, b.transposed, out->kpad, flip, out->panels.data());
 
@@ -253,6 +337,9 @@ Status qgemm(const QGemmA& a, const QGemmPackedB& b, const QGemmOutput& out) {
     }
   }
   if (!ok) return Status::oom("qgemm: could not allocate " + num(n) + " epilogue parameters");
+
+  if (b.sparse.kernel != nullptr && (b.panels.size() == 0 || m >= kSparseMinRows))
+    return qgemm_sparse_run(a, b, e, a_flip);
 
   // Pack A once, one micro-tile at a time; every N panel reuses it.
   const size_t mr = kernel->mr, nr = kernel->nr, kpad = b.kpad;

@@ -89,10 +89,31 @@ struct QGemmKernel {
                    size_t cols, const int32_t* row_sums, size_t row0, size_t col0);
 };
 
+struct SparseQGemmKernel;
+
+// Whether qgemm_pack_b stores B for the sparse kernel (spqgemm.h). automatic: sparse (and
+// dense as well, for calls with fewer than kSparseMinRows rows) when the ISA has a sparse
+// kernel and at most kSparseMaxDensity of B's 4-deep column groups hold a nonzero; sparse:
+// sparse only, whatever the density. The NQUANT_SPARSE environment variable (off | on |
+// auto) stands in for an automatic request.
+enum class QGemmSparsity { automatic, dense, sparse };
+
+// B as the sparse kernel reads it: per column j, the groups g (k = 4g..4g+3) holding a
+// nonzero weight, over col_start[j]..col_start[j+1], with their 4 weights (s8 domain) packed
+// little-endian in one int32.
+struct QGemmSparseB {
+  const SparseQGemmKernel* kernel = nullptr;  // null: B is stored dense, in panels
+  AlignedBuffer<uint32_t> col_start;
+  AlignedBuffer<uint32_t> group;
+  AlignedBuffer<int32_t> values;
+};
+
 struct QGemmPackedB {
   const QGemmKernel* kernel = nullptr;
   size_t k = 0, n = 0, kpad = 0;
-  AlignedBuffer<int8_t> panels;
+  AlignedBuffer<int8_t> panels;  // empty when B was forced sparse
+  QGemmSparseB sparse;
+  double group_density = 1;  // share of 4-deep column groups holding a nonzero weight
   std::vector<int32_t> col_sums;     // sum over k of B (s8 domain), per column
   std::vector<int32_t> zero_points;  // zb (s8 domain), one per column
 };
@@ -105,6 +126,7 @@ struct QGemmB {
   bool transposed = false;  // stored n x k
   const int32_t* zero_points = nullptr;  // null: 0; else 1 (per tensor) or n values
   size_t num_zero_points = 0;
+  QGemmSparsity sparsity = QGemmSparsity::automatic;
 };
 
 struct QGemmA {
@@ -144,6 +166,11 @@ struct QGemmOutput {
 
 // Largest K whose corrected int32 result can never overflow (255*255*K <= INT32_MAX).
 constexpr size_t kQGemmMaxKInt32 = 33025;
+
+// What QGemmSparsity::automatic resolves to for B packed from now on (initially from
+// NQUANT_SPARSE: off -> dense, on -> sparse, else automatic). Already packed B is unchanged.
+void set_qgemm_sparsity(QGemmSparsity s);
+QGemmSparsity qgemm_sparsity();
 
 // Packs B for the given kernel. Errors name the argument.
 Status qgemm_pack_b(const QGemmKernel& kernel, const QGemmB& b, QGemmPackedB* out);

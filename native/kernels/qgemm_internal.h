@@ -97,4 +97,9 @@ void qgemm_epilogue_neon(const QGemmEpilogueArgs& e, const int32_t* acc, size_t 
                          size_t rows, size_t cols, const int32_t* row_sums, size_t row0,
                          size_t col0);
 
+// The sparse path of qgemm(): B was stored for a sparse kernel (spqgemm.h) by qgemm_pack_b;
+// e holds the per-column epilogue terms qgemm() prepared, a_flip A's sign flip.
+Status qgemm_sparse_run(const QGemmA& a, const QGemmPackedB& b, const QGemmEpilogueArgs& e,
+                        uint8_t a_flip);
+
 }  // namespace nq

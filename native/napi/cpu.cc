@@ -5,6 +5,7 @@
 #include "kernels/im2col.h"
 #include "kernels/int4.h"
 #include "kernels/qgemm.h"
+#include "kernels/spqgemm.h"
 #include "kernels/quantize.h"
 #include "kernels/sgemm.h"
 #include "napi/args.h"
@@ -39,6 +40,7 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   if (t.int4) kernels.Set("int4", t.int4->name);
   if (t.dwconv) kernels.Set("dwconv", t.dwconv->name);
   if (t.im2col) kernels.Set("im2col", t.im2col->name);
+  if (const SparseQGemmKernel* sk = sparse_qgemm_kernel_for(t.isa)) kernels.Set("spqgemm", sk->name);
   out.Set("kernels", kernels);
   out.Set("note", isa_request_note());
   return out;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/qgemm.h"
+#include "kernels/spqgemm.h"
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/modules.h"
@@ -24,7 +25,8 @@ namespace {
 
 using QGemmWeights = WeightsWrap<QGemmPackedB>;
 
-// qgemmPackB(b, k, n, transposed, zeroPoints|null, isa?) -> QGemmWeights
+// qgemmPackB(b, k, n, transposed, zeroPoints|null, isa?, sparsity?) -> QGemmWeights
+// sparsity: 'auto' (default) | 'dense' | 'sparse' (see QGemmSparsity).
 Napi::Value PackB(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Value bv = arg(info, 0);
@@ -54,9 +56,42 @@ Napi::Value PackB(const Napi::CallbackInfo& info) {
   b.zero_points = zps.data;
   b.num_zero_points = zps.length;
   const QGemmKernel& kernel = *kernels_arg(info, 5).qgemm;
+  if (!arg(info, 6).IsUndefined()) {
+    const std::string mode = get_string(info, 6, "sparsity");
+    if (mode == "dense") b.sparsity = QGemmSparsity::dense;
+    else if (mode == "sparse") b.sparsity = QGemmSparsity::sparse;
+    else if (mode != "auto") throw_range(env, "sparsity", "'auto', 'dense' or 'sparse'", "'" + mode + "'");
+  }
   auto packed = std::make_shared<QGemmPackedB>();
   throw_if_failed(env, qgemm_pack_b(kernel, b, packed.get()));
   return QGemmWeights::Wrap(env, std::move(packed));
+}
+
+// setSparseGemm('auto' | 'off' | 'on'): what automatic packing means from now on.
+Napi::Value SetSparse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string mode = get_string(info, 0, "mode");
+  if (mode == "auto") set_qgemm_sparsity(QGemmSparsity::automatic);
+  else if (mode == "off") set_qgemm_sparsity(QGemmSparsity::dense);
+  else if (mode == "on") set_qgemm_sparsity(QGemmSparsity::sparse);
+  else throw_range(env, "mode", "'auto', 'off' or 'on'", "'" + mode + "'");
+  return env.Undefined();
+}
+
+// getSparseGemm() -> 'auto' | 'off' | 'on'
+Napi::Value GetSparse(const Napi::CallbackInfo& info) {
+  const QGemmSparsity s = qgemm_sparsity();
+  return Napi::String::New(info.Env(), s == QGemmSparsity::dense ? "off" : s == QGemmSparsity::sparse ? "on" : "auto");
+}
+
+// qgemmLayout(weights) -> { sparse, groupDensity }: how qgemmPackB stored B.
+Napi::Value Layout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<const QGemmPackedB> packed = QGemmWeights::From(arg(info, 0), "weights");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("sparse", Napi::Boolean::New(env, packed->sparse.kernel != nullptr));
+  o.Set("groupDensity", Napi::Number::New(env, packed->group_density));
+  return o;
 }
 
 // qgemm(a, m, aZeroPoint, weights, out, options, async) -> undefined | Promise<void>
@@ -167,6 +202,12 @@ void InitQGemm(Napi::Env env, Napi::Object exports) {
   QGemmWeights::Define(env, "QGemmWeights", "qgemmPackB");
   exports.Set("qgemmPackB", Napi::Function::New(env, PackB));
   exports.Set("qgemm", Napi::Function::New(env, Run));
+  exports.Set("qgemmLayout", Napi::Function::New(env, Layout));
+  exports.Set("setSparseGemm", Napi::Function::New(env, SetSparse));
+  exports.Set("getSparseGemm", Napi::Function::New(env, GetSparse));
+  exports.Set("sparseGemmCalls", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(sparse_qgemm_calls()));
+  }));
 }
 
 }  // namespace nq::napi

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/qgemm.h"
+#include "kernels/spqgemm.h"
 #include "runtime/dispatch.h"
 #include "runtime/threadpool.h"
 #include "test_util.h"
@@ -35,6 +36,7 @@ struct Problem {
   std::vector<int32_t> zb;  // empty = none
   std::vector<uint8_t> a, b;
   uint32_t seed = 1;
+  nq::QGemmSparsity sparsity = nq::QGemmSparsity::dense;
 
   size_t lda_eff() const { return lda ? lda : k; }
   size_t ldb_eff() const { return ldb ? ldb : (transposed ? k : n); }
@@ -52,6 +54,22 @@ struct Problem {
   void fill() {
     a = nq_test::random_u8(m * lda_eff(), seed);
     b = nq_test::random_u8((transposed ? n : k) * ldb_eff(), seed + 7);
+  }
+  // Empties about `share` of B's 4-deep column groups (the sparse kernel's unit) and, so
+  // that partly empty groups occur too, single weights elsewhere. "Empty" is the kernels'
+  // s8 zero: 0 for int8 B, 128 for uint8 B.
+  void prune(double share) {
+    const uint8_t zero = b_signed ? 0 : 0x80;
+    const auto r = nq_test::random_u8(n * (k / 4 + 1) + k * n, seed + 17);
+    size_t at = 0;
+    for (size_t j = 0; j < n; ++j)
+      for (size_t g = 0; g * 4 < k; ++g) {
+        const bool empty = r[at++] < share * 256;
+        for (size_t kk = g * 4; kk < std::min(k, g * 4 + 4); ++kk) {
+          uint8_t& v = transposed ? b[j * ldb_eff() + kk] : b[kk * ldb_eff() + j];
+          if (empty || r[(at * 7 + kk) % r.size()] < 40) v = zero;
+        }
+      }
   }
   std::string describe() const {
     return "m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
@@ -182,9 +200,17 @@ std::vector<uint8_t> run(const nq::QGemmKernel& kernel, const Problem& p, const 
   qb.transposed = p.transposed;
   qb.zero_points = p.zb.empty() ? nullptr : p.zb.data();
   qb.num_zero_points = p.zb.size();
+  qb.sparsity = p.sparsity;
   nq::QGemmPackedB packed;
   nq::Status st = nq::qgemm_pack_b(kernel, qb, &packed);
   REQUIRE_MESSAGE(st.is_ok(), st.message);
+  // The path asked for is the path taken (the sparse one wherever the ISA has a kernel).
+  const bool sparse_expected = p.sparsity == nq::QGemmSparsity::sparse &&
+                               nq::sparse_qgemm_kernel_for(kernel.isa) != nullptr;
+  if (p.sparsity != nq::QGemmSparsity::automatic) {
+    REQUIRE((packed.sparse.kernel != nullptr) == sparse_expected);
+    if (sparse_expected) REQUIRE(packed.panels.size() == 0);
+  }
 
   nq::QGemmA qa;
   qa.data = p.a.data();
@@ -668,4 +694,114 @@ TEST_CASE("qgemm quantize_multiplier") {
   CHECK(s == 0);
   nq::quantize_multiplier(1e-30, &m, &s);
   CHECK(m == 0);
+}
+
+TEST_CASE("qgemm sparse B: every sparse kernel matches the dense reference exactly over the edge sweep") {
+  const nq::QGemmKernel& ref = nq::qgemm_u8s8_4x16__ref;
+  std::vector<nq::Isa> isas = nq_test::simd_isas();
+  isas.insert(isas.begin(), nq::Isa::scalar);
+  size_t checked = 0;
+  for (nq::Isa isa : isas) {
+    const nq::QGemmKernel& kernel = *nq::kernels_for(isa).qgemm;
+    if (nq::sparse_qgemm_kernel_for(isa) == nullptr) continue;
+    INFO("isa=" << std::string(nq::isa_name(isa)));
+    uint32_t variant = 0;
+    std::vector<Problem> problems = sweep(kernel);
+    for (size_t m : {63, 64, 65, 130}) {  // around the sparse path's 64-row block
+      Problem p = problems[variant % problems.size()];
+      p.m = m;
+      p.k = 37;
+      p.n = 21;
+      p.lda = p.ldb = p.ldc = 0;
+      p.zb.clear();
+      p.fill();
+      problems.push_back(p);
+    }
+    for (Problem p : problems) {
+      p.prune(variant % 3 == 0 ? 1.0 : 0.6);
+      INFO(p.describe());
+      for (const KindMode& km : kAllOutputs) {
+        const OutSpec s = make_spec(p, km.kind, km.mode, variant++);
+        INFO(s.describe());
+        Problem dense = p, sparse = p;
+        sparse.sparsity = nq::QGemmSparsity::sparse;
+        compare_outputs(s, run(ref, dense, s), run(kernel, sparse, s));
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked > 0);
+}
+
+TEST_CASE("qgemm sparse B: larger shapes on 1 and 2 threads, and the automatic choice") {
+  const nq::QGemmKernel& ref = nq::qgemm_u8s8_4x16__ref;
+  const size_t shapes[][3] = {{1, 300, 700}, {200, 130, 1152}, {64, 96, 4096}};
+  const size_t saved_threads = nq::get_num_threads();
+  std::vector<nq::Isa> isas = nq_test::simd_isas();
+  isas.insert(isas.begin(), nq::Isa::scalar);
+  for (size_t threads : {1, 2}) {
+    nq::set_num_threads(threads);
+    for (nq::Isa isa : isas) {
+      const nq::QGemmKernel& kernel = *nq::kernels_for(isa).qgemm;
+      uint32_t variant = 5;
+      for (const auto& sh : shapes) {
+        Problem p;
+        p.m = sh[0];
+        p.n = sh[1];
+        p.k = sh[2];
+        p.za = 77;
+        p.zb = {-5};
+        p.seed = static_cast<uint32_t>(sh[0] * 31 + sh[1]);
+        p.fill();
+        p.prune(0.8);
+        Problem sparse = p;
+        sparse.sparsity = nq::QGemmSparsity::sparse;
+        INFO("isa=" << std::string(nq::isa_name(isa)) << " threads=" << threads << " " << p.describe());
+        for (const KindMode& km : kAllOutputs) {
+          const OutSpec s = make_spec(p, km.kind, km.mode, variant++);
+          INFO(s.describe());
+          compare_outputs(s, run(ref, p, s), run(kernel, sparse, s));
+        }
+      }
+    }
+  }
+  nq::set_num_threads(saved_threads);
+
+  // Automatic: sparse only where the ISA has a kernel and few enough groups hold a weight.
+  for (nq::Isa isa : isas) {
+    const nq::QGemmKernel& kernel = *nq::kernels_for(isa).qgemm;
+    for (double share : {0.3, 0.8}) {
+      Problem p;
+      p.m = 3;
+      p.n = 40;
+      p.k = 256;
+      p.fill();
+      p.prune(share);
+      nq::QGemmB qb;
+      qb.data = p.b.data();
+      qb.k = p.k;
+      qb.n = p.n;
+      nq::QGemmPackedB packed;
+      REQUIRE(nq::qgemm_pack_b(kernel, qb, &packed).is_ok());
+      INFO("isa=" << std::string(nq::isa_name(isa)) << " share=" << share
+                  << " density=" << packed.group_density);
+      CHECK(std::fabs(packed.group_density - (1 - share)) < 0.1);
+      const bool want = nq::sparse_qgemm_kernel_for(isa) != nullptr &&
+                        packed.group_density <= nq::kSparseMaxDensity;
+      CHECK((packed.sparse.kernel != nullptr) == want);
+      CHECK(packed.panels.size() > 0);  // automatic keeps B dense too, for calls with few rows
+      // Few rows take the dense panels, many the sparse lists; both give the reference's bits.
+      for (size_t m : {size_t{3}, nq::kSparseMinRows + 5}) {
+        Problem q = p;
+        q.m = m;
+        q.sparsity = nq::QGemmSparsity::automatic;
+        q.fill();
+        q.b = p.b;
+        const OutSpec s = make_spec(q, QGemmOutputKind::uint8, RequantMode::fixed_point, 7);
+        Problem r = q;
+        r.sparsity = nq::QGemmSparsity::dense;
+        compare_outputs(s, run(ref, r, s), run(kernel, q, s));
+      }
+    }
+  }
 }
