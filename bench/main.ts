@@ -9,6 +9,7 @@ import { benchModels, ModelRow } from './models';
 import { benchQuant, QuantRow } from './quant';
 import { benchTrain, TrainRow } from './train';
 import { benchCompress, compressMarkdown } from './compress';
+import { benchClustering, benchSparse, sparseMarkdown } from './compress-sparse';
 import { benchServe, serveMarkdown } from './serve';
 import { benchBinary, binaryMarkdown } from './binary';
 
@@ -128,13 +129,17 @@ program
 
 program
   .command('compress')
-  .description('INT4 (MatMulNBits) vs INT8 (quantizeDynamic) vs FP32 GEMV (M=1) on 3 x 4096x4096 MatMuls, ours vs onnxruntime-node on the same files')
+  .description('INT4 (MatMulNBits) vs INT8 (quantizeDynamic) vs FP32 GEMV (M=1) on 3 x 4096x4096 MatMuls, ours vs onnxruntime-node on the same files; sparse vs dense INT8 GEMM across sparsities; k-means time for 10M weights')
   .option('--quick', 'one thread count, short timing')
   .option('--write', 'record the table in bench/RESULTS.md')
   .action(async (o: { quick?: boolean; write?: boolean }) => {
     console.log(machineLine());
     const rows = await benchCompress({ quick: o.quick });
     if (o.write) writeSection('Compression (FP32 / INT8 / INT4 GEMV)', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}\n\n${compressMarkdown(rows)}`);
+    console.log('\nSparse vs dense INT8 GEMM (one thread; same pruned int8 weights and inputs; ORT = onnxruntime-node QLinearMatMul, uint8 output)');
+    const sparse = await benchSparse({ quick: o.quick });
+    const clusters = await benchClustering();
+    if (o.write) writeSection('Sparse INT8 GEMM and clustering', `${machineLine()}, ${new Date().toISOString().slice(0, 10)}, one thread\n\n${sparseMarkdown(sparse, clusters)}`);
   });
 
 program
