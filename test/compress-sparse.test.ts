@@ -100,3 +100,42 @@ test('weights without enough empty runs stay dense under auto', async () => {
   expect((await runWith('auto', bytes, input)).sparseCalls).toBe(0);
   expect(() => setSparseGemm('sometimes' as never)).toThrow(/mode: expected 'auto', 'off' or 'on'/);
 }, 60000);
+
+test('sparsity-preserving QAT keeps pruned weights zero through fine-tuning and conversion', async () => {
+  const { fit } = await import('../lib/train/fit');
+  const { adam } = await import('../lib/train/optimizers');
+  const { prepareQat, convertQat } = await import('../lib/train/qat');
+  const { sequential } = await import('../lib/train/sequential');
+  const { layers } = await import('../lib/train/layers');
+  const train = firstRows(loadMnistDigits({ split: 'train' }), 256);
+  const net = sequential([
+    layers.conv2d({ filters: 8, kernel: 3, inputShape: [1, 28, 28], useBias: false }),
+    layers.batchNorm(),
+    layers.relu(),
+    layers.maxPool2d(),
+    layers.flatten(),
+    layers.dense({ units: 32, activation: 'relu' }),
+    layers.dense({ units: 10 }),
+  ], { seed: 3 });
+  const pruned = stripPruning(prune(net, { sparsity: 0.8, structure: 'block4' }));
+  const weights = compressibleWeights(pruned.ir.graph, { what: 'test' }).map((w) => w.weight);
+  const zerosOf = (m: Model) => weights.map((w) => Array.from(m.ir.graph.initializers.get(w)!.data as Float32Array, (v, i) => (v === 0 ? i : -1)).filter((i) => i >= 0));
+  const prunedZeros = zerosOf(pruned);
+  const tune = async (preserveSparsity: boolean) => {
+    const qat = prepareQat(pruned, { preserveSparsity });
+    await fit(qat, train, { epochs: 1, batchSize: 32, optimizer: adam({ lr: 2e-3 }), seed: 5 });
+    return qat;
+  };
+  const kept = await tune(true);
+  const after = weights.map((w) => kept.ir.graph.initializers.get(w)!.data as Float32Array);
+  prunedZeros.forEach((zeros, l) => { for (const i of zeros) expect(after[l][i]).toBe(0); });
+  // Without the option the same fine-tuning moves pruned weights (so the check above can fail).
+  const moved = await tune(false);
+  const movedCount = weights.reduce((s, w, l) => s + prunedZeros[l].filter((i) => (moved.ir.graph.initializers.get(w)!.data as Float32Array)[i] !== 0).length, 0);
+  expect(movedCount).toBeGreaterThan(0);
+  // The converted INT8 weights hold at least as many zeros as were pruned.
+  const int8 = await convertQat(kept);
+  let int8Zeros = 0;
+  for (const t of int8.ir.graph.initializers.values()) if (t.dtype === 'int8' && t.size > 50) int8Zeros += (t.data as Int8Array).filter((v) => v === 0).length;
+  expect(int8Zeros).toBeGreaterThanOrEqual(prunedZeros.reduce((s, z) => s + z.length, 0));
+}, 120000);

@@ -34,6 +34,12 @@ export interface QatOptions {
    * observed one: scale = observed · exp(a), a trained with the weights, 0 at first.
    */
   learnScales?: boolean;
+  /**
+   * Keep zero weights zero (sparsity-preserving QAT, after prune()): each weight with zeros is
+   * multiplied by a constant 0/1 mask of its nonzeros before fake quantization, so pruned
+   * weights get no gradient and the converted INT8 weights keep the sparsity (default false).
+   */
+  preserveSparsity?: boolean;
   opTypes?: QuantizeStaticOptions['opTypes'];
   nodesToExclude?: QuantizeStaticOptions['nodesToExclude'];
 }
@@ -153,6 +159,16 @@ export function prepareQat(model: Model, opts: QatOptions = {}): QatModel {
     };
   };
   const extraBefore = new Map<Node, Node[]>();
+  // Sparsity-preserving QAT: the weight as the conv/GEMM sees it is w · mask(w != 0).
+  const preserveSparsity = opts.preserveSparsity ?? false;
+  const sparsityMask = (p: Node, w: string, wt: Tensor): { nodes: Node[]; out: string } => {
+    const data = wt.data as Float32Array;
+    if (!preserveSparsity || !data.some((v) => v === 0)) return { nodes: [], out: w };
+    const mask = `${CONSTANT_PREFIX}sparsity_mask/${w}`;
+    g.initializers.set(mask, new Tensor('float32', Float32Array.from(data, (v) => (v === 0 ? 0 : 1)), [...wt.dims]));
+    const out = `${w}/sparse`;
+    return { out, nodes: [{ name: `${p.name}/qat/${w}/sparsity_mask`, opType: 'Mul', domain: '', inputs: [w, mask], outputs: [out], attributes: new Map() }] };
+  };
   for (const n of g.nodes) {
     if (!planned.has(n.name) || !['Conv', 'Gemm', 'MatMul'].includes(n.opType)) continue;
     const w = n.inputs[1];
@@ -162,9 +178,10 @@ export function prepareQat(model: Model, opts: QatOptions = {}): QatModel {
     const out = n.outputs[0];
     const bnList = consumers.get(out) ?? [];
     const bn = n.opType === 'Conv' && bnList.length === 1 && bnList[0].opType === 'BatchNormalization' && !g.outputs.some((o) => o.name === out) ? bnList[0] : undefined;
+    const masked = sparsityMask(n, w, wt);
     if (!bn) {
-      const fq = fakeQuantWeight(n, w, axis, wt.dims.length);
-      extraBefore.set(n, fq.nodes);
+      const fq = fakeQuantWeight(n, masked.out, axis, wt.dims.length);
+      extraBefore.set(n, [...masked.nodes, ...fq.nodes]);
       n.inputs = n.inputs.map((i, k) => (k === 1 ? fq.out : i));
       weights.push({ node: n.name, weight: w, axis });
       continue;
@@ -184,11 +201,12 @@ export function prepareQat(model: Model, opts: QatOptions = {}): QatModel {
     const scaled = `${p}/w_scaled`;
     const fq = fakeQuantWeight(n, scaled, 0, wt.dims.length);
     const pre: Node[] = [
+      ...masked.nodes,
       { name: `${p}/var_eps`, opType: 'Add', domain: '', inputs: [variance, eps], outputs: [`${p}/var_eps`], attributes: new Map() },
       { name: `${p}/std`, opType: 'Sqrt', domain: '', inputs: [`${p}/var_eps`], outputs: [`${p}/std`], attributes: new Map() },
       { name: `${p}/factor`, opType: 'Div', domain: '', inputs: [gamma, `${p}/std`], outputs: [`${p}/factor`], attributes: new Map() },
       { name: `${p}/factor_w`, opType: 'Reshape', domain: '', inputs: [`${p}/factor`, wShape], outputs: [`${p}/factor_w`], attributes: new Map() },
-      { name: `${p}/w_scaled`, opType: 'Mul', domain: '', inputs: [w, `${p}/factor_w`], outputs: [scaled], attributes: new Map() },
+      { name: `${p}/w_scaled`, opType: 'Mul', domain: '', inputs: [masked.out, `${p}/factor_w`], outputs: [scaled], attributes: new Map() },
       ...fq.nodes,
     ];
     extraBefore.set(n, pre);
