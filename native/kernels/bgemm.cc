@@ -40,6 +40,9 @@ const XnorGemmKernel& xnor_kernel_for(Isa isa) {
     case Isa::avx512vnni: return xnor_gemm_4x512__avx512;
     case Isa::avx2: return xnor_gemm_4x256__avx2;
 #endif
+#if defined(NQ_ARCH_ARM64)
+    case Isa::neon: return xnor_gemm_1x128__neon;
+#endif
     default: return xnor_gemm_1x64__ref;
   }
 }

@@ -89,6 +89,9 @@ extern const XnorGemmKernel xnor_gemm_1x64__ref;
 extern const XnorGemmKernel xnor_gemm_4x256__avx2;
 extern const XnorGemmKernel xnor_gemm_4x512__avx512;
 #endif
+#if defined(NQ_ARCH_ARM64)
+extern const XnorGemmKernel xnor_gemm_1x128__neon;
+#endif
 
 // The best variant at or below isa (scalar ref where none), and the one for the active ISA.
 const BinaryGemmKernel& bgemm_kernel_for(Isa isa);

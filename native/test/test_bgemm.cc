@@ -84,6 +84,7 @@ const std::vector<Case>& cases() {
           v.push_back({m, n, k, (m + k + n) % 2 == 0});
     v.push_back({1, 256, 4096, true});
     v.push_back({8, 64, 1024, false});
+    v.push_back({1, 2, 8190 * 64 + 200, false});  // past a NEON uint16 popcount flush
     return v;
   }();
   return all;
