@@ -18,8 +18,6 @@ namespace {
 // Budget for the packed A rows one task keeps hot while it walks its B panels (L2 sized,
 // a fraction of the 1-2 MB of current server cores).
 constexpr size_t kABlockBytes = 256 * 1024;
-// Packed A up to this size is kept between calls (per calling thread).
-constexpr size_t kCachedABytes = 16 << 20;
 // Tasks per thread: enough that uneven tasks even out under the pool's dynamic scheduling.
 constexpr size_t kTasksPerThread = 8;
 // K block of the float32 path for large K: raw u8*s8 partial sums of this many products
@@ -127,6 +125,16 @@ Status pack_sparse_if_worth_it(const QGemmKernel& kernel, const QGemmB& b, const
 }
 
 }  // namespace
+
+bool PackedAScratch::reserve(size_t a_bytes, size_t row_sum_count) {
+  thread_local AlignedBuffer<uint8_t> cached_a;
+  thread_local AlignedBuffer<int32_t> cached_rs;
+  const bool cache = a_bytes <= kCachedBytes;
+  a_ = cache ? &cached_a : &local_a_;
+  rs_ = cache ? &cached_rs : &local_rs_;
+  return (a_->size() >= a_bytes || a_->reset(a_bytes)) &&
+         (rs_->size() >= row_sum_count || rs_->reset(row_sum_count));
+}
 
 void set_qgemm_sparsity(QGemmSparsity s) {
   sparsity_setting().store(static_cast<int>(s), std::memory_order_relaxed);
@@ -345,25 +353,18 @@ Status qgemm(const QGemmA& a, const QGemmPackedB& b, const QGemmOutput& out) {
   const size_t mr = kernel->mr, nr = kernel->nr, kpad = b.kpad;
   const size_t m_tiles = (m + mr - 1) / mr, n_panels = (n + nr - 1) / nr;
   const size_t a_tile_bytes = mr * kpad * kernel->a_elem_bytes;
-  // Packed A lives in a per-thread cache: packing is cheap, but allocating and zeroing a
-  // fresh buffer on every call showed up in profiles. pack_a writes every byte of a tile.
-  thread_local AlignedBuffer<uint8_t> cached_a;
-  thread_local AlignedBuffer<int32_t> cached_rs;
-  AlignedBuffer<uint8_t> local_a;
-  AlignedBuffer<int32_t> local_rs;
   const size_t a_bytes = m_tiles * a_tile_bytes;
-  const bool use_cache = a_bytes <= kCachedABytes;
-  AlignedBuffer<uint8_t>& packed_a = use_cache ? cached_a : local_a;
-  AlignedBuffer<int32_t>& row_sums = use_cache ? cached_rs : local_rs;
-  if ((packed_a.size() < a_bytes && !packed_a.reset(a_bytes)) ||
-      (row_sums.size() < m_tiles * mr && !row_sums.reset(m_tiles * mr)))
+  PackedAScratch scratch;
+  if (!scratch.reserve(a_bytes, m_tiles * mr))
     return Status::oom("qgemm: could not allocate " + num(a_bytes) + " bytes of packed A");
+  uint8_t* const packed_a = scratch.a();
+  int32_t* const row_sums = scratch.row_sums();
   const uint8_t* a_data = static_cast<const uint8_t*>(a.data);
   auto pack_tiles = [&](size_t t0, size_t t1) {
     for (size_t t = t0; t < t1; ++t) {
       const size_t rows = std::min(mr, m - t * mr);
       kernel->pack_a(a_data + t * mr * lda, lda, rows, k, kpad, a_flip,
-                     packed_a.data() + t * a_tile_bytes, row_sums.data() + t * mr);
+                     packed_a + t * a_tile_bytes, row_sums + t * mr);
     }
   };
   const size_t threads = get_num_threads();
@@ -398,9 +399,9 @@ Status qgemm(const QGemmA& a, const QGemmPackedB& b, const QGemmOutput& out) {
       const int8_t* panel = b.panels.data() + p * kpad * nr;
       const size_t col0 = p * nr, cols = std::min(nr, n - col0);
       for (size_t t = t0; t < t1; ++t) {
-        const uint8_t* a_tile = packed_a.data() + t * a_tile_bytes;
+        const uint8_t* a_tile = packed_a + t * a_tile_bytes;
         const size_t row0 = t * mr, rows = std::min(mr, m - row0);
-        const int32_t* rs = row_sums.data() + t * mr;
+        const int32_t* rs = row_sums + t * mr;
         if (!split_k) {
           // Pull the output lines in for writing while the micro-kernel computes, so the
           // epilogue's stores do not wait on read-for-ownership misses.

@@ -97,6 +97,24 @@ void qgemm_epilogue_neon(const QGemmEpilogueArgs& e, const int32_t* acc, size_t 
                          size_t rows, size_t cols, const int32_t* row_sums, size_t row0,
                          size_t col0);
 
+// Packed A and its row sums for one qgemm call. Up to kCachedBytes of packed A live in
+// per-thread buffers kept between calls (packing is cheap, but allocating and zeroing a fresh
+// buffer on every call showed up in profiles); larger ones are allocated for the call. The
+// packers write every byte they hand to a kernel, so reused bytes need no clearing.
+class PackedAScratch {
+ public:
+  static constexpr size_t kCachedBytes = 16 << 20;
+  bool reserve(size_t a_bytes, size_t row_sum_count);
+  uint8_t* a() { return a_->data(); }
+  int32_t* row_sums() { return rs_->data(); }
+
+ private:
+  AlignedBuffer<uint8_t> local_a_;
+  AlignedBuffer<int32_t> local_rs_;
+  AlignedBuffer<uint8_t>* a_ = &local_a_;
+  AlignedBuffer<int32_t>* rs_ = &local_rs_;
+};
+
 // The sparse path of qgemm(): B was stored for a sparse kernel (spqgemm.h) by qgemm_pack_b;
 // e holds the per-column epilogue terms qgemm() prepared, a_flip A's sign flip.
 Status qgemm_sparse_run(const QGemmA& a, const QGemmPackedB& b, const QGemmEpilogueArgs& e,

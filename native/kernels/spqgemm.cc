@@ -18,8 +18,6 @@ namespace {
 // the transpose and the epilogue.
 constexpr size_t kCols = 16;
 constexpr size_t kTasksPerThread = 8;
-// Packed A up to this size is kept between calls (per calling thread), as the dense driver does.
-constexpr size_t kCachedABytes = 16 << 20;
 
 }  // namespace
 
@@ -51,18 +49,13 @@ Status qgemm_sparse_run(const QGemmA& a, const QGemmPackedB& b, const QGemmEpilo
 
   const TransposeKernel& tr =
       transpose_kernel_for(dense.isa == Isa::amx ? Isa::avx512vnni : dense.isa);
-  thread_local AlignedBuffer<uint8_t> cached_a;
-  thread_local AlignedBuffer<int32_t> cached_rs;
-  AlignedBuffer<uint8_t> local_a;
-  AlignedBuffer<int32_t> local_rs;
   const size_t a_bytes = m_blocks * block_bytes;
-  const bool use_cache = a_bytes <= kCachedABytes;
-  AlignedBuffer<uint8_t>& packed_a = use_cache ? cached_a : local_a;
-  AlignedBuffer<int32_t>& row_sums = use_cache ? cached_rs : local_rs;
-  if ((packed_a.size() < a_bytes && !packed_a.reset(a_bytes)) ||
-      (row_sums.size() < m_blocks * kSparseRows && !row_sums.reset(m_blocks * kSparseRows)))
+  PackedAScratch scratch;
+  if (!scratch.reserve(a_bytes, m_blocks * kSparseRows))
     return Status::oom("qgemm: could not allocate " + std::to_string(a_bytes) +
                        " bytes of packed A");
+  uint8_t* const packed_a = scratch.a();
+  int32_t* const row_sums = scratch.row_sums();
   const uint8_t* a_data = static_cast<const uint8_t*>(a.data);
   const size_t threads = get_num_threads();
   const bool parallel_pack = threads > 1 && m_blocks > 1 && m * k >= 64 * 1024;
@@ -71,14 +64,14 @@ Status qgemm_sparse_run(const QGemmA& a, const QGemmPackedB& b, const QGemmEpilo
     for (size_t blk = b0; blk < b1; ++blk) {
       const size_t rows = std::min(kSparseRows, m - blk * kSparseRows);
       for (size_t r0 = 0; r0 < kSparseRows; r0 += kSparseStripRows) {
-        int32_t* rs = row_sums.data() + blk * kSparseRows + r0;
+        int32_t* rs = row_sums + blk * kSparseRows + r0;
         if (r0 >= rows) {
           std::fill(rs, rs + kSparseStripRows, 0);
           continue;
         }
         sk.pack_strip(a_data + (blk * kSparseRows + r0) * lda, lda,
                       std::min(kSparseStripRows, rows - r0), k, kpad4 / 4, a_flip,
-                      packed_a.data() + blk * block_bytes + (r0 / kSparseStripRows) * (block_bytes / 4),
+                      packed_a + blk * block_bytes + (r0 / kSparseStripRows) * (block_bytes / 4),
                       rs);
       }
     }
@@ -93,9 +86,9 @@ Status qgemm_sparse_run(const QGemmA& a, const QGemmPackedB& b, const QGemmEpilo
   parallel_for(m_blocks * n_splits, [&](size_t id) {
     const size_t blk = id % m_blocks, split = id / m_blocks;
     const size_t row0 = blk * kSparseRows, rows = std::min(kSparseRows, m - row0);
-    const uint8_t* a4 = packed_a.data() + blk * block_bytes;
+    const uint8_t* a4 = packed_a + blk * block_bytes;
     const size_t strips = (rows + kSparseStripRows - 1) / kSparseStripRows;
-    const int32_t* rs = row_sums.data() + blk * kSparseRows;
+    const int32_t* rs = row_sums + blk * kSparseRows;
     alignas(64) int32_t by_column[kCols * kSparseRows];
     alignas(64) int32_t tile[kSparseRows * kCols];
     const size_t c0 = split * per_split, c1 = std::min(chunks, c0 + per_split);

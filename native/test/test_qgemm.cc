@@ -386,6 +386,19 @@ std::vector<Problem> sweep(const nq::QGemmKernel& kernel) {
   return out;
 }
 
+// A larger shape {m, n, k} with nonzero zero points and seeded operands.
+Problem larger_problem(const size_t (&sh)[3]) {
+  Problem p;
+  p.m = sh[0];
+  p.n = sh[1];
+  p.k = sh[2];
+  p.za = 77;
+  p.zb = {-5};
+  p.seed = static_cast<uint32_t>(sh[0] * 31 + sh[1]);
+  p.fill();
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("qgemm ref matches a plain triple loop") {
@@ -432,14 +445,7 @@ TEST_CASE("qgemm larger shapes: every ISA matches ref on 1 and 2 threads") {
       const nq::QGemmKernel& kernel = *nq::kernels_for(isa).qgemm;
       uint32_t variant = 3;
       for (const auto& sh : shapes) {
-        Problem p;
-        p.m = sh[0];
-        p.n = sh[1];
-        p.k = sh[2];
-        p.za = 77;
-        p.zb = {-5};
-        p.seed = static_cast<uint32_t>(sh[0] * 31 + sh[1]);
-        p.fill();
+        Problem p = larger_problem(sh);
         INFO("isa=" << std::string(nq::isa_name(isa)) << " threads=" << threads << " " << p.describe());
         for (const KindMode& km : kAllOutputs) {
           const OutSpec s = make_spec(p, km.kind, km.mode, variant++);
@@ -745,14 +751,7 @@ TEST_CASE("qgemm sparse B: larger shapes on 1 and 2 threads, and the automatic c
       const nq::QGemmKernel& kernel = *nq::kernels_for(isa).qgemm;
       uint32_t variant = 5;
       for (const auto& sh : shapes) {
-        Problem p;
-        p.m = sh[0];
-        p.n = sh[1];
-        p.k = sh[2];
-        p.za = 77;
-        p.zb = {-5};
-        p.seed = static_cast<uint32_t>(sh[0] * 31 + sh[1]);
-        p.fill();
+        Problem p = larger_problem(sh);
         p.prune(0.8);
         Problem sparse = p;
         sparse.sparsity = nq::QGemmSparsity::sparse;
