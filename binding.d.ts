@@ -13,7 +13,7 @@ export declare namespace Binding {
     features: string[];
     supportedIsas: Isa[];
     threads: number;
-    kernels: { qgemm?: string; sgemm?: string; quant?: string; int4?: string; dwconv?: string; im2col?: string; spqgemm?: string };
+    kernels: { qgemm?: string; sgemm?: string; quant?: string; int4?: string; dwconv?: string; im2col?: string; spqgemm?: string; lookup?: string };
     /** Why NQUANT_ISA was not honoured, or ''. */
     note: string;
   }

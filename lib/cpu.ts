@@ -17,7 +17,7 @@ export interface CpuInfo {
   /** Threads a kernel call may use. */
   threads: number;
   /** The kernel chosen per family, e.g. { qgemm: 'qgemm_u8s8_..._avx512vnni', ... }. */
-  kernels: { qgemm?: string; sgemm?: string; quant?: string; int4?: string; dwconv?: string; im2col?: string; spqgemm?: string };
+  kernels: { qgemm?: string; sgemm?: string; quant?: string; int4?: string; dwconv?: string; im2col?: string; spqgemm?: string; lookup?: string };
   /** Why NQUANT_ISA was not honoured ('' when it was, or was not set). */
   note: string;
 }

@@ -49,6 +49,7 @@ function elementwiseInputs(node: Node, isScalar: (v: string) => boolean): number
     if (node.opType === 'QLinearSigmoid' || node.opType === 'QLinearLeakyRelu') return [0];
     return undefined;
   }
+  if (node.domain === 'nquant' && node.opType === 'QLinearLookup') return [0];
   if (node.domain !== '') return undefined;
   if (node.opType === 'QuantizeLinear' || node.opType === 'DequantizeLinear') return isScalar(node.inputs[1]) ? [0] : undefined;
   if (FLOAT_UNARY.has(node.opType)) return node.inputs.slice(1).every((v) => !v || isScalar(v)) ? [0] : undefined;

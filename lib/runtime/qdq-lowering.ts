@@ -15,6 +15,8 @@ import { eliminateDeadNodes, sortGraph } from '../graph/topo';
 import { roundHalfToEven } from '../numeric';
 import { dequantizeLinear } from './ops/quantization';
 import { Tensor } from '../tensor';
+import { fuseLookupRegions } from './qdq-lookup';
+import { native } from '../native';
 
 export type LoweringTarget = 'runtime' | 'onnx';
 
@@ -72,6 +74,13 @@ class Lowering {
 
   run(): void {
     sortGraph(this.g);
+    if (this.target === 'runtime' && !/__ref$/.test(native.cpuInfo().kernels.lookup ?? '__ref')) {
+      // Before the per-op rules take the chain's Add/Mul apart: see qdq-lookup.ts. Only where
+      // the lookup is SIMD: a scalar table read per byte is slower than the vectorised chain.
+      const lookups = fuseLookupRegions(this.g);
+      if (lookups > 0) this.report.lowered['nquant:QLinearLookup'] = lookups;
+      this.refresh();
+    }
     for (const node of [...this.g.nodes]) {
       if (!this.g.nodes.includes(node)) continue;
       const replaced = this.lowerNode(node);

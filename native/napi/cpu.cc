@@ -6,6 +6,7 @@
 #include "kernels/int4.h"
 #include "kernels/qgemm.h"
 #include "kernels/spqgemm.h"
+#include "kernels/lookup.h"
 #include "kernels/quantize.h"
 #include "kernels/sgemm.h"
 #include "napi/args.h"
@@ -40,6 +41,7 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   if (t.int4) kernels.Set("int4", t.int4->name);
   if (t.dwconv) kernels.Set("dwconv", t.dwconv->name);
   if (t.im2col) kernels.Set("im2col", t.im2col->name);
+  kernels.Set("lookup", lookup_kernel_for(t.isa).name);
   if (const SparseQGemmKernel* sk = sparse_qgemm_kernel_for(t.isa)) kernels.Set("spqgemm", sk->name);
   out.Set("kernels", kernels);
   out.Set("note", isa_request_note());

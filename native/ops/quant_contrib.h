@@ -21,6 +21,7 @@ Status create_qlinear_concat(const OpInit& init, std::unique_ptr<OpKernel>* out)
 Status create_qlinear_global_average_pool(const OpInit& init, std::unique_ptr<OpKernel>* out);
 Status create_qlinear_average_pool(const OpInit& init, std::unique_ptr<OpKernel>* out);
 Status create_nhwc_max_pool(const OpInit& init, std::unique_ptr<OpKernel>* out);
+Status create_qlinear_lookup(const OpInit& init, std::unique_ptr<OpKernel>* out);
 
 // The integer range of the 8-bit element type.
 struct QRange {

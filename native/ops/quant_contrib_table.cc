@@ -14,6 +14,7 @@ const OpRegistration kQuantContribOps[] = {
     {"com.microsoft", "QLinearGlobalAveragePool", create_qlinear_global_average_pool, "uint8,int8"},
     {"com.microsoft", "QLinearAveragePool", create_qlinear_average_pool, "uint8,int8"},
     {"com.microsoft", "NhwcMaxPool", create_nhwc_max_pool, "uint8,int8"},
+    {"nquant", "QLinearLookup", create_qlinear_lookup, "uint8,int8"},
 };
 }  // namespace
 

@@ -40,7 +40,8 @@ std::vector<std::string> CpuFeatures::names() const {
   const std::pair<bool, const char*> all[] = {
       {avx2, "avx2"},         {fma, "fma"},           {f16c, "f16c"},
       {avx512f, "avx512f"},   {avx512bw, "avx512bw"}, {avx512vl, "avx512vl"},
-      {avx512dq, "avx512dq"}, {avx512vnni, "avx512vnni"}, {amx_tile, "amx-tile"},
+      {avx512dq, "avx512dq"}, {avx512vnni, "avx512vnni"}, {avx512vbmi, "avx512vbmi"},
+      {amx_tile, "amx-tile"},
       {amx_int8, "amx-int8"}, {neon, "neon"},         {neon_dotprod, "dotprod"}};
   for (const auto& f : all)
     if (f.first) out.push_back(f.second);
@@ -86,6 +87,7 @@ static CpuFeatures detect() {
     f.avx512bw = b & (1u << 30);
     f.avx512vl = b & (1u << 31);
     f.avx512vnni = c & (1u << 11);
+    f.avx512vbmi = c & (1u << 1);
   }
   const bool cpu_amx_tile = d & (1u << 24);
   const bool cpu_amx_int8 = d & (1u << 25);

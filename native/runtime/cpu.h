@@ -15,6 +15,7 @@ struct CpuFeatures {
   const char* arch = "unknown";  // "x64" or "arm64", as Node's process.arch says
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false;
+  bool avx512vbmi = false;  // byte permutes (the 256-entry table lookup); not part of any level
   bool amx_tile = false, amx_int8 = false;  // includes the OS granting tile state
   bool neon = false, neon_dotprod = false;
   std::vector<std::string> names() const;

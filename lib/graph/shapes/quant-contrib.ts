@@ -1,6 +1,6 @@
 // Shape rules for com.microsoft QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu,
 // QLinearConcat, QLinearGlobalAveragePool and QLinearAveragePool: per-tensor quantized
-// uint8/int8 ops whose output keeps the quantized input's dtype.
+// uint8/int8 ops whose output keeps the quantized input's dtype; and nquant's QLinearLookup.
 // Keyed 'domain:OpType'.
 import { Dim } from '../ir';
 import { InferCtx, Known, ShapeFn, toNchw, toNhwc } from './context';
@@ -58,4 +58,6 @@ export const QUANT_CONTRIB: { [domainOp: string]: ShapeFn } = {
   [`${MS}:QLinearConcat`]: concat,
   [`${MS}:QLinearGlobalAveragePool`]: globalPool,
   [`${MS}:QLinearAveragePool`]: averagePool,
+  // X, table (256 values of the output type) -> Y with X's dims and the table's dtype.
+  'nquant:QLinearLookup': (ctx) => [{ dtype: ctx.dtype(1), dims: ctx.dims(0) }],
 };
