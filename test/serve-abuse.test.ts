@@ -10,7 +10,9 @@ import { createServer, InferenceServer } from '../lib/serve';
 import { jsonDepth } from '../lib/serve/json-guard';
 import { resolveServeOptions } from '../lib/serve/options';
 import { REAL_MODELS, rng } from './helpers/ort-models';
-import { binaryBody, bits, jsonBody, replyOutputs, request } from './helpers/serve-client';
+import { binaryBody, bits, jsonBody, replyOutputs, request, until } from './helpers/serve-client';
+import { buildModel } from '../lib/onnx/builder';
+import { Tensor } from '../lib/tensor';
 
 const deepa = REAL_MODELS.find((m) => m.name === 'hello_deepa')!;
 const INFER = '/v2/models/hello_deepa/infer';
@@ -73,7 +75,7 @@ async function withinGuard<T>(what: string, p: Promise<T>): Promise<{ value: T; 
 
 const errorOf = (reply: { body: Buffer }): string => (JSON.parse(reply.body.toString()) as { error: string }).error;
 
-describe('abuse while valid traffic flows (hello_deepa, in-process model)', () => {
+describe.each([0, 2])('abuse while valid traffic flows (hello_deepa, workers: %i)', (workers) => {
   let server: InferenceServer;
   let port: number;
   let base: string;
@@ -114,7 +116,7 @@ describe('abuse while valid traffic flows (hello_deepa, in-process model)', () =
     const model = await load(readFileSync(deepa.path));
     want = bits((await model.run(feeds))[model.outputs[0].name].data as Float32Array).slice();
     model.dispose();
-    server = await createServer(deepa.path, { workers: 0, ...LIMITS });
+    server = await createServer(deepa.path, { workers, ...LIMITS });
     ({ port, url: base } = await server.listen(0));
     load$.running = true;
     load$.loops = Array.from({ length: 4 }, validLoop);
@@ -238,6 +240,36 @@ describe('abuse while valid traffic flows (hello_deepa, in-process model)', () =
     expect(growth.heapUsed).toBeLessThan(MAX_HEAP_GROWTH);
     // Only the load generator's requests may still be active.
     expect(server.stats().activeRequests).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('clients that disconnect mid-response', () => {
+  test('a 4 MB JSON reply abandoned after its first bytes, 8 times: each request ends and the server serves on', async () => {
+    // y = relu(x) for 256k floats: each reply is ~4 MB of JSON, far more than one socket write.
+    const onnx = buildModel({
+      inputs: [{ name: 'x', dtype: 'float32', dims: [1, 1 << 18] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: [1, 1 << 18] }],
+      nodes: [{ opType: 'Relu', inputs: ['x'], outputs: ['y'] }],
+    });
+    const server = await createServer(onnx, { workers: 0, name: 'relu' });
+    const { port, url } = await server.listen(0);
+    try {
+      const x = new Float32Array(1 << 18).map((_, i) => Math.sin(i) / 3);
+      const bin = binaryBody({ x: new Tensor('float32', x, [1, 1 << 18]) });
+      const head = `POST /v2/models/relu/infer HTTP/1.1\r\nHost: x\r\nInference-Header-Content-Length: ${bin.headers['Inference-Header-Content-Length']}\r\nContent-Length: ${bin.body.length}\r\n\r\n`;
+      for (let round = 0; round < 8; round++) {
+        const c = raw(port, Buffer.concat([Buffer.from(head), bin.body]));
+        // The first bytes of the reply, then gone.
+        c.socket.once('data', () => c.socket.destroy());
+        expect(await withinGuard('an abandoned reply', c.outcome).then((r) => r.value)).toBe(200);
+      }
+      await withinGuard('every abandoned request ending', until(() => server.stats().activeRequests === 0));
+      const ok = await request(`${url}/v2/models/relu/infer`, { body: bin.body, headers: bin.headers });
+      expect(ok.status).toBe(200);
+      expect(replyOutputs(ok)[0].values.length).toBe(1 << 18);
+    } finally {
+      await server.close();
+    }
   });
 });
 
