@@ -3,6 +3,7 @@
 import * as os from 'os';
 import { assertInteger, invalidRange, invalidType } from '../errors';
 import type { LoadOptions } from '../runtime/load';
+import { DEFAULT_MAX_JSON_DEPTH } from './json-guard';
 
 export interface ServeOptions {
   /** Model name in URLs (/v2/models/{name}); default: the file's base name, or 'model'. */
@@ -15,6 +16,12 @@ export interface ServeOptions {
   maxQueue?: number;
   /** Largest request body in bytes; larger gets 413. Default 64 MiB. */
   maxBodyBytes?: number;
+  /** Largest request line plus headers in bytes; larger gets 431 (Node's maxHeaderSize). Default 16384. */
+  maxHeaderBytes?: number;
+  /** Deepest array/object nesting accepted in a request's JSON; deeper gets 400 before it is parsed. Default 64. */
+  maxJsonDepth?: number;
+  /** Open connections allowed at once; further ones are closed on arrival (Node's server.maxConnections). Default 1024. */
+  maxConnections?: number;
   /** Time allowed to receive a request's headers, in ms (Node's headersTimeout). Default 10000. */
   headersTimeoutMs?: number;
   /** Time allowed to receive a whole request, body included, in ms (Node's requestTimeout). Default 30000. */
@@ -53,6 +60,9 @@ export interface ResolvedServeOptions {
   maxQueueDelayMs: number;
   maxQueue: number;
   maxBodyBytes: number;
+  maxHeaderBytes: number;
+  maxJsonDepth: number;
+  maxConnections: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
@@ -74,7 +84,7 @@ export function defaultParallelRuns(): number {
   return Math.max(1, Math.min(256, cores, libuvPoolSize()));
 }
 
-const KNOWN = ['name', 'maxBatchSize', 'maxQueueDelayMs', 'maxQueue', 'maxBodyBytes', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'workers', 'concurrency', 'threads', 'load'];
+const KNOWN = ['name', 'maxBatchSize', 'maxQueueDelayMs', 'maxQueue', 'maxBodyBytes', 'maxHeaderBytes', 'maxJsonDepth', 'maxConnections', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'workers', 'concurrency', 'threads', 'load'];
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 export function resolveServeOptions(opts: ServeOptions | undefined): ResolvedServeOptions {
@@ -95,6 +105,9 @@ export function resolveServeOptions(opts: ServeOptions | undefined): ResolvedSer
     maxQueueDelayMs: int('maxQueueDelayMs', 0, 0, 60_000),
     maxQueue: int('maxQueue', 128, 0),
     maxBodyBytes: int('maxBodyBytes', 64 * 1024 * 1024, 1, 2 ** 32),
+    maxHeaderBytes: int('maxHeaderBytes', 16 * 1024, 1024, 2 ** 24),
+    maxJsonDepth: int('maxJsonDepth', DEFAULT_MAX_JSON_DEPTH, 2, 10_000),
+    maxConnections: int('maxConnections', 1024, 1),
     headersTimeoutMs: int('headersTimeoutMs', 10_000, 1),
     requestTimeoutMs: int('requestTimeoutMs', 30_000, 0),
     keepAliveTimeoutMs: int('keepAliveTimeoutMs', 5_000, 0),

@@ -6,6 +6,7 @@ import type { Feeds, ValueSpec } from '../runtime/model';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
 import { dtypeOf, kserveDatatype, toHalfBits } from './datatypes';
 import { badRequest } from './http-error';
+import { checkJsonBytes, DEFAULT_MAX_JSON_DEPTH } from './json-guard';
 
 export interface RequestedOutput {
   name: string;
@@ -119,7 +120,7 @@ function checkAgainstModel(where: string, spec: ValueSpec, datatype: string, dim
  * `body` is the whole request body; `headerLength` the Inference-Header-Content-Length
  * header when present (the JSON part's length, raw tensor bytes following it).
  */
-export function parseInferRequest(body: Buffer, headerLength: string | undefined, model: ModelSignature): InferRequest {
+export function parseInferRequest(body: Buffer, headerLength: string | undefined, model: ModelSignature, maxJsonDepth = DEFAULT_MAX_JSON_DEPTH): InferRequest {
   let jsonEnd = body.length;
   if (headerLength !== undefined) {
     const n = Number(headerLength);
@@ -128,6 +129,7 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
     }
     jsonEnd = n;
   }
+  checkJsonBytes(body.subarray(0, jsonEnd), maxJsonDepth);
   let request: unknown;
   try {
     request = JSON.parse(body.toString('utf8', 0, jsonEnd));

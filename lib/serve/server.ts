@@ -152,7 +152,9 @@ export function serveBackend(backend: InferenceBackend, modelName: string, optio
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
     connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(shortestTimeout / 4))),
+    maxHeaderSize: options.maxHeaderBytes,
   });
+  server.maxConnections = options.maxConnections;
 
   function send(res: http.ServerResponse, status: number, body: string | Buffer, headers: { [name: string]: string | number } = {}): void {
     if (res.headersSent || res.destroyed) return;
@@ -204,7 +206,7 @@ export function serveBackend(backend: InferenceBackend, modelName: string, optio
     if (closing) throw new HttpError(503, 'the server is shutting down');
     const body = await readBody(req);
     const header = req.headers['inference-header-content-length'];
-    const parsed = parseInferRequest(body, Array.isArray(header) ? header[0] : header, backend);
+    const parsed = parseInferRequest(body, Array.isArray(header) ? header[0] : header, backend, options.maxJsonDepth);
     let outputs;
     try {
       outputs = await batcher.submit(parsed.feeds);

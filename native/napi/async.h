@@ -34,15 +34,18 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() override { status_ = work_(); }
 
   void OnOK() override {
-    Napi::Env env = Env();
-    if (!status_.is_ok()) {
-      deferred_.Reject(status_error(env, status_).Value());
-      return;
-    }
-    deferred_.Resolve(result_ ? result_(env) : env.Undefined());
+    Settle([this](Napi::Env env) {
+      if (!status_.is_ok()) {
+        deferred_.Reject(status_error(env, status_).Value());
+        return;
+      }
+      deferred_.Resolve(result_ ? result_(env) : env.Undefined());
+    });
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    Settle([this, &e](Napi::Env) { deferred_.Reject(e.Value()); });
+  }
 
  private:
   PromiseWorker(Napi::Env env, Work work, Result result)
@@ -50,6 +53,18 @@ class PromiseWorker : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)),
         result_(std::move(result)) {}
+
+  // A worker thread terminated while this work ran: its environment is being torn down and
+  // can no longer run JS, so settling the promise fails (and nobody is left to await it). The
+  // failure arrives as a Napi::Error that node-addon-api would rethrow from its completion
+  // callback, past any catch, aborting the whole process: drop it here instead.
+  template <typename Fn>
+  void Settle(Fn&& settle) {
+    try {
+      settle(Env());
+    } catch (const Napi::Error&) {
+    }
+  }
 
   Napi::Promise::Deferred deferred_;
   Work work_;
