@@ -16,6 +16,7 @@ import { BINARY } from './shapes/binary';
 import { FUSED_BASE, NQUANT_DOMAIN } from './passes/fused';
 import { topoSort } from './topo';
 import { DataType, Tensor } from '../tensor';
+import { checkedElementCount } from '../limits';
 
 const FUNCTIONS: { [op: string]: ShapeFn } = { ...ELEMENTWISE, ...NN, ...TENSOR_OPS };
 // Rules for ops outside the default domain, keyed 'domain:OpType'.
@@ -206,7 +207,7 @@ export interface ConcreteValue {
 export function inferShapesForInputs(graph: Graph, inputDims: { [name: string]: readonly number[] }, opsets?: Opsets, inputValues?: { [name: string]: Tensor }): Map<string, ConcreteValue> {
   for (const [name, dims] of Object.entries(inputDims)) {
     if (!graph.inputs.some((i) => i.name === name)) throw new Error(`inputDims: '${name}' is not a graph input (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
-    if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`inputDims['${name}']: expected an array of non-negative integers, received ${String(dims)}`);
+    checkedElementCount(dims, `inputDims['${name}']`);
   }
   const known = run(graph, opsetOf(opsets), { concrete: true, report: [], write: false }, () => undefined, inputDims, inputValues);
   const out = new Map<string, ConcreteValue>();

@@ -12,7 +12,7 @@ import { inferShapes, inferShapesForInputs } from '../graph/shape-inference';
 import { exportModel } from '../onnx/export';
 import { getThreads } from '../cpu';
 import { native } from '../native';
-import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
+import { ARRAY_TYPES, DataType, Tensor, TypedArray, sizeOf } from '../tensor';
 import { buildPlan, BuiltPlan, ResolvedValue } from './plan-builder';
 import { hasQdq, lowerQdq } from './qdq-lowering';
 import { TO_NCHW_PERM, toNhwcLayout } from './nhwc-layout';
@@ -77,6 +77,12 @@ export interface ModelOptions {
    * kernels (default true). false runs them as written, in float: quantization simulated.
    */
   integerExecution?: boolean;
+  /**
+   * Largest tensor in bytes: initializers when loading, and every input, intermediate and
+   * output of a run (refused with a RangeError naming the value before anything is
+   * allocated). Default getLimits().maxTensorBytes (4 GiB), read when the plan is built.
+   */
+  maxTensorBytes?: number;
 }
 
 function subgraphsOf(g: Graph): Graph[] {
@@ -139,7 +145,8 @@ export class Model {
     const inputDims = this.checkFeeds(feeds);
     const compiled = this.planFor(inputDims, shapeValues(this.executionGraph, feeds), opts.capture ?? []);
     const inputs = compiled.built.inputNames.map((n) => feeds[n].data as ArrayBufferView);
-    const outputs = compiled.built.outputValues.map((v) => new ARRAY_TYPES[v.dtype](v.dims.reduce((p, d) => p * d, 1)) as TypedArray);
+    // Sizes were checked against maxTensorBytes when the plan was built.
+    const outputs = compiled.built.outputValues.map((v) => new ARRAY_TYPES[v.dtype](sizeOf(v.dims)) as TypedArray);
     await native.runPlan(compiled.plan, inputs, outputs, true);
     const result: Outputs = {};
     compiled.built.outputNames.forEach((name, i) => {
@@ -250,7 +257,7 @@ export class Model {
     }
     const shapes = new Map<string, ResolvedValue>();
     for (const [name, v] of concrete) shapes.set(name, { dtype: v.dtype, dims: v.dims });
-    const built = buildPlan(graph, shapes, { capture, opset: this.opset });
+    const built = buildPlan(graph, shapes, { capture, opset: this.opset, maxTensorBytes: this.options.maxTensorBytes });
     const compiled = { built, plan: native.createPlan(built.spec) };
     this.plans.set(key, compiled);
     if (this.plans.size > MAX_CACHED_PLANS) {

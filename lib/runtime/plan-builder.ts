@@ -4,6 +4,7 @@
 import type { Binding } from '../../binding';
 import { Attribute, Graph, Node } from '../graph/ir';
 import { dtypeToOnnx } from '../onnx/tensor-proto';
+import { checkedByteSize, resolveLimit } from '../limits';
 import { ARRAY_TYPES, DataType, Tensor } from '../tensor';
 import { planMemory, Lifetime } from './memory-plan';
 
@@ -33,10 +34,8 @@ export interface PlanOptions {
   state?: string[];
   /** Node outputs that write into a state value in place: output name -> state name. */
   stateUpdates?: Map<string, string>;
-}
-
-function byteSize(v: ResolvedValue): number {
-  return v.dims.reduce((p, d) => p * d, 1) * ARRAY_TYPES[v.dtype].BYTES_PER_ELEMENT;
+  /** Largest input, output or intermediate value, in bytes. Default getLimits().maxTensorBytes. */
+  maxTensorBytes?: number;
 }
 
 function planAttribute(node: Node, name: string, a: Attribute): Binding.PlanAttribute | undefined {
@@ -55,6 +54,12 @@ function planAttribute(node: Node, name: string, a: Attribute): Binding.PlanAttr
 
 export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValue>, opts: PlanOptions): BuiltPlan {
   const shapes = new Map(resolvedShapes);  // output copies add entries; the caller's map stays as it was
+  const maxBytes = resolveLimit('maxTensorBytes', opts.maxTensorBytes);
+  // Every value the run allocates (arena bytes, output arrays) or reads (inputs) is sized
+  // here, before native code or run() allocates anything: shapes computed from data (a
+  // Reshape target, a Range length, a ConstantOfShape) are refused naming the value.
+  const byteSize = (name: string, v: ResolvedValue, what: string): number =>
+    checkedByteSize(v.dims, ARRAY_TYPES[v.dtype].BYTES_PER_ELEMENT, `${what}: value '${name}'`, maxBytes);
   const values: Binding.PlanValue[] = [];
   const constants: Binding.PlanSpec['constants'] = [];
   const ids = new Map<string, number>();
@@ -76,6 +81,7 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
   const inputNames = graph.feedInputs.map((i) => i.name);
   inputNames.forEach((name, index) => {
     const s = resolved(name, 'graph input');
+    byteSize(name, s, 'graph input');
     addValue(name, { dtype: dtypeToOnnx(s.dtype), dims: s.dims, kind: 'input', index });
   });
   (opts.state ?? []).forEach((name, index) => {
@@ -130,11 +136,12 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
         return id;
       }
       const s = resolved(name, where);
+      const bytes = byteSize(name, s, where);
       const dtype = dtypeToOnnx(s.dtype);
       const out = outputIndex.get(name);
       if (out !== undefined) return addValue(name, { dtype, dims: s.dims, kind: 'output', index: out });
       const id = addValue(name, { dtype, dims: s.dims, kind: 'arena' });
-      lifetimes.set(id, { id, bytes: byteSize(s), firstStep: stepIndex, lastStep: stepIndex });
+      lifetimes.set(id, { id, bytes, firstStep: stepIndex, lastStep: stepIndex });
       return id;
     });
     steps.push({ opType: node.opType, domain: node.domain === 'ai.onnx' ? '' : node.domain, name: node.name, inputs, outputs, attributes });

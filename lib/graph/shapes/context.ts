@@ -91,6 +91,14 @@ export class InferCtx {
 
 export const isNum = (d: Dim | undefined): d is number => typeof d === 'number';
 
+/** Ranks past this are refused as unknown: a rank read from data (a shape tensor's length) may be hostile. */
+export const MAX_RANK = 1024;
+
+/** n unknown dims, for an output whose rank is known (a shape input's length) but not its sizes. */
+export function unknownDims(n: Dim | undefined): Dim[] | undefined {
+  return isNum(n) && Number.isInteger(n) && n >= 0 && n <= MAX_RANK ? new Array<Dim>(n).fill(null) : undefined;
+}
+
 /** Numpy broadcasting of two dims. */
 export function broadcastDim(a: Dim, b: Dim): Dim {
   if (a === b) return a;
