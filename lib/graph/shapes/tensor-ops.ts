@@ -24,10 +24,18 @@ function reshape(ctx: InferCtx): Known[] {
     return [{ dtype, dims: unknownDims(n) }];
   }
   const allowZero = ctx.int('allowzero', 0) === 1;
+  const bad = target.find((d) => isNum(d) && (!Number.isInteger(d) || d < -1));
+  if (bad !== undefined) ctx.fail(`shape [${target.join(', ')}] has ${bad}: expected sizes >= 0, or -1 once`);
   const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? (x ? x[i] ?? null : null) : d));
   const minus = out.indexOf(-1);
   if (out.filter((d) => d === -1).length > 1) ctx.fail('shape has more than one -1');
   if (minus >= 0) out[minus] = inferredDim(x, out.filter((_, i) => i !== minus));
+  if (isNum(out[minus]) && !Number.isInteger(out[minus])) {
+    ctx.fail(`input dims [${x?.join(', ')}] do not divide into shape [${target.join(', ')}]`);
+  }
+  if (x && x.every(isNum) && out.every(isNum) && product(x) !== product(out)) {
+    ctx.fail(`input dims [${x.join(', ')}] (${product(x)} elements) cannot take shape [${out.join(', ')}] (${product(out)} elements)`);
+  }
   const value = ctx.value(0);
   return [{ dtype, dims: out, value }];
 }
