@@ -12,6 +12,7 @@ import { inferShapes, inferShapesForInputs } from '../graph/shape-inference';
 import { exportModel } from '../onnx/export';
 import { getThreads } from '../cpu';
 import { native } from '../native';
+import { checkedElementCount } from '../limits';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray, sizeOf } from '../tensor';
 import { buildPlan, BuiltPlan, ResolvedValue } from './plan-builder';
 import { hasQdq, lowerQdq } from './qdq-lowering';
@@ -213,6 +214,12 @@ export class Model {
       if (t === undefined) throw invalidRange('feeds', `a tensor for input '${spec.name}' (inputs: ${expected.map((e) => e.name).join(', ')})`, Object.keys(feeds).join(', ') || 'no inputs');
       if (!(t instanceof Tensor)) throw invalidType(`feeds['${spec.name}']`, 'a Tensor', t);
       if (t.dtype !== spec.dtype) throw invalidType(`feeds['${spec.name}']`, `dtype ${spec.dtype}`, t.dtype);
+      // A Tensor made without its constructor (Object.create, a deserialized object) may
+      // carry dims that do not describe its data: native code would read past the array.
+      const count = checkedElementCount(t.dims, `feeds['${spec.name}']`);
+      if (!(t.data instanceof ARRAY_TYPES[t.dtype]) || t.data.length !== count) {
+        throw invalidRange(`feeds['${spec.name}']`, `a ${ARRAY_TYPES[t.dtype].name} of ${count} elements for dims [${t.dims.join(', ')}]`, t.data);
+      }
       if (spec.dims.length > 0 && t.dims.length !== spec.dims.length) {
         throw invalidRange(`feeds['${spec.name}']`, `rank ${spec.dims.length} (dims [${spec.dims.map((d) => d ?? '?').join(', ')}])`, `dims [${t.dims.join(', ')}]`);
       }
@@ -254,6 +261,13 @@ export class Model {
     if (specialized !== graph) {
       graph = specialized;
       concrete = inferShapesForInputs(graph, inputDims, this.ir.meta.opsets, values);
+    }
+    // A declared output type the graph does not compute would make run() contradict
+    // model.outputs (and a server's metadata): refuse the model as onnxruntime does.
+    for (const out of graph.outputs) {
+      const v = concrete.get(out.name);
+      if (out.foreign) throw new TypeError(`graph output '${out.name}': type ${out.foreign.description} is not one nquant can compute`);
+      if (v && v.dtype !== out.dtype) throw new TypeError(`graph output '${out.name}': declared ${out.dtype}, but the graph computes ${v.dtype}`);
     }
     const shapes = new Map<string, ResolvedValue>();
     for (const [name, v] of concrete) shapes.set(name, { dtype: v.dtype, dims: v.dims });
