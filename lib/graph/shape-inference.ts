@@ -132,7 +132,7 @@ function run(graph: Graph, opset: number, mode: Mode, outer: (n: string) => Know
       if (complete(k)) return;
       const label = `${node.opType} node '${node.name}'`;
       if (mode.concrete) {
-        throw new Error(`${label}: cannot resolve output '${name}' to concrete dims (got ${k.dims ? `[${k.dims.join(', ')}]` : 'unknown rank'}${reason ? `; ${reason}` : ''})`);
+        throw new Error(`${label}: cannot resolve output '${name}' to concrete dims (got ${k.dims ? formatDims(k.dims) : 'unknown rank'}${reason ? `; ${reason}` : ''})`);
       }
       mode.report.push({ value: name, node: node.name, opType: node.opType, reason: reason || (k.dims ? 'data-dependent or symbolic arithmetic' : 'rank unknown') });
     });

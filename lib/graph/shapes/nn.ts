@@ -104,7 +104,7 @@ export function gemm(dtype: (ctx: InferCtx) => DataType | undefined, ai = 0, bi 
     const a = ctx.dims(ai), b = ctx.dims(bi);
     const m = a ? (ctx.int('transA', 0) ? a[1] : a[0]) : null;
     const n = b ? (ctx.int('transB', 0) ? b[0] : b[1]) : null;
-    if ((a && a.length !== 2) || (b && b.length !== 2)) ctx.fail(`expected 2-D A and B, received ranks ${a?.length} and ${b?.length}`);
+    if ((a && a.length !== 2) || (b && b.length !== 2)) ctx.fail(`expected 2-D A and B, received ranks ${a?.length ?? 'unknown'} and ${b?.length ?? 'unknown'}`);
     return [{ dtype: dtype(ctx), dims: [m ?? null, n ?? null] }];
   };
 }

@@ -34,7 +34,8 @@ function reshape(ctx: InferCtx): Known[] {
     ctx.fail(`input dims [${x?.join(', ')}] do not divide into shape [${target.join(', ')}]`);
   }
   if (x && x.every(isNum) && out.every(isNum) && product(x) !== product(out)) {
-    ctx.fail(`input dims [${x.join(', ')}] (${product(x)} elements) cannot take shape [${out.join(', ')}] (${product(out)} elements)`);
+    const resolved = out.join(', ') === target.join(', ') ? '' : ` (resolved to [${out.join(', ')}])`;
+    ctx.fail(`input dims [${x.join(', ')}] (${product(x)} elements) cannot take shape [${target.join(', ')}]${resolved} (${product(out)} elements)`);
   }
   const value = ctx.value(0);
   return [{ dtype, dims: out, value }];
