@@ -2,7 +2,7 @@
 // null where unknowable), plus the contents of small integer tensors so that shape
 // computations (Shape -> Gather -> Concat -> Reshape, as exported PyTorch models have)
 // resolve. Per-op rules live in shapes/*.ts.
-import { Dim, Graph, Node, ValueInfo } from './ir';
+import { Dim, Graph, Node, ValueInfo, nodeName } from './ir';
 import { InferCtx, Known, ShapeFn, isNum, tensorValue } from './shapes/context';
 
 export type { Known };
@@ -130,7 +130,7 @@ function run(graph: Graph, opset: number, mode: Mode, outer: (n: string) => Know
       if (!mode.concrete) k = mergeHint(k, graph.valueInfo.get(name));
       known.set(name, k);
       if (complete(k)) return;
-      const label = `${node.opType} node '${node.name}'`;
+      const label = `${node.opType} node '${nodeName(node)}'`;
       if (mode.concrete) {
         throw new Error(`${label}: cannot resolve output '${name}' to concrete dims (got ${k.dims ? formatDims(k.dims) : 'unknown rank'}${reason ? `; ${reason}` : ''})`);
       }

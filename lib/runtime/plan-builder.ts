@@ -2,7 +2,7 @@
 // (a caller's input or output array, a constant, or arena bytes shared by lifetime), every
 // node becomes a step the native op registry creates a kernel for.
 import type { Binding } from '../../binding';
-import { Attribute, Graph, Node } from '../graph/ir';
+import { Attribute, Graph, Node, nodeName } from '../graph/ir';
 import { dtypeToOnnx } from '../onnx/tensor-proto';
 import { checkedByteSize, resolveLimit } from '../limits';
 import { ARRAY_TYPES, DataType, Tensor } from '../tensor';
@@ -48,7 +48,7 @@ function planAttribute(node: Node, name: string, a: Attribute): Binding.PlanAttr
     case 'strings': return { kind: 'strings', value: a.value };
     case 'tensor': return undefined;  // passed as an extra constant input instead
     default:  // graphs, tensor lists, foreign (opaque) attributes
-      throw new TypeError(`${node.opType} node '${node.name}': attribute '${name}' of type ${a.type} is not supported by the runtime`);
+      throw new TypeError(`${node.opType} node '${nodeName(node)}': attribute '${name}' of type ${a.type} is not supported by the runtime`);
   }
 }
 
@@ -111,7 +111,7 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
   }
 
   stepNodes.forEach((node, stepIndex) => {
-    const where = `${node.opType} node '${node.name}'`;
+    const where = `${node.opType} node '${nodeName(node)}'`;
     const inputs = node.inputs.map((name) => {
       if (!name) return -1;
       const id = ids.get(name);
@@ -144,7 +144,8 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
       lifetimes.set(id, { id, bytes, firstStep: stepIndex, lastStep: stepIndex });
       return id;
     });
-    steps.push({ opType: node.opType, domain: node.domain === 'ai.onnx' ? '' : node.domain, name: node.name, inputs, outputs, attributes });
+    // The name is what native errors quote: unnamed nodes get the label TS errors use.
+    steps.push({ opType: node.opType, domain: node.domain === 'ai.onnx' ? '' : node.domain, name: nodeName(node), inputs, outputs, attributes });
   });
 
   for (const name of outputIndex.keys()) {

@@ -1,7 +1,7 @@
 // What a shape function sees of a node's inputs, and dim arithmetic that carries symbolic
 // dims through where the result is certain (and gives null where it is not).
 import { DataType, Tensor } from '../../tensor';
-import { Dim, Node, attrInt, attrInts } from '../ir';
+import { Dim, Node, attrInt, attrInts, nodeName } from '../ir';
 
 /** What is known about a value during inference. */
 export interface Known {
@@ -79,7 +79,7 @@ export class InferCtx {
   }
 
   fail(message: string): never {
-    throw new Error(`${this.node.opType} node '${this.node.name}': ${message}`);
+    throw new Error(`${this.node.opType} node '${nodeName(this.node)}': ${message}`);
   }
 
   axis(axis: number, rank: number): number {
