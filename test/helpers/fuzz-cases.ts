@@ -93,7 +93,11 @@ export interface MutationChoice {
 export const MUTATION_KINDS = [
   'valueInfoDim', 'initializerDims', 'intAttribute', 'floatAttribute', 'opType', 'initializerDtype', 'valueDtype',
   'dropInput', 'duplicateInput', 'emptyInput', 'truncateRaw', 'dropNode', 'duplicateNode', 'swapInitializerDims',
+  'initializerValue',
 ] as const;
+
+/** Values written into an initializer (a scale, a zero point, a shape, a weight). */
+export const INTERESTING_VALUES = [0, -1, 1, 255, -128, 127, 2 ** 31 - 1, -(2 ** 31), 1e-30, 1e30, NaN, Infinity, -Infinity, 0.5] as const;
 export type MutationKind = typeof MUTATION_KINDS[number];
 
 /**
@@ -104,7 +108,29 @@ export type MutationKind = typeof MUTATION_KINDS[number];
 export const EXTREME = 1e30;
 
 export function isExtreme(m: MutationChoice): boolean {
-  return m.kind === 'floatAttribute' && !(Math.abs(INTERESTING_FLOATS[m.value % INTERESTING_FLOATS.length]) < EXTREME);
+  if (m.kind === 'floatAttribute') return !(Math.abs(INTERESTING_FLOATS[m.value % INTERESTING_FLOATS.length]) < EXTREME);
+  // 1e-30 too: a scale that small sends quantized values to the clamps, where rounding order decides.
+  if (m.kind === 'initializerValue') return !(Math.abs(INTERESTING_VALUES[m.value % INTERESTING_VALUES.length]) < EXTREME) || INTERESTING_VALUES[m.value % INTERESTING_VALUES.length] === 1e-30;
+  return false;
+}
+
+/** Writes `v` (cast as the ONNX dtype would store it) into element i of raw little-endian bytes. */
+function writeRaw(raw: Uint8Array, dataType: number, i: number, v: number): boolean {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const size: { [t: number]: number } = { 1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 11: 8 };
+  const n = size[dataType];
+  if (!n || raw.byteLength < n) return false;
+  const at = (i % Math.floor(raw.byteLength / n)) * n;
+  const int = Number.isFinite(v) ? Math.trunc(v) : 0;
+  switch (dataType) {
+    case 1: view.setFloat32(at, v, true); break;
+    case 2: view.setUint8(at, int & 0xff); break;
+    case 3: view.setInt8(at, (int << 24) >> 24); break;
+    case 6: view.setInt32(at, int | 0, true); break;
+    case 7: view.setBigInt64(at, BigInt(int), true); break;
+    case 11: view.setFloat64(at, v, true); break;
+  }
+  return true;
 }
 
 const at = <T>(list: T[], pick: number): T | undefined => (list.length ? list[pick % list.length] : undefined);
@@ -190,6 +216,14 @@ export function mutate(model: Obj, m: MutationChoice): string | undefined {
       const keep = m.value % t.rawData.length;
       t.rawData = t.rawData.subarray(0, keep);
       return `initializer ${t.name} raw_data truncated to ${keep} bytes`;
+    }
+    case 'initializerValue': {
+      const t = at(inits.filter((x) => x.rawData?.length), m.pick);
+      if (!t) return undefined;
+      const v = INTERESTING_VALUES[m.value % INTERESTING_VALUES.length];
+      t.rawData = Uint8Array.from(t.rawData);  // a copy: the decoded message may view the model's bytes
+      if (!writeRaw(t.rawData, t.dataType, m.pick, v)) return undefined;
+      return `initializer ${t.name} element ${m.pick} := ${v}`;
     }
     case 'dropNode': case 'duplicateNode': {
       if (!nodes.length) return undefined;
