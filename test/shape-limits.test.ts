@@ -15,6 +15,8 @@ import { load } from '../lib/runtime/load';
 import { Tensor } from '../lib/tensor';
 import { parseNpy } from '../lib/cli/npy';
 import { randomFeeds } from '../lib/report/random-feeds';
+import { createServer } from '../lib/serve/server';
+import { Reply, request } from './helpers/serve-client';
 
 const i64 = (values: number[]): Tensor => new Tensor('int64', values.map((v) => BigInt(v)), [values.length]);
 
@@ -232,6 +234,32 @@ describe('runs whose shapes resolve to giant or invalid tensors', () => {
     const model = await load(buildModel({ inputs: [{ name: 'x', dtype: 'float32', dims: ['a', 'b'] }], outputs: [{ name: 'y', dtype: 'float32', dims: ['a', 'b'] }], nodes: [{ opType: 'Relu', inputs: ['x'], outputs: ['y'] }] }));
     expect(() => inferShapesForInputs(model.ir.graph, { x: [2 ** 31, 2 ** 31] })).toThrow("inputDims['x']: expected dims whose product stays below 2^53, received dims [2147483648, 2147483648]");
     expect(() => inferShapesForInputs(model.ir.graph, { x: [2, -2] })).toThrow("inputDims['x']: expected dim 1 to be a non-negative integer, received -2");
+  });
+});
+
+describe('serving', () => {
+  test('worker threads get the limits set with setLimits in the thread that starts the server', async () => {
+    // setLimits() is per thread: without passing them on, workers ran with the defaults.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nquant-limits-'));
+    const file = path.join(dir, 'relu.onnx');
+    fs.writeFileSync(file, buildModel({
+      inputs: [{ name: 'x', dtype: 'float32', dims: ['n'] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: ['n'] }],
+      nodes: [{ opType: 'Relu', name: 'relu', inputs: ['x'], outputs: ['y'] }],
+    }));
+    setLimits({ maxTensorBytes: 1024 });
+    const server = await createServer(file, { workers: 1 });
+    try {
+      const { url } = await server.listen(0);
+      const infer = (n: number): Promise<Reply> => request(`${url}/v2/models/relu/infer`, { body: JSON.stringify({ inputs: [{ name: 'x', shape: [n], datatype: 'FP32', data: new Array(n).fill(-1) }] }) });
+      expect((await infer(256)).status).toBe(200);
+      const refused = await infer(257);
+      expect(refused.status).toBe(400);
+      expect(refused.json().error).toMatch("graph input: value 'x': expected at most 1024 bytes (the maxTensorBytes limit), received 1028 bytes for dims [257]");
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
