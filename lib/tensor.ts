@@ -1,6 +1,7 @@
 // Tensor: a dtype, a TypedArray viewed (never copied) and dims. Dtype names follow
 // onnxruntime-node so tensors move between the two without surprises.
 import { invalidRange, invalidType } from './errors';
+import { checkedByteSize, checkedElementCount } from './limits';
 
 export type DataTypeMap = {
   float32: Float32Array;
@@ -42,16 +43,9 @@ export function isDataType(value: unknown): value is DataType {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ARRAY_TYPES, value);
 }
 
-/** Product of dims, checked to stay an exact integer. */
+/** Product of dims, checked to stay an exact integer (see checkedElementCount). */
 export function sizeOf(dims: readonly number[], name = 'dims'): number {
-  let n = 1;
-  for (let i = 0; i < dims.length; i++) {
-    const d = dims[i];
-    if (!Number.isInteger(d) || d < 0) throw invalidRange(`${name}[${i}]`, 'a non-negative integer', d);
-    n *= d;
-    if (n > Number.MAX_SAFE_INTEGER) throw invalidRange(name, 'an element count below 2^53', dims.join('x'));
-  }
-  return n;
+  return checkedElementCount(dims, name);
 }
 
 export class Tensor<D extends DataType = DataType> {
@@ -92,7 +86,10 @@ export class Tensor<D extends DataType = DataType> {
   /** A tensor of zeros. */
   static zeros<D extends DataType>(dtype: D, dims: readonly number[]): Tensor<D> {
     if (!isDataType(dtype)) throw invalidType('dtype', `one of ${DATA_TYPES.join(', ')}`, dtype);
-    return new Tensor(dtype, new ARRAY_TYPES[dtype](sizeOf(dims)) as DataTypeMap[D], dims);
+    // Allocates, so the size limit applies (a view of caller's data needs no limit).
+    const Ctor = ARRAY_TYPES[dtype];
+    const count = checkedByteSize(dims, Ctor.BYTES_PER_ELEMENT, 'dims') / Ctor.BYTES_PER_ELEMENT;
+    return new Tensor(dtype, new Ctor(count) as DataTypeMap[D], dims);
   }
 
   get size(): number {

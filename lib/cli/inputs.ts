@@ -8,11 +8,20 @@ import type { Feeds, ValueSpec } from '../runtime/model';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
 import { parseNpy } from './npy';
 import { CliError } from './errors';
+import { checkedElementCount } from '../limits';
 
 const fmtDims = (dims: readonly (Dim | number)[]): string => `[${dims.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
 
 function fits(spec: readonly Dim[], dims: readonly number[]): boolean {
   return spec.length === dims.length && spec.every((d, i) => typeof d !== 'number' || d < 0 || d === dims[i]);
+}
+
+function countOf(dims: readonly number[], source: string): number {
+  try {
+    return checkedElementCount(dims, `${source}: dims`);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
 }
 
 function slice(t: Tensor, index: number, dims: number[]): Tensor {
@@ -54,7 +63,7 @@ function jsonTensor(spec: ValueSpec, value: unknown, source: string): Tensor {
     if (!Array.isArray(v.data)) throw new CliError(`${source}: 'data' must be a flat array of numbers, received ${typeof v.data}`);
     dims = v.dims as number[];
     flat = v.data;
-    const size = dims.reduce((a, b) => a * b, 1);
+    const size = countOf(dims, source);
     if (flat.length !== size) throw new CliError(`${source}: dims ${fmtDims(dims)} need ${size} values, 'data' has ${flat.length}`);
   } else if (typeof value === 'number') {
     dims = [];
@@ -63,7 +72,7 @@ function jsonTensor(spec: ValueSpec, value: unknown, source: string): Tensor {
     dims = [];
     for (let level: unknown = value; Array.isArray(level); level = level[0]) dims.push(level.length);
     flat = (value as unknown[]).flat(dims.length);
-    const size = dims.reduce((a, b) => a * b, 1);
+    const size = countOf(dims, source);
     if (flat.length !== size || flat.some((x) => Array.isArray(x))) throw new CliError(`${source}: nested arrays are not rectangular (expected ${fmtDims(dims)} from the first elements)`);
   } else {
     throw new CliError(`${source}: expected a number, nested arrays of numbers or { dims, data }, received ${value === null ? 'null' : typeof value}`);

@@ -1,6 +1,7 @@
 // NumPy's .npy format (versions 1-3), strictly: little-endian float32, uint8 and int64 in C
 // order, the types calibration data and labels come in. Anything else is an error that says
 // which file and what was found, rather than data silently read wrong.
+import { checkedElementCount } from '../limits';
 import { DataType, Tensor } from '../tensor';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -63,7 +64,12 @@ export function parseNpy(bytes: Uint8Array, file = '.npy data'): Tensor {
   const dtype = DESCRS[header.descr];
   if (!dtype) throw new NpyError(file, `dtype '${header.descr}' is not supported (expected '<f4' float32, '|u1' uint8 or '<i8' int64, little-endian)`);
   if (header.fortranOrder) throw new NpyError(file, 'fortran_order is True (expected C order: save with np.ascontiguousarray)');
-  const count = header.shape.reduce((a, b) => a * b, 1);
+  let count: number;
+  try {
+    count = checkedElementCount(header.shape, 'shape');
+  } catch (e) {
+    throw new NpyError(file, (e as Error).message);
+  }
   const expected = count * ITEM_BYTES[dtype];
   const present = bytes.length - dataStart;
   if (present !== expected) throw new NpyError(file, `data is ${present} bytes, shape (${header.shape.join(', ')}) of ${dtype} needs ${expected}`);

@@ -112,43 +112,51 @@ export interface ModelIR {
   meta: ModelMeta;
 }
 
+/**
+ * How messages name a node: its name, or for an unnamed one (ONNX allows them, and its own test
+ * models use them) the value it produces, which SSA makes unique: '-> y'.
+ */
+export function nodeName(node: Pick<Node, 'name' | 'outputs'>): string {
+  return node.name || `-> ${node.outputs.find((o) => o) ?? '(no output)'}`;
+}
+
 // Attribute accessors that name the node and attribute in their errors.
 export function attrInt(node: Node, name: string, fallback?: number): number {
   const a = node.attributes.get(name);
   if (!a) {
-    if (fallback === undefined) throw new RangeError(`${node.opType} node '${node.name}': missing attribute '${name}'`);
+    if (fallback === undefined) throw new RangeError(`${node.opType} node '${nodeName(node)}': missing attribute '${name}'`);
     return fallback;
   }
-  if (a.type !== 'int') throw new TypeError(`${node.opType} node '${node.name}': attribute '${name}' expected int, received ${a.type}`);
+  if (a.type !== 'int') throw new TypeError(`${node.opType} node '${nodeName(node)}': attribute '${name}' expected int, received ${a.type}`);
   return a.value;
 }
 
 export function attrFloat(node: Node, name: string, fallback?: number): number {
   const a = node.attributes.get(name);
   if (!a) {
-    if (fallback === undefined) throw new RangeError(`${node.opType} node '${node.name}': missing attribute '${name}'`);
+    if (fallback === undefined) throw new RangeError(`${node.opType} node '${nodeName(node)}': missing attribute '${name}'`);
     return fallback;
   }
-  if (a.type !== 'float' && a.type !== 'int') throw new TypeError(`${node.opType} node '${node.name}': attribute '${name}' expected float, received ${a.type}`);
+  if (a.type !== 'float' && a.type !== 'int') throw new TypeError(`${node.opType} node '${nodeName(node)}': attribute '${name}' expected float, received ${a.type}`);
   return a.value;
 }
 
 export function attrInts(node: Node, name: string, fallback?: number[]): number[] {
   const a = node.attributes.get(name);
   if (!a) {
-    if (fallback === undefined) throw new RangeError(`${node.opType} node '${node.name}': missing attribute '${name}'`);
+    if (fallback === undefined) throw new RangeError(`${node.opType} node '${nodeName(node)}': missing attribute '${name}'`);
     return fallback;
   }
-  if (a.type !== 'ints') throw new TypeError(`${node.opType} node '${node.name}': attribute '${name}' expected ints, received ${a.type}`);
+  if (a.type !== 'ints') throw new TypeError(`${node.opType} node '${nodeName(node)}': attribute '${name}' expected ints, received ${a.type}`);
   return a.value;
 }
 
 export function attrString(node: Node, name: string, fallback?: string): string {
   const a = node.attributes.get(name);
   if (!a) {
-    if (fallback === undefined) throw new RangeError(`${node.opType} node '${node.name}': missing attribute '${name}'`);
+    if (fallback === undefined) throw new RangeError(`${node.opType} node '${nodeName(node)}': missing attribute '${name}'`);
     return fallback;
   }
-  if (a.type !== 'string') throw new TypeError(`${node.opType} node '${node.name}': attribute '${name}' expected string, received ${a.type}`);
+  if (a.type !== 'string') throw new TypeError(`${node.opType} node '${nodeName(node)}': attribute '${name}' expected string, received ${a.type}`);
   return a.value;
 }

@@ -2,7 +2,7 @@
 // null where unknowable), plus the contents of small integer tensors so that shape
 // computations (Shape -> Gather -> Concat -> Reshape, as exported PyTorch models have)
 // resolve. Per-op rules live in shapes/*.ts.
-import { Dim, Graph, Node, ValueInfo } from './ir';
+import { Dim, Graph, Node, ValueInfo, nodeName } from './ir';
 import { InferCtx, Known, ShapeFn, isNum, tensorValue } from './shapes/context';
 
 export type { Known };
@@ -16,6 +16,7 @@ import { BINARY } from './shapes/binary';
 import { FUSED_BASE, NQUANT_DOMAIN } from './passes/fused';
 import { topoSort } from './topo';
 import { DataType, Tensor } from '../tensor';
+import { checkedElementCount } from '../limits';
 
 const FUNCTIONS: { [op: string]: ShapeFn } = { ...ELEMENTWISE, ...NN, ...TENSOR_OPS };
 // Rules for ops outside the default domain, keyed 'domain:OpType'.
@@ -129,9 +130,9 @@ function run(graph: Graph, opset: number, mode: Mode, outer: (n: string) => Know
       if (!mode.concrete) k = mergeHint(k, graph.valueInfo.get(name));
       known.set(name, k);
       if (complete(k)) return;
-      const label = `${node.opType} node '${node.name}'`;
+      const label = `${node.opType} node '${nodeName(node)}'`;
       if (mode.concrete) {
-        throw new Error(`${label}: cannot resolve output '${name}' to concrete dims (got ${k.dims ? `[${k.dims.join(', ')}]` : 'unknown rank'}${reason ? `; ${reason}` : ''})`);
+        throw new Error(`${label}: cannot resolve output '${name}' to concrete dims (got ${k.dims ? formatDims(k.dims) : 'unknown rank'}${reason ? `; ${reason}` : ''})`);
       }
       mode.report.push({ value: name, node: node.name, opType: node.opType, reason: reason || (k.dims ? 'data-dependent or symbolic arithmetic' : 'rank unknown') });
     });
@@ -206,7 +207,7 @@ export interface ConcreteValue {
 export function inferShapesForInputs(graph: Graph, inputDims: { [name: string]: readonly number[] }, opsets?: Opsets, inputValues?: { [name: string]: Tensor }): Map<string, ConcreteValue> {
   for (const [name, dims] of Object.entries(inputDims)) {
     if (!graph.inputs.some((i) => i.name === name)) throw new Error(`inputDims: '${name}' is not a graph input (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
-    if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`inputDims['${name}']: expected an array of non-negative integers, received ${String(dims)}`);
+    checkedElementCount(dims, `inputDims['${name}']`);
   }
   const known = run(graph, opsetOf(opsets), { concrete: true, report: [], write: false }, () => undefined, inputDims, inputValues);
   const out = new Map<string, ConcreteValue>();

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Long from 'long';
 import { invalidRange, invalidType } from '../errors';
+import { resolveLimit } from '../limits';
 import { Attribute, Dim, Graph, ModelIR, ModelMeta, Node, ValueInfo } from '../graph/ir';
 import { AttributeProto, ModelProto, OnnxAttributeType, TypeProto } from './schema';
 import { TensorDecodeOptions, TensorProtoObject, dtypeFromOnnx, tensorFromProto, toNumber } from './tensor-proto';
@@ -14,8 +15,10 @@ import { describeTypeProto } from './type-proto';
 export interface ImportOptions {
   /** Directory external data locations are resolved against (and confined to). */
   baseDir?: string;
-  /** Refuse any single tensor larger than this many bytes. Default 2^32. */
+  /** Refuse any single tensor larger than this many bytes. Default: getLimits().maxTensorBytes (2^32). */
   maxBytes?: number;
+  /** Refuse a model whose file, or whose tensors in total, exceed this many bytes. Default: getLimits().maxModelBytes (2^34). */
+  maxModelBytes?: number;
 }
 
 /** Supported ModelProto.ir_version range (IR 11 only adds types/fields nquant ignores). */
@@ -61,7 +64,11 @@ class Importer {
   private readonly tensorOpts: TensorDecodeOptions;
 
   constructor(private readonly opts: ImportOptions) {
-    this.tensorOpts = { maxBytes: opts.maxBytes ?? 2 ** 32, readExternal: (p, what, n) => this.readExternal(p, what, n) };
+    this.tensorOpts = {
+      maxBytes: resolveLimit('maxTensorBytes', opts.maxBytes, 'maxBytes'),
+      modelBytes: { used: 0, max: resolveLimit('maxModelBytes', opts.maxModelBytes) },
+      readExternal: (p, what, n) => this.readExternal(p, what, n),
+    };
   }
 
   model(msg: ModelMsg): ModelIR {
@@ -195,7 +202,7 @@ class Importer {
     if (tt && tt.shape) {
       dims = (tt.shape.dim ?? []).map((d, k): Dim => {
         if (has(d, 'dimValue')) {
-          const n = toNumber(d.dimValue);
+          const n = toNumber(d.dimValue, `${where} '${name}' dim ${k}`);
           if (n < 0) throw invalidRange(`${where} '${name}' dim ${k}`, 'a non-negative size', n);
           return n;
         }
@@ -281,9 +288,15 @@ function guessAttributeType(a: AttributeMsg): number {
   return T.UNDEFINED;
 }
 
+function checkModelBytes(size: number, maxModelBytes: number | undefined, file?: string): void {
+  const max = resolveLimit('maxModelBytes', maxModelBytes);
+  if (size > max) throw new RangeError(`ONNX model${file ? ` ${file}` : ''}: expected at most ${max} bytes (the maxModelBytes limit), received ${size} bytes`);
+}
+
 /** Decodes ONNX model bytes into the IR. */
 export function importModel(bytes: Uint8Array, opts: ImportOptions = {}): ModelIR {
   if (!(bytes instanceof Uint8Array)) throw invalidType('bytes', 'a Uint8Array of ONNX model bytes', bytes);
+  checkModelBytes(bytes.byteLength, opts.maxModelBytes);
   let msg: ModelMsg;
   try {
     msg = ModelProto.decode(bytes) as unknown as ModelMsg;
@@ -302,6 +315,7 @@ export function importModel(bytes: Uint8Array, opts: ImportOptions = {}): ModelI
 /** Reads an .onnx file; external data is resolved next to it. */
 export function importModelFile(file: string, opts: Omit<ImportOptions, 'baseDir'> = {}): ModelIR {
   if (typeof file !== 'string') throw invalidType('path', 'a file path string', file);
+  checkModelBytes(fs.statSync(file).size, opts.maxModelBytes, file);  // before reading it whole
   const bytes = fs.readFileSync(file);
   return importModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { ...opts, baseDir: path.dirname(path.resolve(file)) });
 }

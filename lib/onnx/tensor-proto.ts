@@ -2,7 +2,8 @@
 // into an aligned TypedArray (a protobuf bytes field may sit at any offset).
 import Long from 'long';
 import { invalidRange, invalidType } from '../errors';
-import { ARRAY_TYPES, DataType, Tensor, TypedArray, sizeOf } from '../tensor';
+import { checkedByteSize } from '../limits';
+import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
 import { OnnxDataType, TensorProto } from './schema';
 
 export interface TensorProtoObject {
@@ -60,11 +61,11 @@ export function dtypeToOnnx(dtype: DataType): number {
   return TO_ONNX[dtype];
 }
 
-export function toNumber(v: number | Long | undefined | null): number {
+export function toNumber(v: number | Long | undefined | null, what = 'int64 value'): number {
   if (v === undefined || v === null) return 0;
   if (typeof v === 'number') return v;
   const n = v.toNumber();
-  if (!Number.isSafeInteger(n)) throw invalidRange('int64 value', 'a value below 2^53', v.toString());
+  if (!Number.isSafeInteger(n)) throw invalidRange(what, 'a value below 2^53', v.toString());
   return n;
 }
 
@@ -86,6 +87,11 @@ export interface TensorDecodeOptions {
   readExternal?: (proto: TensorProtoObject, what: string, expectedBytes: number) => Uint8Array;
   /** Refuse tensors larger than this many bytes (guards allocations on hostile input). */
   maxBytes?: number;
+  /**
+   * Running total of tensor bytes decoded for one model, refused past `max` (maxModelBytes):
+   * many tensors each under maxBytes must not add up to more than the model may hold.
+   */
+  modelBytes?: { used: number; max: number };
 }
 
 /**
@@ -95,12 +101,16 @@ export interface TensorDecodeOptions {
  */
 export function tensorFromProto(proto: TensorProtoObject, what = proto.name || 'tensor', opts: TensorDecodeOptions = {}): Tensor {
   const dtype = dtypeFromOnnx(proto.dataType ?? 0, `${what}.data_type`);
-  const dims = (proto.dims ?? []).map(toNumber);
-  const size = sizeOf(dims, `${what}.dims`);
+  const dims = (proto.dims ?? []).map((d, i) => toNumber(d, `${what} dim ${i}`));
   const Ctor = ARRAY_TYPES[dtype];
-  const expected = size * Ctor.BYTES_PER_ELEMENT;
-  if (opts.maxBytes !== undefined && expected > opts.maxBytes) {
-    throw invalidRange(`${what}`, `at most ${opts.maxBytes} bytes (maxBytes)`, `${expected} bytes for dims [${dims.join(', ')}]`);
+  const expected = checkedByteSize(dims, Ctor.BYTES_PER_ELEMENT, what, opts.maxBytes ?? Number.MAX_SAFE_INTEGER, 'maxBytes / maxTensorBytes');
+  const size = expected / Ctor.BYTES_PER_ELEMENT;
+  const budget = opts.modelBytes;
+  if (budget) {
+    if (budget.used + expected > budget.max) {
+      throw new RangeError(`${what}: expected the model's tensors to total at most ${budget.max} bytes (the maxModelBytes limit), received ${budget.used + expected} bytes with this one (dims [${dims.join(', ')}])`);
+    }
+    budget.used += expected;
   }
   let raw = proto.rawData;
   if (proto.dataLocation === 1) {

@@ -1,5 +1,6 @@
 // Deterministic stand-in inputs built from a model's input specs, for comparing or timing
 // models when no data is given: the same seed gives the same feeds, whatever runs them.
+import { checkedByteSize } from '../limits';
 import { Dim } from '../graph/ir';
 import type { Feeds, ValueSpec } from '../runtime/model';
 import { ARRAY_TYPES, Tensor, TypedArray } from '../tensor';
@@ -31,7 +32,8 @@ export function randomFeeds(inputs: readonly ValueSpec[], opts: RandomFeedOption
   const feeds: Feeds = {};
   for (const spec of inputs) {
     const dims = concreteDims(spec.dims, opts.batch ?? 1);
-    const size = dims.reduce((a, b) => a * b, 1);
+    // Dims come from the model file: a hostile one must not make us allocate past the limit.
+    const size = checkedByteSize(dims, ARRAY_TYPES[spec.dtype].BYTES_PER_ELEMENT, `input '${spec.name}'`) / ARRAY_TYPES[spec.dtype].BYTES_PER_ELEMENT;
     const data = new ARRAY_TYPES[spec.dtype](size) as TypedArray;
     const target = data as unknown as { [i: number]: number | bigint };
     switch (spec.dtype) {

@@ -12,7 +12,8 @@ import { inferShapes, inferShapesForInputs } from '../graph/shape-inference';
 import { exportModel } from '../onnx/export';
 import { getThreads } from '../cpu';
 import { native } from '../native';
-import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
+import { checkedElementCount } from '../limits';
+import { ARRAY_TYPES, DataType, Tensor, TypedArray, sizeOf } from '../tensor';
 import { buildPlan, BuiltPlan, ResolvedValue } from './plan-builder';
 import { hasQdq, lowerQdq } from './qdq-lowering';
 import { TO_NCHW_PERM, toNhwcLayout } from './nhwc-layout';
@@ -77,6 +78,12 @@ export interface ModelOptions {
    * kernels (default true). false runs them as written, in float: quantization simulated.
    */
   integerExecution?: boolean;
+  /**
+   * Largest tensor in bytes: initializers when loading, and every input, intermediate and
+   * output of a run (refused with a RangeError naming the value before anything is
+   * allocated). Default getLimits().maxTensorBytes (4 GiB), read when the plan is built.
+   */
+  maxTensorBytes?: number;
 }
 
 function subgraphsOf(g: Graph): Graph[] {
@@ -139,7 +146,8 @@ export class Model {
     const inputDims = this.checkFeeds(feeds);
     const compiled = this.planFor(inputDims, shapeValues(this.executionGraph, feeds), opts.capture ?? []);
     const inputs = compiled.built.inputNames.map((n) => feeds[n].data as ArrayBufferView);
-    const outputs = compiled.built.outputValues.map((v) => new ARRAY_TYPES[v.dtype](v.dims.reduce((p, d) => p * d, 1)) as TypedArray);
+    // Sizes were checked against maxTensorBytes when the plan was built.
+    const outputs = compiled.built.outputValues.map((v) => new ARRAY_TYPES[v.dtype](sizeOf(v.dims)) as TypedArray);
     await native.runPlan(compiled.plan, inputs, outputs, true);
     const result: Outputs = {};
     compiled.built.outputNames.forEach((name, i) => {
@@ -206,6 +214,12 @@ export class Model {
       if (t === undefined) throw invalidRange('feeds', `a tensor for input '${spec.name}' (inputs: ${expected.map((e) => e.name).join(', ')})`, Object.keys(feeds).join(', ') || 'no inputs');
       if (!(t instanceof Tensor)) throw invalidType(`feeds['${spec.name}']`, 'a Tensor', t);
       if (t.dtype !== spec.dtype) throw invalidType(`feeds['${spec.name}']`, `dtype ${spec.dtype}`, t.dtype);
+      // A Tensor made without its constructor (Object.create, a deserialized object) may
+      // carry dims that do not describe its data: native code would read past the array.
+      const count = checkedElementCount(t.dims, `feeds['${spec.name}']`);
+      if (!(t.data instanceof ARRAY_TYPES[t.dtype]) || t.data.length !== count) {
+        throw invalidRange(`feeds['${spec.name}']`, `a ${ARRAY_TYPES[t.dtype].name} of ${count} elements for dims [${t.dims.join(', ')}]`, t.data);
+      }
       if (spec.dims.length > 0 && t.dims.length !== spec.dims.length) {
         throw invalidRange(`feeds['${spec.name}']`, `rank ${spec.dims.length} (dims [${spec.dims.map((d) => d ?? '?').join(', ')}])`, `dims [${t.dims.join(', ')}]`);
       }
@@ -248,9 +262,16 @@ export class Model {
       graph = specialized;
       concrete = inferShapesForInputs(graph, inputDims, this.ir.meta.opsets, values);
     }
+    // A declared output type the graph does not compute would make run() contradict
+    // model.outputs (and a server's metadata): refuse the model as onnxruntime does.
+    for (const out of graph.outputs) {
+      const v = concrete.get(out.name);
+      if (out.foreign) throw new TypeError(`graph output '${out.name}': type ${out.foreign.description} is not one nquant can compute`);
+      if (v && v.dtype !== out.dtype) throw new TypeError(`graph output '${out.name}': declared ${out.dtype}, but the graph computes ${v.dtype}`);
+    }
     const shapes = new Map<string, ResolvedValue>();
     for (const [name, v] of concrete) shapes.set(name, { dtype: v.dtype, dims: v.dims });
-    const built = buildPlan(graph, shapes, { capture, opset: this.opset });
+    const built = buildPlan(graph, shapes, { capture, opset: this.opset, maxTensorBytes: this.options.maxTensorBytes });
     const compiled = { built, plan: native.createPlan(built.spec) };
     this.plans.set(key, compiled);
     if (this.plans.size > MAX_CACHED_PLANS) {

@@ -2,8 +2,9 @@
 // (a caller's input or output array, a constant, or arena bytes shared by lifetime), every
 // node becomes a step the native op registry creates a kernel for.
 import type { Binding } from '../../binding';
-import { Attribute, Graph, Node } from '../graph/ir';
+import { Attribute, Graph, Node, nodeName } from '../graph/ir';
 import { dtypeToOnnx } from '../onnx/tensor-proto';
+import { checkedByteSize, resolveLimit } from '../limits';
 import { ARRAY_TYPES, DataType, Tensor } from '../tensor';
 import { planMemory, Lifetime } from './memory-plan';
 
@@ -33,10 +34,8 @@ export interface PlanOptions {
   state?: string[];
   /** Node outputs that write into a state value in place: output name -> state name. */
   stateUpdates?: Map<string, string>;
-}
-
-function byteSize(v: ResolvedValue): number {
-  return v.dims.reduce((p, d) => p * d, 1) * ARRAY_TYPES[v.dtype].BYTES_PER_ELEMENT;
+  /** Largest input, output or intermediate value, in bytes. Default getLimits().maxTensorBytes. */
+  maxTensorBytes?: number;
 }
 
 function planAttribute(node: Node, name: string, a: Attribute): Binding.PlanAttribute | undefined {
@@ -49,12 +48,18 @@ function planAttribute(node: Node, name: string, a: Attribute): Binding.PlanAttr
     case 'strings': return { kind: 'strings', value: a.value };
     case 'tensor': return undefined;  // passed as an extra constant input instead
     default:  // graphs, tensor lists, foreign (opaque) attributes
-      throw new TypeError(`${node.opType} node '${node.name}': attribute '${name}' of type ${a.type} is not supported by the runtime`);
+      throw new TypeError(`${node.opType} node '${nodeName(node)}': attribute '${name}' of type ${a.type} is not supported by the runtime`);
   }
 }
 
 export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValue>, opts: PlanOptions): BuiltPlan {
   const shapes = new Map(resolvedShapes);  // output copies add entries; the caller's map stays as it was
+  const maxBytes = resolveLimit('maxTensorBytes', opts.maxTensorBytes);
+  // Every value the run allocates (arena bytes, output arrays) or reads (inputs) is sized
+  // here, before native code or run() allocates anything: shapes computed from data (a
+  // Reshape target, a Range length, a ConstantOfShape) are refused naming the value.
+  const byteSize = (name: string, v: ResolvedValue, what: string): number =>
+    checkedByteSize(v.dims, ARRAY_TYPES[v.dtype].BYTES_PER_ELEMENT, `${what}: value '${name}'`, maxBytes);
   const values: Binding.PlanValue[] = [];
   const constants: Binding.PlanSpec['constants'] = [];
   const ids = new Map<string, number>();
@@ -76,6 +81,7 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
   const inputNames = graph.feedInputs.map((i) => i.name);
   inputNames.forEach((name, index) => {
     const s = resolved(name, 'graph input');
+    byteSize(name, s, 'graph input');
     addValue(name, { dtype: dtypeToOnnx(s.dtype), dims: s.dims, kind: 'input', index });
   });
   (opts.state ?? []).forEach((name, index) => {
@@ -105,7 +111,7 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
   }
 
   stepNodes.forEach((node, stepIndex) => {
-    const where = `${node.opType} node '${node.name}'`;
+    const where = `${node.opType} node '${nodeName(node)}'`;
     const inputs = node.inputs.map((name) => {
       if (!name) return -1;
       const id = ids.get(name);
@@ -130,14 +136,16 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
         return id;
       }
       const s = resolved(name, where);
+      const bytes = byteSize(name, s, where);
       const dtype = dtypeToOnnx(s.dtype);
       const out = outputIndex.get(name);
       if (out !== undefined) return addValue(name, { dtype, dims: s.dims, kind: 'output', index: out });
       const id = addValue(name, { dtype, dims: s.dims, kind: 'arena' });
-      lifetimes.set(id, { id, bytes: byteSize(s), firstStep: stepIndex, lastStep: stepIndex });
+      lifetimes.set(id, { id, bytes, firstStep: stepIndex, lastStep: stepIndex });
       return id;
     });
-    steps.push({ opType: node.opType, domain: node.domain === 'ai.onnx' ? '' : node.domain, name: node.name, inputs, outputs, attributes });
+    // The name is what native errors quote: unnamed nodes get the label TS errors use.
+    steps.push({ opType: node.opType, domain: node.domain === 'ai.onnx' ? '' : node.domain, name: nodeName(node), inputs, outputs, attributes });
   });
 
   for (const name of outputIndex.keys()) {

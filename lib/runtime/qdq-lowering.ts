@@ -8,7 +8,7 @@
 //              int32 bias, float output) that only this runtime executes.
 //   'onnx':    only ONNX and com.microsoft ops onnxruntime runs (the QOperator export format);
 //              islands it cannot express stay in QDQ form, which is still valid ONNX.
-import { Attribute, Graph, Node, attrInt } from '../graph/ir';
+import { Attribute, Graph, Node, attrInt, nodeName } from '../graph/ir';
 import { FusedActivation, fusedActivation, isFused, FUSED_BASE } from '../graph/passes/fused';
 import { constant, freshName, isGraphOutput, readers, transposeMatrix } from '../graph/passes/util';
 import { eliminateDeadNodes, sortGraph } from '../graph/topo';
@@ -513,7 +513,14 @@ class Lowering {
       // Per tensor: scalar parameters, whatever rank the file gave them.
       const scale = d.perTensor ? d.scaleT.reshape([]) : d.scaleT;
       const zp = d.zpT && d.perTensor ? d.zpT.reshape([]) : d.zpT;
-      const out = dequantizeLinear(data as Tensor<'int8'>, scale, zp as Tensor<'int8'> | undefined, d.axis);
+      let out: Tensor;
+      try {
+        out = dequantizeLinear(data as Tensor<'int8'>, scale, zp as Tensor<'int8'> | undefined, d.axis);
+      } catch (e) {
+        // The op helper names only its argument: say which node and weight of the model it was.
+        const E = e instanceof RangeError ? RangeError : e instanceof TypeError ? TypeError : Error;
+        throw new E(`DequantizeLinear node '${nodeName(node)}' (weight '${d.q}'): ${(e as Error).message}`);
+      }
       this.g.initializers.set(node.outputs[0], out);
       this.g.nodes = this.g.nodes.filter((n) => n !== node);
       this.report.weightsDequantized++;

@@ -3,6 +3,7 @@
 // whose message names the input and what was wrong.
 import { endianness } from 'os';
 import type { Feeds, ValueSpec } from '../runtime/model';
+import { checkedElementCount } from '../limits';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
 import { dtypeOf, kserveDatatype, toHalfBits } from './datatypes';
 import { badRequest } from './http-error';
@@ -45,8 +46,8 @@ function parseShape(where: string, shape: unknown): number[] {
   return shape as number[];
 }
 
-function elementCount(dims: readonly number[]): number {
-  return dims.reduce((p, d) => p * d, 1);
+function elementCount(dims: readonly number[], where: string): number {
+  return checkedElementCount(dims, where);
 }
 
 const INT_RANGES: { [D in DataType]?: [number, number] } = {
@@ -156,7 +157,7 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
     if (typeof datatype !== 'string') throw badRequest(`${where}: 'datatype' must be a string such as "${kserveDatatype(spec.dtype)}"`);
     const dims = parseShape(where, shape);
     const dtype = checkAgainstModel(where, spec, datatype, dims);
-    const count = elementCount(dims);
+    const count = elementCount(dims, where);
     const params = input.parameters;
     if (params !== undefined && !isObject(params)) throw badRequest(`${where}: 'parameters' must be an object`);
     const binarySize = params?.binary_data_size;

@@ -4,6 +4,7 @@ import { existsSync } from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { LoadOptions } from '../runtime/load';
+import { getLimits } from '../limits';
 import type { Feeds, Outputs, ValueSpec } from '../runtime/model';
 import { Tensor } from '../tensor';
 import type { InferenceBackend } from './backend';
@@ -49,7 +50,14 @@ export class WorkerPoolBackend implements InferenceBackend {
 
   static async start(onnx: Uint8Array, count: number, loadOptions: LoadOptions): Promise<WorkerPoolBackend> {
     const script = workerScript();
-    const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(script, onnx, loadOptions)));
+    // setLimits() is per thread: the workers get this thread's limits unless the options say otherwise.
+    const limits = getLimits();
+    const options: LoadOptions = {
+      ...loadOptions,
+      maxTensorBytes: loadOptions.maxTensorBytes ?? loadOptions.maxBytes ?? limits.maxTensorBytes,
+      maxModelBytes: loadOptions.maxModelBytes ?? limits.maxModelBytes,
+    };
+    const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(script, onnx, options)));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     const ok = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     if (failed) {

@@ -1,5 +1,6 @@
 // Keras-style layers for sequential(): each appends ONNX nodes and initialized weights to a
 // graph under construction, knowing its input's shape (batch dim excluded).
+import { checkedByteSize } from '../limits';
 import { Attribute, Graph } from '../graph/ir';
 import { invalidRange } from '../errors';
 import { Tensor } from '../tensor';
@@ -32,7 +33,7 @@ const int = (value: number): Attribute => ({ type: 'int', value });
 const float = (value: number): Attribute => ({ type: 'float', value });
 
 function initWeights(rng: Random, dims: number[], fanIn: number, init: InitName): Tensor<'float32'> {
-  const n = dims.reduce((p, d) => p * d, 1);
+  const n = checkedByteSize(dims, 4, 'layer weights') / 4;
   const data = new Float32Array(n);
   if (init === 'he') {
     const std = Math.sqrt(2 / fanIn);

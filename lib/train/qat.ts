@@ -2,6 +2,7 @@
 // will put integers (the tensors and weights of quantizeStatic's own plan), so fit() trains the
 // model against the rounding and clipping it will meet; convertQat then quantizes the float
 // weights with the ranges the observers learned, producing the same QDQ model as quantizeStatic.
+import { checkedByteSize } from '../limits';
 import { cloneGraph } from '../graph/clone';
 import { Attribute, attrFloat, attrInt, Graph, ModelIR, Node } from '../graph/ir';
 import { invalidRange } from '../errors';
@@ -266,7 +267,7 @@ export async function convertQat(model: QatModel, opts: ConvertQatOptions = {}):
   const float = new Model(model.qat.float);
   const calibration = opts.calibration ?? [Object.fromEntries(float.inputs.map((i) => {
     const dims = i.dims.map((d) => (typeof d === 'number' ? d : 1));
-    return [i.name, new Tensor('float32', new Float32Array(dims.reduce((p, d) => p * d, 1)), dims)];
+    return [i.name, new Tensor('float32', new Float32Array(checkedByteSize(dims, 4, `input '${i.name}'`) / 4), dims)];
   }))];
   return quantizeStatic(float, calibration, {
     method: 'minmax', activationType: o.activationType, symmetricActivations: o.symmetricActivations, perChannel: o.perChannel,

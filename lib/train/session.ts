@@ -7,7 +7,7 @@ import { inferShapesForInputs } from '../graph/shape-inference';
 import { native } from '../native';
 import { buildPlan, ResolvedValue } from '../runtime/plan-builder';
 import type { Model } from '../runtime/model';
-import { DataType, Tensor } from '../tensor';
+import { DataType, Tensor, sizeOf } from '../tensor';
 import { buildStepGraph, LossKind, StepGraph, trainableInitializers } from './autograd';
 import type { Optimizer } from './optimizers';
 
@@ -102,7 +102,7 @@ export class TrainingSession {
       return v;
     });
     const loss = new Float32Array(1);
-    const prediction = new Float32Array(compiled.outputDims[1].reduce((p, d) => p * d, 1));
+    const prediction = new Float32Array(sizeOf(compiled.outputDims[1]));
     await native.runPlan(compiled.plan, inputs, [loss, prediction], true, compiled.state);
     return { loss: loss[0], prediction: new Tensor('float32', prediction, compiled.outputDims[1]) };
   }

@@ -1,7 +1,7 @@
 // What a shape function sees of a node's inputs, and dim arithmetic that carries symbolic
 // dims through where the result is certain (and gives null where it is not).
 import { DataType, Tensor } from '../../tensor';
-import { Dim, Node, attrInt, attrInts } from '../ir';
+import { Dim, Node, attrInt, attrInts, nodeName } from '../ir';
 
 /** What is known about a value during inference. */
 export interface Known {
@@ -79,7 +79,7 @@ export class InferCtx {
   }
 
   fail(message: string): never {
-    throw new Error(`${this.node.opType} node '${this.node.name}': ${message}`);
+    throw new Error(`${this.node.opType} node '${nodeName(this.node)}': ${message}`);
   }
 
   axis(axis: number, rank: number): number {
@@ -90,6 +90,14 @@ export class InferCtx {
 }
 
 export const isNum = (d: Dim | undefined): d is number => typeof d === 'number';
+
+/** Ranks past this are refused as unknown: a rank read from data (a shape tensor's length) may be hostile. */
+export const MAX_RANK = 1024;
+
+/** n unknown dims, for an output whose rank is known (a shape input's length) but not its sizes. */
+export function unknownDims(n: Dim | undefined): Dim[] | undefined {
+  return isNum(n) && Number.isInteger(n) && n >= 0 && n <= MAX_RANK ? new Array<Dim>(n).fill(null) : undefined;
+}
 
 /** Numpy broadcasting of two dims. */
 export function broadcastDim(a: Dim, b: Dim): Dim {

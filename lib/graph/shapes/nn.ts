@@ -36,9 +36,15 @@ function windowOut(input: Dim, w: Window, i: number, spatial: number, ceil: bool
   return out;
 }
 
+/** Spatial axes of an [N, C, spatial...] input: at least one, or the node fails naming the rank. */
+function spatialRank(ctx: InferCtx, x: Dim[]): number {
+  if (x.length < 3) ctx.fail(`input rank ${x.length} (dims [${x.join(', ')}]): expected at least 3, [N, C, spatial...]`);
+  return x.length - 2;
+}
+
 /** Output spatial dims of a window op over NCHW-ordered dims x (attributes read from ctx). */
 export function spatialOut(ctx: InferCtx, x: Dim[], kernel: number[] | undefined, ceil: boolean): Dim[] {
-  const spatial = x.length - 2;
+  const spatial = spatialRank(ctx, x);
   const w = windowAttrs(ctx, spatial, kernel);
   return x.slice(2).map((d, i) => windowOut(d, w, i, spatial, ceil));
 }
@@ -50,7 +56,7 @@ export function conv(outDtype: (ctx: InferCtx) => DataType | undefined, xi: numb
     const dtype = outDtype(ctx);
     if (!x) return [{ dtype }];
     const kernel = w ? (w.slice(2).every(isNum) ? (w.slice(2) as number[]) : undefined) : undefined;
-    const spatial = x.length - 2;
+    const spatial = spatialRank(ctx, x);
     const k = ctx.ints_('kernel_shape', kernel);
     if (!k || k.length !== spatial) return [{ dtype, dims: [x[0], w ? w[0] : null, ...new Array<Dim>(spatial).fill(null)] }];
     return [{ dtype, dims: [x[0], w ? w[0] : null, ...spatialOut(ctx, x, k, false)] }];
@@ -61,7 +67,7 @@ function convTranspose(ctx: InferCtx): Known[] {
   const x = ctx.dims(0), w = ctx.dims(1);
   const dtype = ctx.dtype(0);
   if (!x) return [{ dtype }];
-  const spatial = x.length - 2;
+  const spatial = spatialRank(ctx, x);
   const group = ctx.int('group', 1);
   const m = w && isNum(w[1]) ? w[1] * group : null;
   const outputShape = ctx.ints_('output_shape');
@@ -98,7 +104,7 @@ export function gemm(dtype: (ctx: InferCtx) => DataType | undefined, ai = 0, bi 
     const a = ctx.dims(ai), b = ctx.dims(bi);
     const m = a ? (ctx.int('transA', 0) ? a[1] : a[0]) : null;
     const n = b ? (ctx.int('transB', 0) ? b[0] : b[1]) : null;
-    if ((a && a.length !== 2) || (b && b.length !== 2)) ctx.fail(`expected 2-D A and B, received ranks ${a?.length} and ${b?.length}`);
+    if ((a && a.length !== 2) || (b && b.length !== 2)) ctx.fail(`expected 2-D A and B, received ranks ${a?.length ?? 'unknown'} and ${b?.length ?? 'unknown'}`);
     return [{ dtype: dtype(ctx), dims: [m ?? null, n ?? null] }];
   };
 }

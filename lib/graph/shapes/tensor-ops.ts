@@ -3,7 +3,7 @@
 // propagate tracked contents, so Shape -> Gather -> Concat -> Reshape chains resolve.
 import { Tensor } from '../../tensor';
 import { Dim } from '../ir';
-import { InferCtx, Known, MAX_TRACKED, ShapeFn, addDim, broadcast, isNum, product, tensorValue } from './context';
+import { InferCtx, Known, MAX_TRACKED, ShapeFn, addDim, broadcast, isNum, product, tensorValue, unknownDims } from './context';
 
 /** Slice bounds on one axis, as ONNX defines them (clamping, negative steps). */
 export function sliceRange(dim: number, start: number, end: number, step: number): { start: number; count: number } {
@@ -21,13 +21,22 @@ function reshape(ctx: InferCtx): Known[] {
   const dtype = ctx.dtype(0);
   if (!target) {
     const n = ctx.dims(1)?.[0];
-    return [{ dtype, dims: isNum(n) ? new Array<Dim>(n).fill(null) : undefined }];
+    return [{ dtype, dims: unknownDims(n) }];
   }
   const allowZero = ctx.int('allowzero', 0) === 1;
+  const bad = target.find((d) => isNum(d) && (!Number.isInteger(d) || d < -1));
+  if (bad !== undefined) ctx.fail(`shape [${target.join(', ')}] has ${bad}: expected sizes >= 0, or -1 once`);
   const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? (x ? x[i] ?? null : null) : d));
   const minus = out.indexOf(-1);
   if (out.filter((d) => d === -1).length > 1) ctx.fail('shape has more than one -1');
   if (minus >= 0) out[minus] = inferredDim(x, out.filter((_, i) => i !== minus));
+  if (isNum(out[minus]) && !Number.isInteger(out[minus])) {
+    ctx.fail(`input dims [${x?.join(', ')}] do not divide into shape [${target.join(', ')}]`);
+  }
+  if (x && x.every(isNum) && out.every(isNum) && product(x) !== product(out)) {
+    const resolved = out.join(', ') === target.join(', ') ? '' : ` (resolved to [${out.join(', ')}])`;
+    ctx.fail(`input dims [${x.join(', ')}] (${product(x)} elements) cannot take shape [${target.join(', ')}]${resolved} (${product(out)} elements)`);
+  }
   const value = ctx.value(0);
   return [{ dtype, dims: out, value }];
 }
@@ -248,7 +257,7 @@ function expand(ctx: InferCtx): Known[] {
   const dtype = ctx.dtype(0);
   if (!target) {
     const n = ctx.dims(1)?.[0];
-    return [{ dtype, dims: isNum(n) && x ? new Array<Dim>(Math.max(n, x.length)).fill(null) : undefined }];
+    return [{ dtype, dims: isNum(n) && x ? unknownDims(Math.max(n, x.length)) : undefined }];
   }
   try {
     return [{ dtype, dims: broadcast(x, target.map((d) => (d === -1 ? 1 : d))) }];
@@ -276,7 +285,7 @@ function constantOfShape(ctx: InferCtx): Known[] {
     const v = tensorValue(a.value);
     if (v) value = new Array<Dim>(n).fill(v[0]);
   }
-  return [{ dtype, dims: dims ?? (isNum(ctx.dims(0)?.[0]) ? new Array<Dim>(ctx.dims(0)?.[0] as number).fill(null) : undefined), value }];
+  return [{ dtype, dims: dims ?? unknownDims(ctx.dims(0)?.[0]), value }];
 }
 
 /** The tensor a Constant node holds (value, value_float(s), value_int(s)). */
