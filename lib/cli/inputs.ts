@@ -89,9 +89,18 @@ function singleInput(inputs: readonly ValueSpec[], source: string, form: string)
 }
 
 function readJson(path: string, inputs: readonly ValueSpec[]): Feeds[] {
+  return parseJsonFeeds(readFileSync(path, 'utf8'), inputs, path);
+}
+
+/**
+ * Feeds from the text of a .json feed file (one { input: value } object, a list of them, or
+ * a plain array for a single-input model); `source` names the file in errors.
+ */
+export function parseJsonFeeds(text: string, inputs: readonly ValueSpec[], source: string): Feeds[] {
+  const path = source;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (e) {
     throw new CliError(`${path}: not valid JSON (${(e as Error).message})`);
   }
