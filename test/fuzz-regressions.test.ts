@@ -2,7 +2,12 @@
 // same oracle: a decoder must return or throw one of our own errors that says what was wrong,
 // never an engine error (undefined property, runaway recursion, impossible allocation), a
 // third-party error without our context, or a non-Error. Each test names its crash file.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseJsonFeeds, readLabels } from '../lib/cli/inputs';
 import { decodeTensorProto } from '../lib/onnx/tensor-proto';
+import { ModelSignature, parseInferRequest } from '../lib/serve/request';
 import { findingOf } from '../fuzz/js/oracle';
 
 const b64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
@@ -34,5 +39,53 @@ describe('tensor-pb', () => {
   test('a malformed TensorProto is our error naming the TensorProto', () => {
     expect(findingFrom(() => decodeTensorProto(illegalTag))).toBeUndefined();
     expect(thrownBy(() => decodeTensorProto(illegalTag)).message).toMatch(/^TensorProto: malformed protobuf.*illegal tag/);
+  });
+});
+
+// Deep nesting: JSON.parse builds a 100000-deep array without recursing, but JSON.stringify
+// (quoting the value in an error) and Array.prototype.flat recurse once per level and threw
+// "Maximum call stack size exceeded". The fuzzer only reached these with a smaller stack:
+// coverage does not grow with depth (JSON.parse is native), so nothing guided it deeper.
+describe('deeply nested JSON', () => {
+  const DEPTH = 100_000;
+  const nested = (inner: string): string => '['.repeat(DEPTH) + inner + ']'.repeat(DEPTH);
+  const objects = (inner: string): string => '{"a":'.repeat(DEPTH) + inner + '}'.repeat(DEPTH);
+  const MODEL: ModelSignature = {
+    inputs: [{ name: 'x', dtype: 'float32', dims: [1, 3] }, { name: 'flag', dtype: 'bool', dims: [] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: [1, 2] }],
+  };
+  const request = (body: string) => () => parseInferRequest(Buffer.from(body), undefined, MODEL);
+
+  test.each([
+    ['a nested shape', `{"inputs":[{"name":"x","datatype":"FP32","shape":${nested('')}}]}`],
+    ['nested objects as inputs', `{"inputs":${objects('1')}}`],
+    ['a nested id', `{"id":${nested('')},"inputs":[]}`],
+    ['nested data for an input of any rank', `{"inputs":[{"name":"flag","datatype":"BOOL","shape":${JSON.stringify(new Array(DEPTH).fill(1))},"data":${nested('2')}}]}`],
+    ['a nested value in flat data', `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":[1,2,${nested('')}]}]}`],
+  ])('infer request with %s is a 400', (_what, body) => {
+    expect(findingFrom(request(body))).toBeUndefined();
+    expect(thrownBy(request(body))).toMatchObject({ name: 'HttpError', status: 400 });
+  });
+
+  const feeds = (text: string) => () => parseJsonFeeds(text, [{ name: 'x', dtype: 'float32', dims: [1, 3] }], 'deep.json');
+  test.each([
+    ['nested arrays', nested('1')],
+    ['nested dims', `{"x":{"dims":${nested('')},"data":[]}}`],
+    ['a nested object as a value', `[1,${objects('1')}]`],
+  ])('JSON feeds with %s are a CliError', (_what, text) => {
+    expect(findingFrom(feeds(text))).toBeUndefined();
+    expect(thrownBy(feeds(text)).name).toBe('CliError');
+  });
+
+  test('nested JSON labels are a CliError', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nquant-fuzz-'));
+    try {
+      const file = path.join(dir, 'labels.json');
+      fs.writeFileSync(file, `[1,${nested('{}')}]`);
+      expect(findingFrom(() => readLabels(file))).toBeUndefined();
+      expect(thrownBy(() => readLabels(file)).name).toBe('CliError');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -8,6 +8,7 @@ import type { Feeds, ValueSpec } from '../runtime/model';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
 import { parseNpy } from './npy';
 import { CliError } from './errors';
+import { flattenArrays, jsonPreview } from '../json-values';
 
 const fmtDims = (dims: readonly (Dim | number)[]): string => `[${dims.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
 
@@ -50,7 +51,7 @@ function jsonTensor(spec: ValueSpec, value: unknown, source: string): Tensor {
   let flat: unknown[];
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const v = value as { dims?: unknown; data?: unknown };
-    if (!Array.isArray(v.dims) || v.dims.some((d) => !Number.isInteger(d) || (d as number) < 0)) throw new CliError(`${source}: 'dims' must be an array of non-negative integers, received ${JSON.stringify(v.dims)}`);
+    if (!Array.isArray(v.dims) || v.dims.some((d) => !Number.isInteger(d) || (d as number) < 0)) throw new CliError(`${source}: 'dims' must be an array of non-negative integers, received ${jsonPreview(v.dims)}`);
     if (!Array.isArray(v.data)) throw new CliError(`${source}: 'data' must be a flat array of numbers, received ${typeof v.data}`);
     dims = v.dims as number[];
     flat = v.data;
@@ -62,14 +63,14 @@ function jsonTensor(spec: ValueSpec, value: unknown, source: string): Tensor {
   } else if (Array.isArray(value)) {
     dims = [];
     for (let level: unknown = value; Array.isArray(level); level = level[0]) dims.push(level.length);
-    flat = (value as unknown[]).flat(dims.length);
+    flat = flattenArrays(value, dims.length);
     const size = dims.reduce((a, b) => a * b, 1);
     if (flat.length !== size || flat.some((x) => Array.isArray(x))) throw new CliError(`${source}: nested arrays are not rectangular (expected ${fmtDims(dims)} from the first elements)`);
   } else {
     throw new CliError(`${source}: expected a number, nested arrays of numbers or { dims, data }, received ${value === null ? 'null' : typeof value}`);
   }
   const bad = flat.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x));
-  if (bad >= 0) throw new CliError(`${source}: value ${bad} is ${JSON.stringify(flat[bad])}, expected a finite number`);
+  if (bad >= 0) throw new CliError(`${source}: value ${bad} is ${jsonPreview(flat[bad])}, expected a finite number`);
   const dtype: DataType = spec.dtype;
   const integer = dtype !== 'float32' && dtype !== 'float64' && dtype !== 'float16';
   if (dtype === 'float16') throw new CliError(`${source}: input '${spec.name}' is float16, which JSON data cannot feed`);
@@ -187,7 +188,7 @@ export function readLabels(path: string, argName = '--labels'): number[] {
       throw new CliError(`${path}: not valid JSON (${(e as Error).message})`);
     }
     if (!Array.isArray(parsed)) throw new CliError(`${path}: expected an array of class ids, received ${typeof parsed}`);
-    values = (parsed as unknown[]).flat(Infinity) as number[];
+    values = flattenArrays(parsed, Infinity) as number[];
   } else if (ext === '.npy') {
     const t = readNpyFile(path);
     values = Array.from(t.data as ArrayLike<number | bigint>, Number);
@@ -195,7 +196,7 @@ export function readLabels(path: string, argName = '--labels'): number[] {
     throw new CliError(`${argName}: '${path}' is neither a .json nor a .npy file`);
   }
   const bad = values.findIndex((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 0);
-  if (bad >= 0) throw new CliError(`${path}: label ${bad} is ${JSON.stringify(values[bad])}, expected a non-negative integer class id`);
+  if (bad >= 0) throw new CliError(`${path}: label ${bad} is ${jsonPreview(values[bad])}, expected a non-negative integer class id`);
   if (values.length === 0) throw new CliError(`${path}: holds no labels`);
   return values;
 }

@@ -6,6 +6,7 @@ import type { Feeds, ValueSpec } from '../runtime/model';
 import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
 import { dtypeOf, kserveDatatype, toHalfBits } from './datatypes';
 import { badRequest } from './http-error';
+import { flattenArrays, jsonPreview } from '../json-values';
 
 export interface RequestedOutput {
   name: string;
@@ -37,10 +38,10 @@ function parseShape(where: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw badRequest(`${where}: 'shape' must be an array of non-negative integers`);
   let size = 1;
   for (const d of shape) {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw badRequest(`${where}: 'shape' must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw badRequest(`${where}: 'shape' must be an array of non-negative integers, got ${jsonPreview(shape)}`);
     size *= d;
   }
-  if (size > 2 ** 32) throw badRequest(`${where}: shape ${JSON.stringify(shape)} has too many elements`);
+  if (size > 2 ** 32) throw badRequest(`${where}: shape ${jsonPreview(shape)} has too many elements`);
   return shape as number[];
 }
 
@@ -57,10 +58,10 @@ const INT_RANGES: { [D in DataType]?: [number, number] } = {
 /** JSON `data` (flat or nested row-major) -> a typed array of `dtype` with `count` elements. */
 function fromJson(where: string, dtype: DataType, dims: number[], data: unknown, count: number): TypedArray {
   // Flattening copies, so a flat array (the usual case) is read as it is.
-  const flat: unknown[] = !Array.isArray(data) ? [data] : data.length > 0 && Array.isArray(data[0]) ? data.flat(Math.max(1, dims.length - 1)) : data;
+  const flat: unknown[] = !Array.isArray(data) ? [data] : data.length > 0 && Array.isArray(data[0]) ? flattenArrays(data, Math.max(1, dims.length - 1)) : data;
   if (flat.length !== count) throw badRequest(`${where}: shape ${formatDims(dims)} needs ${count} values, 'data' has ${flat.length}`);
   const out = new ARRAY_TYPES[dtype](count);
-  const notA = (kind: string, i: number): never => { throw badRequest(`${where}: ${kserveDatatype(dtype)} data must be ${kind}, got ${JSON.stringify(flat[i])} at index ${i}`); };
+  const notA = (kind: string, i: number): never => { throw badRequest(`${where}: ${kserveDatatype(dtype)} data must be ${kind}, got ${jsonPreview(flat[i])} at index ${i}`); };
   if (dtype === 'bool') {
     const bools = out as Uint8Array;
     for (let i = 0; i < count; i++) {
@@ -104,7 +105,7 @@ function fromBytes(dtype: DataType, bytes: Uint8Array): TypedArray {
 
 function checkAgainstModel(where: string, spec: ValueSpec, datatype: string, dims: number[]): DataType {
   const dtype = dtypeOf(datatype);
-  if (dtype === undefined) throw badRequest(`${where}: unsupported datatype ${JSON.stringify(datatype)} (the model expects ${kserveDatatype(spec.dtype)})`);
+  if (dtype === undefined) throw badRequest(`${where}: unsupported datatype ${jsonPreview(datatype)} (the model expects ${kserveDatatype(spec.dtype)})`);
   if (dtype !== spec.dtype) throw badRequest(`${where}: datatype ${datatype} does not match the model's ${kserveDatatype(spec.dtype)}`);
   // Empty tensors are refused: some native kernels divide by a zero spatial size.
   if (dims.includes(0)) throw badRequest(`${where}: shape ${formatDims(dims)} has a zero dim; empty tensors are not accepted`);
@@ -124,7 +125,7 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
   if (headerLength !== undefined) {
     const n = Number(headerLength);
     if (!/^\d+$/.test(headerLength.trim()) || n > body.length) {
-      throw badRequest(`Inference-Header-Content-Length: expected an integer no larger than the body (${body.length} bytes), got ${JSON.stringify(headerLength)}`);
+      throw badRequest(`Inference-Header-Content-Length: expected an integer no larger than the body (${body.length} bytes), got ${jsonPreview(headerLength)}`);
     }
     jsonEnd = n;
   }
@@ -136,8 +137,8 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
   }
   if (!isObject(request)) throw badRequest('the request body must be a JSON object with an "inputs" array');
   const { id, inputs, outputs, parameters } = request;
-  if (id !== undefined && typeof id !== 'string') throw badRequest(`'id' must be a string, got ${JSON.stringify(id)}`);
-  if (!Array.isArray(inputs) || inputs.length === 0) throw badRequest(`'inputs' must be a non-empty array of tensors, got ${JSON.stringify(inputs) ?? 'nothing'}`);
+  if (id !== undefined && typeof id !== 'string') throw badRequest(`'id' must be a string, got ${jsonPreview(id)}`);
+  if (!Array.isArray(inputs) || inputs.length === 0) throw badRequest(`'inputs' must be a non-empty array of tensors, got ${inputs === undefined ? 'nothing' : jsonPreview(inputs)}`);
   if (parameters !== undefined && !isObject(parameters)) throw badRequest(`'parameters' must be an object`);
 
   const specs = new Map(model.inputs.map((s) => [s.name, s]));
