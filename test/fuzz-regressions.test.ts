@@ -6,6 +6,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseJsonFeeds, readLabels } from '../lib/cli/inputs';
+import { exportModel } from '../lib/onnx/export';
+import { importModel } from '../lib/onnx/import';
 import { decodeTensorProto } from '../lib/onnx/tensor-proto';
 import { ModelSignature, parseInferRequest } from '../lib/serve/request';
 import { findingOf } from '../fuzz/js/oracle';
@@ -31,6 +33,19 @@ function thrownBy(run: () => unknown): Error {
   }
   throw new Error('expected the call to throw');
 }
+
+describe('onnx-loader', () => {
+  // crash-804ec0ed976486890b6dad03aaa0952d355ed213: Softmax's 'axis' attribute declared
+  // type STRING without an s field; protobufjs leaves s as its default, a plain [], and
+  // TextDecoder refused it. An absent STRING is the empty string (proto3 defaults).
+  const stringWithoutBytes = b64('CAMSB3B5dG9yY2gaAzAuMzpnCgsKATASATEiA05lZwocCgExEgEyIgdTb2Z0bWF4KgsKBGF4aXMYAaABAxIQdG9yY2gtaml0LWV4cG9ydFoTCgEwEg4KDAgBEggKAggKCgIIFGITCgEyEg4KDAgBEggKAggKCgIIYUICEAY=');
+  test('a STRING attribute with no bytes imports as the empty string and round-trips', () => {
+    expect(findingFrom(() => importModel(stringWithoutBytes))).toBeUndefined();
+    const model = importModel(stringWithoutBytes);
+    expect(model.graph.nodes[1].attributes.get('axis')).toEqual({ type: 'string', value: '' });
+    expect(importModel(exportModel(model)).graph.nodes[1].attributes.get('axis')).toEqual({ type: 'string', value: '' });
+  });
+});
 
 describe('tensor-pb', () => {
   // crash-e70e14888383c6e0ba7b47904facb278d960e7d7: a tag with field number 0 after a
