@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-60}"
 OUT="${FUZZ_OUT:-fuzz-out/js}"
-ALL=(onnx-loader tensor-pb npy feeds-json infer-request)
+ALL=(onnx-loader onnx-plan tensor-pb npy feeds-json infer-request)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${ALL[@]}"); fi
 
 bridge=fuzz/js/bridge/build/fuzz_js_bridge.node

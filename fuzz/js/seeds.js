@@ -105,6 +105,7 @@ const DICTS = {
 
 const SEEDS = {
   'onnx-loader': onnxSeeds,
+  'onnx-plan': onnxSeeds,
   'tensor-pb': tensorSeeds,
   npy: npySeeds,
   'feeds-json': feedJsonSeeds,
