@@ -12,6 +12,10 @@
 // Our own code throws TypeError/RangeError too (lib/errors.ts), so the class alone cannot
 // tell ours from the engine's; where the error was made, and V8's fixed wording, can.
 const path = require('path');
+const { types } = require('util');
+
+// Errors V8 makes in another realm (a vm context, as under jest) fail instanceof Error.
+const isError = (v) => v instanceof Error || types.isNativeError(v);
 
 const ENGINE_MESSAGES = [
   /Cannot read propert(y|ies) of (undefined|null)/,
@@ -49,8 +53,8 @@ function originFrame(error) {
  * @returns {string | undefined}
  */
 function findingOf(thrown) {
-  if (!(thrown instanceof Error)) return `threw a non-Error: ${String(thrown)}`;
-  for (let e = thrown, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+  if (!isError(thrown)) return `threw a non-Error: ${String(thrown)}`;
+  for (let e = thrown, depth = 0; isError(e) && depth < 8; e = e.cause, depth++) {
     const engine = ENGINE_MESSAGES.find((re) => re.test(e.message));
     if (engine) return `an engine error (${e.name}: ${e.message})`;
   }
