@@ -5,11 +5,13 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseJsonFeeds, readLabels } from '../lib/cli/inputs';
+import { parseJsonFeeds, readLabels, samplesFor } from '../lib/cli/inputs';
+import { encodeNpy, parseNpy } from '../lib/cli/npy';
 import { exportModel } from '../lib/onnx/export';
 import { importModel } from '../lib/onnx/import';
 import { decodeTensorProto } from '../lib/onnx/tensor-proto';
 import { ModelSignature, parseInferRequest } from '../lib/serve/request';
+import { Tensor } from '../lib/tensor';
 import { findingOf } from '../fuzz/js/oracle';
 
 const b64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
@@ -44,6 +46,27 @@ describe('onnx-loader', () => {
     const model = importModel(stringWithoutBytes);
     expect(model.graph.nodes[1].attributes.get('axis')).toEqual({ type: 'string', value: '' });
     expect(importModel(exportModel(model)).graph.nodes[1].attributes.get('axis')).toEqual({ type: 'string', value: '' });
+  });
+});
+
+describe('npy and feeds: stacks of empty samples', () => {
+  // Found by probing the npy target's input split (the fuzzer ran 3M inputs without
+  // reaching a 9-digit first dim next to a 0): shape (100000000, 0) is a 128-byte file that
+  // samplesFor split into 1e8 empty tensors, over 4 GB before it was stopped.
+  // A hundred thousand keeps the unfixed run to seconds (it returns them all and fails).
+  const HUGE = 100_000;
+  const npy = encodeNpy(new Tensor('float32', new Float32Array(0), [HUGE, 0]));
+  test('a .npy of shape (1e5, 0) for a one-dim input is refused', () => {
+    const t = parseNpy(npy, 'empty.npy');
+    const split = () => samplesFor({ name: 'x', dtype: 'float32', dims: [null] }, t, 'empty.npy');
+    expect(findingFrom(split)).toBeUndefined();
+    expect(thrownBy(split).message).toMatch(/empty\.npy: input 'x' received dims \[100000, 0\], a stack of 100000 empty samples/);
+  });
+  test('so is JSON { dims: [1e5, 0], data: [] }', () => {
+    const text = `{"dims":[${HUGE},0],"data":[]}`;
+    const feeds = () => parseJsonFeeds(text, [{ name: 'x', dtype: 'float32', dims: [1, 0] }], 'empty.json');
+    expect(findingFrom(feeds)).toBeUndefined();
+    expect(thrownBy(feeds).name).toBe('CliError');
   });
 });
 

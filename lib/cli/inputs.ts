@@ -31,6 +31,11 @@ export function samplesFor(spec: ValueSpec, t: Tensor, source: string): Tensor[]
   // The model declares no dims (unknown rank looks like a scalar here): run() checks what it can.
   if (spec.dims.length === 0) return [t];
   if (fits(spec.dims, dims)) return [t];
+  // Splitting is bounded by the values present, unless the samples hold none: a header of
+  // shape (100000000, 0) would make a hundred million empty tensors out of a 128-byte file.
+  if (dims.length > 1 && dims[0] > 1 && dims.slice(1).includes(0)) {
+    throw new CliError(`${source}: input '${spec.name}' received dims ${fmtDims(dims)}, a stack of ${dims[0]} empty samples`);
+  }
   if (dims.length === spec.dims.length + 1 && fits(spec.dims, dims.slice(1))) {
     return Array.from({ length: dims[0] }, (_, i) => slice(t, i, dims.slice(1)));
   }
