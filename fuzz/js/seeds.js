@@ -95,12 +95,14 @@ function requestSeeds() {
   return [...json, Buffer.concat([Buffer.from(`${header.length}\n`), header, raw])];
 }
 
-const JSON_WORDS = ['{', '}', '[', ']', ',', ':', 'true', 'false', 'null', '1e308', '-0', '0.5', '"'];
+// Sizes at the edges of what arrays, typed arrays and safe integers allow.
+const BIG_NUMBERS = ['0', '100000000', '4294967295', '4294967296', '2147483648', '9007199254740993', '1e21'];
+const JSON_WORDS = ['{', '}', '[', ']', ',', ':', 'true', 'false', 'null', '1e308', '-0', '0.5', '"', ...BIG_NUMBERS];
 const DICTS = {
   'infer-request': [...JSON_WORDS, '"inputs"', '"outputs"', '"name"', '"shape"', '"datatype"', '"data"', '"parameters"', '"binary_data_size"', '"binary_data"', '"binary_data_output"', '"id"',
     '"x"', '"ids"', '"flag"', '"h"', '"px"', '"y"', '"a"', '"b"', '"FP32"', '"FP16"', '"INT64"', '"BOOL"', '"UINT8"', '"BYTES"', '\\x0a'],
   'feeds-json': [...JSON_WORDS, '"dims"', '"data"', '"x"', '"ids"', '"mask"', '"half"', '"__proto__"'],
-  npy: ["'descr'", "'fortran_order'", "'shape'", 'True', 'False', "'<f4'", "'|u1'", "'<i8'", '(', ')', ',', '\\x93NUMPY', '\\x01\\x00', '\\x02\\x00', '\\x03\\x00'],
+  npy: ["'descr'", "'fortran_order'", "'shape'", 'True', 'False', "'<f4'", "'|u1'", "'<i8'", '(', ')', ',', '\\x93NUMPY', '\\x01\\x00', '\\x02\\x00', '\\x03\\x00', ...BIG_NUMBERS],
 };
 
 const SEEDS = {
