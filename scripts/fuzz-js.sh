@@ -5,7 +5,7 @@
 # in $FUZZ_OUT/<target>/crashes/; the script exits 1 when any target found one.
 #   scripts/fuzz-js.sh                    all targets
 #   scripts/fuzz-js.sh npy infer-request  some of them
-# Needs clang and libclang-rt-14-dev (Debian) for the bridge, and dist/ (built when stale).
+# First a self-test checks that coverage feedback works. Needs clang and libclang-rt-14-dev (Debian) for the bridge, and dist/ (built when stale).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,21 @@ if [ ! -f dist/lib/index.js ] || [ -n "$(find lib -name '*.ts' -newer dist/lib/i
   echo "fuzz-js: compiling dist/ (npx tsc -p tsconfig.json)"
   npx tsc -p tsconfig.json || exit 2
 fi
+
+# Blind fuzzing looks just like fuzzing that finds nothing: first check that coverage
+# guides the fuzzer to the bug planted behind five magic bytes (seconds; blind: never).
+selftest="$(mktemp -d)"
+start=$(date +%s)
+if node fuzz/js/run.js selftest-magic -max_total_time=120 -print_final_stats=1 -artifact_prefix="$selftest/" >"$selftest/log" 2>&1; then
+  echo "fuzz-js: self-test FAILED: the planted bug was not found in 120 s, coverage feedback is broken ($selftest/log)" >&2
+  exit 2
+fi
+if ! grep -q 'Cannot read properties of undefined' "$selftest/log"; then
+  echo "fuzz-js: self-test FAILED: the fuzzer stopped without finding the planted bug ($selftest/log)" >&2
+  exit 2
+fi
+echo "fuzz-js: self-test: coverage led to the planted bug in $(( $(date +%s) - start ))s, $(sed -n 's/^stat::number_of_executed_units: *//p' "$selftest/log") inputs"
+rm -rf "$selftest"
 
 seeds_root="$(mktemp -d)"
 trap 'rm -rf "$seeds_root"' EXIT
