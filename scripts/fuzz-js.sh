@@ -5,7 +5,8 @@
 # in $FUZZ_OUT/<target>/crashes/; the script exits 1 when any target found one.
 #   scripts/fuzz-js.sh                    all targets
 #   scripts/fuzz-js.sh npy infer-request  some of them
-# First a self-test checks that coverage feedback works. Needs clang and libclang-rt-14-dev (Debian) for the bridge, and dist/ (built when stale).
+# A self-test first checks that coverage feedback works. Needs clang and libclang-rt-14-dev
+# (Debian) for the bridge, and dist/ (built when stale).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
