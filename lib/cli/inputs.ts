@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
 import { basename, extname, join } from 'path';
 import { Dim } from '../graph/ir';
 import type { Feeds, ValueSpec } from '../runtime/model';
-import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
+import { ARRAY_TYPES, DataType, INTEGER_RANGES, Tensor, TypedArray } from '../tensor';
 import { parseNpy } from './npy';
 import { CliError } from './errors';
 import { flattenArrays, jsonPreview } from '../json-values';
@@ -80,6 +80,9 @@ function jsonTensor(spec: ValueSpec, value: unknown, source: string): Tensor {
   const integer = dtype !== 'float32' && dtype !== 'float64' && dtype !== 'float16';
   if (dtype === 'float16') throw new CliError(`${source}: input '${spec.name}' is float16, which JSON data cannot feed`);
   if (integer && flat.some((x) => !Number.isInteger(x))) throw new CliError(`${source}: input '${spec.name}' takes ${dtype}, received non-integer values`);
+  const range = INTEGER_RANGES[dtype];
+  const outside = range ? flat.findIndex((x) => (x as number) < range[0] || (x as number) > range[1]) : -1;
+  if (range && outside >= 0) throw new CliError(`${source}: input '${spec.name}' takes ${dtype}, value ${outside} is ${flat[outside]}, outside [${range[0]}, ${range[1]}]`);
   const data = new ARRAY_TYPES[dtype](flat.length) as TypedArray;
   const target = data as unknown as { [i: number]: number | bigint };
   const big = dtype === 'int64' || dtype === 'uint64';

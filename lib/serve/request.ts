@@ -3,7 +3,7 @@
 // whose message names the input and what was wrong.
 import { endianness } from 'os';
 import type { Feeds, ValueSpec } from '../runtime/model';
-import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
+import { ARRAY_TYPES, DataType, INTEGER_RANGES, Tensor, TypedArray } from '../tensor';
 import { dtypeOf, kserveDatatype, toHalfBits } from './datatypes';
 import { badRequest } from './http-error';
 import { flattenArrays, jsonPreview } from '../json-values';
@@ -49,12 +49,6 @@ function elementCount(dims: readonly number[]): number {
   return dims.reduce((p, d) => p * d, 1);
 }
 
-const INT_RANGES: { [D in DataType]?: [number, number] } = {
-  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
-  int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1],
-  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], uint64: [0, Number.MAX_SAFE_INTEGER],
-};
-
 /** JSON `data` (flat or nested row-major) -> a typed array of `dtype` with `count` elements. */
 function fromJson(where: string, dtype: DataType, dims: number[], data: unknown, count: number): TypedArray {
   // Flattening copies, so a flat array (the usual case) is read as it is.
@@ -71,7 +65,7 @@ function fromJson(where: string, dtype: DataType, dims: number[], data: unknown,
     }
     return out;
   }
-  const range = INT_RANGES[dtype];
+  const range = INTEGER_RANGES[dtype];
   if (range) {
     const [lo, hi] = range;
     const big = dtype === 'int64' || dtype === 'uint64';
