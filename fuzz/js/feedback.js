@@ -13,6 +13,7 @@ class CoverageFeedback {
     this.files = [];
     this.known = new Set();
     this.total = 0;
+    this.warned = false;
   }
 
   // Files load lazily (a code path may require a module the first time it runs): each new
