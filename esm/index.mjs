@@ -2,7 +2,7 @@
 import nquant from '../dist/lib/index.js';
 
 export const {
-  cpu, setThreads, getThreads, setSparseGemm, getSparseGemm, Tensor, ops,
+  cpu, setThreads, getThreads, setSparseGemm, getSparseGemm, setLimits, getLimits, DEFAULT_LIMITS, Tensor, ops,
   load, Model,
   importModel, importModelFile, unsupportedOps, exportModel,
   inferShapes, inferShapesForInputs, optimize, inspect, topoSort, eliminateDeadNodes, Graph,

@@ -1,6 +1,8 @@
 // nquant's public API, and only that.
 export { cpu, setThreads, getThreads, setSparseGemm, getSparseGemm } from './cpu';
 export type { CpuInfo, Isa, SparseGemmMode } from './cpu';
+export { setLimits, getLimits, DEFAULT_LIMITS } from './limits';
+export type { Limits } from './limits';
 export { Tensor } from './tensor';
 export type { DataType, DataTypeMap, TypedArray } from './tensor';
 export * as ops from './runtime/ops/quantization';

@@ -39,6 +39,18 @@ export const ARRAY_TYPES: { [D in DataType]: ArrayConstructorFor<DataTypeMap[D]>
 
 export const DATA_TYPES = Object.keys(ARRAY_TYPES) as DataType[];
 
+/**
+ * The JS numbers each integer dtype holds exactly, for checking values from text (typed
+ * arrays wrap silently: 300 stored in uint8 reads 44). 64-bit types stop at 2^53, where
+ * numbers stop being exact.
+ */
+export const INTEGER_RANGES: { readonly [D in DataType]?: readonly [number, number] } = {
+  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
+  int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1],
+  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], uint64: [0, Number.MAX_SAFE_INTEGER],
+  bool: [0, 1],
+};
+
 export function isDataType(value: unknown): value is DataType {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ARRAY_TYPES, value);
 }

@@ -127,6 +127,13 @@ describe('readFeeds', () => {
     expect(() => readFeeds(ragged, dynamic, '--calib')).toThrow(/ragged\.json: nested arrays are not rectangular/);
     const fractional = file('frac.json', JSON.stringify([{ a: [[1, 2]], ids: [1.5] }]));
     expect(() => readFeeds(fractional, two, '--calib')).toThrow(/input 'ids' takes int64, received non-integer values/);
+    // Typed arrays wrap silently (300 in uint8 reads 44): values outside the dtype are errors.
+    const byte = [{ name: 'px', dtype: 'uint8', dims: [3] }] as ValueSpec[];
+    expect(() => readFeeds(file('wrap.json', '[0, 255, 300]'), byte, '--calib')).toThrow(/wrap\.json: input 'px' takes uint8, value 2 is 300, outside \[0, 255\]/);
+    expect(() => readFeeds(file('neg.json', '[0, -1, 3]'), byte, '--calib')).toThrow(/value 1 is -1, outside \[0, 255\]/);
+    expect(readFeeds(file('edge.json', '[0, 255, 7]'), byte, '--calib')[0].px.data).toEqual(new Uint8Array([0, 255, 7]));
+    const huge = file('huge.json', JSON.stringify([{ a: [[1, 2]], ids: [2 ** 60] }]));
+    expect(() => readFeeds(huge, two, '--calib')).toThrow(/input 'ids' takes int64, value 0 is 1152921504606847000, outside/);
     const broken = file('broken.json', '[{"a": ');
     expect(() => readFeeds(broken, two, '--calib')).toThrow(/broken\.json: not valid JSON/);
     const single = file('single.npy', encodeNpy(new Tensor('float32', values(2), [1, 2])));

@@ -21,7 +21,7 @@ test('block4 pruning zeroes exactly round(s * runs) whole runs of four, the weak
   const net = smallDigitCnn();
   const sparsity = 0.7;
   const pruned = stripPruning(prune(net, { sparsity, structure: 'block4' }));
-  const chosen = compressibleWeights(net.ir.graph, { what: 'test' });
+  const chosen = compressibleWeights(net.ir.graph, { what: 'test', minWeights: 1 });
   expect(chosen.length).toBe(3);
   for (const w of chosen) {
     const r = w.reduction;
@@ -118,7 +118,7 @@ test('sparsity-preserving QAT keeps pruned weights zero through fine-tuning and 
     layers.dense({ units: 10 }),
   ], { seed: 3 });
   const pruned = stripPruning(prune(net, { sparsity: 0.8, structure: 'block4' }));
-  const weights = compressibleWeights(pruned.ir.graph, { what: 'test' }).map((w) => w.weight);
+  const weights = compressibleWeights(pruned.ir.graph, { what: 'test', minWeights: 1 }).map((w) => w.weight);
   const zerosOf = (m: Model) => weights.map((w) => Array.from(m.ir.graph.initializers.get(w)!.data as Float32Array, (v, i) => (v === 0 ? i : -1)).filter((i) => i >= 0));
   const prunedZeros = zerosOf(pruned);
   const tune = async (preserveSparsity: boolean) => {

@@ -5,10 +5,11 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
 import { basename, extname, join } from 'path';
 import { Dim } from '../graph/ir';
 import type { Feeds, ValueSpec } from '../runtime/model';
-import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
+import { ARRAY_TYPES, DataType, INTEGER_RANGES, Tensor, TypedArray } from '../tensor';
 import { parseNpy } from './npy';
 import { CliError } from './errors';
 import { checkedElementCount } from '../limits';
+import { flattenArrays, jsonPreview } from '../json-values';
 
 const fmtDims = (dims: readonly (Dim | number)[]): string => `[${dims.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
 
@@ -39,6 +40,11 @@ export function samplesFor(spec: ValueSpec, t: Tensor, source: string): Tensor[]
   // The model declares no dims (unknown rank looks like a scalar here): run() checks what it can.
   if (spec.dims.length === 0) return [t];
   if (fits(spec.dims, dims)) return [t];
+  // Splitting is bounded by the values present, unless the samples hold none: a header of
+  // shape (100000000, 0) would make a hundred million empty tensors out of a 128-byte file.
+  if (dims.length > 1 && dims[0] > 1 && dims.slice(1).includes(0)) {
+    throw new CliError(`${source}: input '${spec.name}' received dims ${fmtDims(dims)}, a stack of ${dims[0]} empty samples`);
+  }
   if (dims.length === spec.dims.length + 1 && fits(spec.dims, dims.slice(1))) {
     return Array.from({ length: dims[0] }, (_, i) => slice(t, i, dims.slice(1)));
   }
@@ -59,7 +65,7 @@ function jsonTensor(spec: ValueSpec, value: unknown, source: string): Tensor {
   let flat: unknown[];
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const v = value as { dims?: unknown; data?: unknown };
-    if (!Array.isArray(v.dims) || v.dims.some((d) => !Number.isInteger(d) || (d as number) < 0)) throw new CliError(`${source}: 'dims' must be an array of non-negative integers, received ${JSON.stringify(v.dims)}`);
+    if (!Array.isArray(v.dims) || v.dims.some((d) => !Number.isInteger(d) || (d as number) < 0)) throw new CliError(`${source}: 'dims' must be an array of non-negative integers, received ${jsonPreview(v.dims)}`);
     if (!Array.isArray(v.data)) throw new CliError(`${source}: 'data' must be a flat array of numbers, received ${typeof v.data}`);
     dims = v.dims as number[];
     flat = v.data;
@@ -71,18 +77,21 @@ function jsonTensor(spec: ValueSpec, value: unknown, source: string): Tensor {
   } else if (Array.isArray(value)) {
     dims = [];
     for (let level: unknown = value; Array.isArray(level); level = level[0]) dims.push(level.length);
-    flat = (value as unknown[]).flat(dims.length);
+    flat = flattenArrays(value, dims.length);
     const size = countOf(dims, source);
     if (flat.length !== size || flat.some((x) => Array.isArray(x))) throw new CliError(`${source}: nested arrays are not rectangular (expected ${fmtDims(dims)} from the first elements)`);
   } else {
     throw new CliError(`${source}: expected a number, nested arrays of numbers or { dims, data }, received ${value === null ? 'null' : typeof value}`);
   }
   const bad = flat.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x));
-  if (bad >= 0) throw new CliError(`${source}: value ${bad} is ${JSON.stringify(flat[bad])}, expected a finite number`);
+  if (bad >= 0) throw new CliError(`${source}: value ${bad} is ${jsonPreview(flat[bad])}, expected a finite number`);
   const dtype: DataType = spec.dtype;
   const integer = dtype !== 'float32' && dtype !== 'float64' && dtype !== 'float16';
   if (dtype === 'float16') throw new CliError(`${source}: input '${spec.name}' is float16, which JSON data cannot feed`);
   if (integer && flat.some((x) => !Number.isInteger(x))) throw new CliError(`${source}: input '${spec.name}' takes ${dtype}, received non-integer values`);
+  const range = INTEGER_RANGES[dtype];
+  const outside = range ? flat.findIndex((x) => (x as number) < range[0] || (x as number) > range[1]) : -1;
+  if (range && outside >= 0) throw new CliError(`${source}: input '${spec.name}' takes ${dtype}, value ${outside} is ${flat[outside]}, outside [${range[0]}, ${range[1]}]`);
   const data = new ARRAY_TYPES[dtype](flat.length) as TypedArray;
   const target = data as unknown as { [i: number]: number | bigint };
   const big = dtype === 'int64' || dtype === 'uint64';
@@ -98,9 +107,18 @@ function singleInput(inputs: readonly ValueSpec[], source: string, form: string)
 }
 
 function readJson(path: string, inputs: readonly ValueSpec[]): Feeds[] {
+  return parseJsonFeeds(readFileSync(path, 'utf8'), inputs, path);
+}
+
+/**
+ * Feeds from the text of a .json feed file (one { input: value } object, a list of them, or
+ * a plain array for a single-input model); `source` names the file in errors.
+ */
+export function parseJsonFeeds(text: string, inputs: readonly ValueSpec[], source: string): Feeds[] {
+  const path = source;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (e) {
     throw new CliError(`${path}: not valid JSON (${(e as Error).message})`);
   }
@@ -187,7 +205,7 @@ export function readLabels(path: string, argName = '--labels'): number[] {
       throw new CliError(`${path}: not valid JSON (${(e as Error).message})`);
     }
     if (!Array.isArray(parsed)) throw new CliError(`${path}: expected an array of class ids, received ${typeof parsed}`);
-    values = (parsed as unknown[]).flat(Infinity) as number[];
+    values = flattenArrays(parsed, Infinity) as number[];
   } else if (ext === '.npy') {
     const t = readNpyFile(path);
     values = Array.from(t.data as ArrayLike<number | bigint>, Number);
@@ -195,7 +213,7 @@ export function readLabels(path: string, argName = '--labels'): number[] {
     throw new CliError(`${argName}: '${path}' is neither a .json nor a .npy file`);
   }
   const bad = values.findIndex((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 0);
-  if (bad >= 0) throw new CliError(`${path}: label ${bad} is ${JSON.stringify(values[bad])}, expected a non-negative integer class id`);
+  if (bad >= 0) throw new CliError(`${path}: label ${bad} is ${jsonPreview(values[bad])}, expected a non-negative integer class id`);
   if (values.length === 0) throw new CliError(`${path}: holds no labels`);
   return values;
 }

@@ -174,7 +174,8 @@ class Importer {
     switch (type) {
       case T.FLOAT: return { type: 'float', value: a.f ?? 0 };
       case T.INT: return { type: 'int', value: longToNumber(a.i) };
-      case T.STRING: return { type: 'string', value: utf8.decode(a.s ?? new Uint8Array(0)) };
+      // An absent bytes field reads as protobufjs's default, a plain empty array, not bytes.
+      case T.STRING: return { type: 'string', value: utf8.decode(a.s instanceof Uint8Array ? a.s : new Uint8Array(0)) };
       case T.TENSOR:
         if (!a.t) throw new Error(`${what}: type TENSOR but no tensor`);
         return { type: 'tensor', value: tensorFromProto(a.t, what, this.tensorOpts) };

@@ -156,7 +156,13 @@ export function tensorToProto(tensor: Tensor, name: string): TensorProtoObject {
 /** Reads a serialized TensorProto (.pb, as in ONNX's test data sets). */
 export function decodeTensorProto(bytes: Uint8Array): Tensor {
   if (!(bytes instanceof Uint8Array)) throw invalidType('bytes', 'a Uint8Array', bytes);
-  const msg = TensorProto.decode(bytes);
+  let msg: ReturnType<typeof TensorProto.decode>;
+  try {
+    msg = TensorProto.decode(bytes);
+  } catch (e) {
+    // protobufjs says what broke ('illegal tag', 'index out of range') but not in what.
+    throw new Error(`TensorProto: malformed protobuf, not a serialized tensor or truncated (${(e as Error).message})`, { cause: e });
+  }
   return tensorFromProto(TensorProto.toObject(msg, { arrays: true }) as TensorProtoObject);
 }
 

@@ -4,10 +4,11 @@
 import { endianness } from 'os';
 import type { Feeds, ValueSpec } from '../runtime/model';
 import { checkedElementCount } from '../limits';
-import { ARRAY_TYPES, DataType, Tensor, TypedArray } from '../tensor';
+import { ARRAY_TYPES, DataType, INTEGER_RANGES, Tensor, TypedArray } from '../tensor';
 import { dtypeOf, kserveDatatype, toHalfBits } from './datatypes';
 import { badRequest } from './http-error';
 import { checkJsonBytes, DEFAULT_MAX_JSON_DEPTH } from './json-guard';
+import { flattenArrays, jsonPreview } from '../json-values';
 
 export interface RequestedOutput {
   name: string;
@@ -39,10 +40,10 @@ function parseShape(where: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw badRequest(`${where}: 'shape' must be an array of non-negative integers`);
   let size = 1;
   for (const d of shape) {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw badRequest(`${where}: 'shape' must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw badRequest(`${where}: 'shape' must be an array of non-negative integers, got ${jsonPreview(shape)}`);
     size *= d;
   }
-  if (size > 2 ** 32) throw badRequest(`${where}: shape ${JSON.stringify(shape)} has too many elements`);
+  if (size > 2 ** 32) throw badRequest(`${where}: shape ${jsonPreview(shape)} has too many elements`);
   return shape as number[];
 }
 
@@ -50,19 +51,13 @@ function elementCount(dims: readonly number[], where: string): number {
   return checkedElementCount(dims, where);
 }
 
-const INT_RANGES: { [D in DataType]?: [number, number] } = {
-  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
-  int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1],
-  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], uint64: [0, Number.MAX_SAFE_INTEGER],
-};
-
 /** JSON `data` (flat or nested row-major) -> a typed array of `dtype` with `count` elements. */
 function fromJson(where: string, dtype: DataType, dims: number[], data: unknown, count: number): TypedArray {
   // Flattening copies, so a flat array (the usual case) is read as it is.
-  const flat: unknown[] = !Array.isArray(data) ? [data] : data.length > 0 && Array.isArray(data[0]) ? data.flat(Math.max(1, dims.length - 1)) : data;
+  const flat: unknown[] = !Array.isArray(data) ? [data] : data.length > 0 && Array.isArray(data[0]) ? flattenArrays(data, Math.max(1, dims.length - 1)) : data;
   if (flat.length !== count) throw badRequest(`${where}: shape ${formatDims(dims)} needs ${count} values, 'data' has ${flat.length}`);
   const out = new ARRAY_TYPES[dtype](count);
-  const notA = (kind: string, i: number): never => { throw badRequest(`${where}: ${kserveDatatype(dtype)} data must be ${kind}, got ${JSON.stringify(flat[i])} at index ${i}`); };
+  const notA = (kind: string, i: number): never => { throw badRequest(`${where}: ${kserveDatatype(dtype)} data must be ${kind}, got ${jsonPreview(flat[i])} at index ${i}`); };
   if (dtype === 'bool') {
     const bools = out as Uint8Array;
     for (let i = 0; i < count; i++) {
@@ -72,7 +67,7 @@ function fromJson(where: string, dtype: DataType, dims: number[], data: unknown,
     }
     return out;
   }
-  const range = INT_RANGES[dtype];
+  const range = INTEGER_RANGES[dtype];
   if (range) {
     const [lo, hi] = range;
     const big = dtype === 'int64' || dtype === 'uint64';
@@ -106,7 +101,7 @@ function fromBytes(dtype: DataType, bytes: Uint8Array): TypedArray {
 
 function checkAgainstModel(where: string, spec: ValueSpec, datatype: string, dims: number[]): DataType {
   const dtype = dtypeOf(datatype);
-  if (dtype === undefined) throw badRequest(`${where}: unsupported datatype ${JSON.stringify(datatype)} (the model expects ${kserveDatatype(spec.dtype)})`);
+  if (dtype === undefined) throw badRequest(`${where}: unsupported datatype ${jsonPreview(datatype)} (the model expects ${kserveDatatype(spec.dtype)})`);
   if (dtype !== spec.dtype) throw badRequest(`${where}: datatype ${datatype} does not match the model's ${kserveDatatype(spec.dtype)}`);
   // Empty tensors are refused: some native kernels divide by a zero spatial size.
   if (dims.includes(0)) throw badRequest(`${where}: shape ${formatDims(dims)} has a zero dim; empty tensors are not accepted`);
@@ -126,7 +121,7 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
   if (headerLength !== undefined) {
     const n = Number(headerLength);
     if (!/^\d+$/.test(headerLength.trim()) || n > body.length) {
-      throw badRequest(`Inference-Header-Content-Length: expected an integer no larger than the body (${body.length} bytes), got ${JSON.stringify(headerLength)}`);
+      throw badRequest(`Inference-Header-Content-Length: expected an integer no larger than the body (${body.length} bytes), got ${jsonPreview(headerLength)}`);
     }
     jsonEnd = n;
   }
@@ -139,8 +134,8 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
   }
   if (!isObject(request)) throw badRequest('the request body must be a JSON object with an "inputs" array');
   const { id, inputs, outputs, parameters } = request;
-  if (id !== undefined && typeof id !== 'string') throw badRequest(`'id' must be a string, got ${JSON.stringify(id)}`);
-  if (!Array.isArray(inputs) || inputs.length === 0) throw badRequest(`'inputs' must be a non-empty array of tensors, got ${JSON.stringify(inputs) ?? 'nothing'}`);
+  if (id !== undefined && typeof id !== 'string') throw badRequest(`'id' must be a string, got ${jsonPreview(id)}`);
+  if (!Array.isArray(inputs) || inputs.length === 0) throw badRequest(`'inputs' must be a non-empty array of tensors, got ${inputs === undefined ? 'nothing' : jsonPreview(inputs)}`);
   if (parameters !== undefined && !isObject(parameters)) throw badRequest(`'parameters' must be an object`);
 
   const specs = new Map(model.inputs.map((s) => [s.name, s]));
