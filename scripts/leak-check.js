@@ -7,9 +7,11 @@
 // after warm-up: a leak raises the floor from each window to the next, a single step raises it
 // once, so the smaller of the two rises is the one judged.
 //
-// Bound: a leak-free loop stays under MAX_GROWTH bytes per iteration. One iteration builds three
-// native plans (float, static INT8, dynamic INT8) whose packed weights alone are about 0.5 MiB
-// for this model, so leaking any one plan per iteration is several times the bound.
+// Bound: MAX_GROWTH per iteration. Checked by keeping plans alive in Model.dispose() instead of
+// disposing them: keeping every plan measured ~1.2 MiB/iteration, keeping only the float
+// model's plan ~1 MiB, both failing; keeping only the dynamic INT8 plan (~100 KiB of packed
+// weights for this small model) measured 86-142 KiB and passes, which is the resolution limit.
+// Byte-sized leaks inside the kernels are LeakSanitizer's job (the native tests, test-asan.sh).
 //
 // Usage: node --expose-gc scripts/leak-check.js [iterations]   (needs dist/: npm run build:ts)
 // NQUANT_ADDON selects the addon build, as for the library itself.
@@ -30,10 +32,10 @@ const nq = require(dist);
 
 const MODEL = path.join(__dirname, '..', 'node_modules', 'openwakeword-js', 'models', 'hello_deepa.onnx');
 const INPUT = { name: 'onnx::Flatten_0', dims: [1, 25, 96] };
-const iterations = Number(process.argv[2] ?? 56);
+const iterations = Number(process.argv[2] ?? 65);
 const WARMUP = 20;
 const WINDOWS = 3;
-const MAX_GROWTH = 100 * 1024;
+const MAX_GROWTH = 256 * 1024;
 if (!Number.isInteger(iterations) || iterations < WARMUP + 3 * WINDOWS) {
   console.error(`leak-check: iterations must be an integer >= ${WARMUP + 3 * WINDOWS}, got ${process.argv[2]}`);
   process.exit(2);
