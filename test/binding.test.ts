@@ -8,6 +8,9 @@ import * as path from 'path';
 import { cpu, setThreads, getThreads } from '../lib';
 import { native } from '../lib/native';
 
+// The file lib/native loaded (NQUANT_ADDON: the sanitizer run's), for the child processes here.
+const ADDON = process.env.NQUANT_ADDON ?? path.join(__dirname, '..', 'build', 'Release', 'nquant.node');
+
 function refQGemm(a: ArrayLike<number>, za: number, b: ArrayLike<number>, zb: number, m: number, n: number, k: number): Int32Array {
   const c = new Int32Array(m * n);
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
@@ -48,7 +51,7 @@ describe('cpu()', () => {
   });
 
   test('NQUANT_ISA forces each supported level, and an unsupported request is explained', () => {
-    const probe = (env: string) => spawnSync(process.execPath, ['-e', `const b=require(${JSON.stringify(path.join(__dirname, '..', 'build', 'Release', 'nquant.node'))}); process.stdout.write(JSON.stringify(b.cpuInfo()))`], {
+    const probe = (env: string) => spawnSync(process.execPath, ['-e', `const b=require(${JSON.stringify(ADDON)}); process.stdout.write(JSON.stringify(b.cpuInfo()))`], {
       env: { ...process.env, NQUANT_ISA: env }, encoding: 'utf8',
     });
     for (const isa of cpu().supportedIsas) {
@@ -138,7 +141,7 @@ describe('qgemm binding', () => {
   });
 
   test('worker threads each load the addon and run alongside the main thread', () => {
-    const addon = JSON.stringify(path.join(__dirname, '..', 'build', 'Release', 'nquant.node'));
+    const addon = JSON.stringify(ADDON);
     const script = `
       const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
       const b = require(${addon});

@@ -38,7 +38,9 @@ Status check_arity(const OpInit& init, size_t min_in, size_t max_in, size_t min_
 bool read_int_values(DType t, const void* data, size_t count, std::vector<int64_t>* out) {
   out->resize(count);
   if (t == DType::s64) {
-    std::memcpy(out->data(), data, count * sizeof(int64_t));
+    // An empty tensor (Reduce's empty axes) may come with a null data pointer, and memcpy's
+    // arguments must be valid even for zero bytes.
+    if (count != 0) std::memcpy(out->data(), data, count * sizeof(int64_t));
     return true;
   }
   if (t == DType::s32) {
