@@ -217,7 +217,8 @@ Status dynamic_quantize_u8(const float* x, size_t n, uint8_t* y, float* scale, u
 //   z = round_half_even(clamp(-lo/scale, 0, 15)), u = clamp(round_half_even(x/scale) + z, 0, 15);
 //   every value is within one scale of its dequantized value (half a step, plus up to half a
 //   step at the ends of the range from rounding z).
-// A block of zeros gets scale 1 and u = z. Inputs must be finite. 1 <= block_size.
+// A block of zeros gets scale 1 and u = z; so does a block whose scale would underflow to 0
+// (values within a few 2^-149 of 0). Inputs must be finite. 1 <= block_size.
 Status int4_quantize_blockwise(const float* x, size_t rows, size_t cols, size_t block_size,
                                bool symmetric, uint8_t* packed, float* scales, uint8_t* zps);
 Status int4_dequantize_blockwise(const uint8_t* packed, const float* scales, const uint8_t* zps,
