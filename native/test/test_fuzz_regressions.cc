@@ -149,7 +149,7 @@ TEST_CASE("fuzz regression: INT4 blocks of subnormal width take scale 1, not 0 o
   const float t = std::numeric_limits<float>::denorm_min();
   const std::vector<float> x = {t, 0.f, -t, 2 * t, 1.f, -2.f, 0.5f, 0.25f};  // block 0 tiny, block 1 normal
   for (bool symmetric : {true, false}) {
-    INFO(symmetric ? "symmetric" : "asymmetric");
+    INFO(std::string(symmetric ? "symmetric" : "asymmetric"));
     std::vector<uint8_t> packed(4), zps(1, 0xEE);
     std::vector<float> scales(2, -1.f);
     const nq::Status st = nq::int4_quantize_blockwise(x.data(), 1, 8, 4, symmetric, packed.data(), scales.data(),
