@@ -125,8 +125,8 @@ TEST_CASE("fuzz regression: DynamicQuantizeLinear over a subnormal-only range, e
 // (ASan heap-buffer-overflow). Fixed: the output must be float32 with the input's dims.
 TEST_CASE("fuzz regression: Softmax/LogSoftmax refuse an output unlike the input") {
   struct Bad { DType t; std::vector<int64_t> dims; const char* want; };
-  const Bad cases[] = {{DType::f32, {0, 0, 1, 0, 2}, "output dims [0,0,1,0,2] must equal the input's [2,3]"},
-                       {DType::f32, {3, 2}, "output dims [3,2] must equal the input's [2,3]"},
+  const Bad cases[] = {{DType::f32, {0, 0, 1, 0, 2}, "output dims [0, 0, 1, 0, 2] must equal the input's [2, 3]"},
+                       {DType::f32, {3, 2}, "output dims [3, 2] must equal the input's [2, 3]"},
                        {DType::u8, {2, 3}, "output output must be float32, got uint8"}};
   for (const char* op_type : {"Softmax", "LogSoftmax"}) {
     for (const Bad& b : cases) {
@@ -134,6 +134,7 @@ TEST_CASE("fuzz regression: Softmax/LogSoftmax refuse an output unlike the input
       OpCase op(op_type);
       op.in(DType::f32, {2, 3}).out(b.t, b.dims);
       const nq::Status st = op.create();
+      CAPTURE(st.message);
       CHECK(!st.is_ok());
       CHECK(contains(st.message, b.want));
     }
