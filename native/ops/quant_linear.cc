@@ -187,6 +187,19 @@ Status create_dynamic_quantize_linear(const OpInit& init, std::unique_ptr<OpKern
   Status s = check_arity(init, 1, 1, 1);
   if (s.is_ok()) s = check_input_dtype(init, 0, "x", DType::f32);
   if (!s.is_ok()) return s;
+  // The kernel writes x's count of bytes to y and one value each to y_scale and y_zero_point.
+  const TensorDesc& y = init.outputs[0];
+  if (y.dtype != DType::u8 || y.count() != init.inputs[0].count())
+    return op_error(init, "output y must be uint8 with x's " + std::to_string(init.inputs[0].count()) +
+                              " values, got " + dtype_name(y.dtype) + " " + dims_str(y.dims));
+  const char* names[] = {"", "y_scale", "y_zero_point"};
+  const DType types[] = {DType::u8, DType::f32, DType::u8};
+  for (size_t o = 1; o < init.outputs.size() && o < 3; ++o) {
+    const TensorDesc& d = init.outputs[o];
+    if (d.dtype != types[o] || d.count() != 1)
+      return op_error(init, std::string("output ") + names[o] + " must be one " + dtype_name(types[o]) +
+                                ", got " + dtype_name(d.dtype) + " " + dims_str(d.dims));
+  }
   *out = std::make_unique<DynamicQuantizeKernel>(init.inputs[0].count());
   return Status::ok();
 }

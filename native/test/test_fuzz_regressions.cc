@@ -164,3 +164,27 @@ TEST_CASE("fuzz regression: INT4 blocks of subnormal width take scale 1, not 0 o
     for (int i = 0; i < 4; ++i) CHECK(back[size_t(i)] == 0.f);
   }
 }
+
+// fuzz_op_registry-dynamicquantizelinear-outputs: DynamicQuantizeLinear float32 [3,5] with
+// outputs float32 [], float32 [3,5], bool [0,0]. The factory checked only x, so the kernel
+// wrote 15 bytes into the 4-byte y and the zero point into an empty buffer (ASan
+// heap-buffer-overflow). Fixed: y must be uint8 with x's count, y_scale one float32 and
+// y_zero_point one uint8.
+TEST_CASE("fuzz regression: DynamicQuantizeLinear checks its outputs") {
+  struct Outs { DType y; std::vector<int64_t> yd; DType s; std::vector<int64_t> sd; DType z; std::vector<int64_t> zd; const char* want; };
+  const Outs cases[] = {
+      {DType::f32, {}, DType::f32, {3, 5}, DType::boolean, {0, 0}, "output y must be uint8 with x's 15 values, got float32 []"},
+      {DType::u8, {3, 4}, DType::f32, {}, DType::u8, {}, "output y must be uint8 with x's 15 values, got uint8 [3, 4]"},
+      {DType::u8, {3, 5}, DType::f32, {2}, DType::u8, {}, "output y_scale must be one float32, got float32 [2]"},
+      {DType::u8, {3, 5}, DType::f32, {}, DType::boolean, {0, 0}, "output y_zero_point must be one uint8, got bool [0, 0]"},
+  };
+  for (const Outs& c : cases) {
+    INFO(std::string(c.want));
+    OpCase op("DynamicQuantizeLinear");
+    op.in(DType::f32, {3, 5}).out(c.y, c.yd).out(c.s, c.sd).out(c.z, c.zd);
+    const nq::Status st = op.create();
+    CAPTURE(st.message);
+    CHECK(!st.is_ok());
+    CHECK(contains(st.message, c.want));
+  }
+}
