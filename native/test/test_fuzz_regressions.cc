@@ -188,3 +188,16 @@ TEST_CASE("fuzz regression: DynamicQuantizeLinear checks its outputs") {
     CHECK(contains(st.message, c.want));
   }
 }
+
+// fuzz_op_registry-resize-uint8-output: Resize float32 [1,1,2,2] (sizes-free, scales 4 values)
+// with a uint8 output. The factory checked X only, so the kernel wrote floats into a byte
+// buffer sized for bytes (ASan heap-buffer-overflow). Fixed: Y must be float32.
+TEST_CASE("fuzz regression: Resize refuses an output that is not float32") {
+  const float scales[4] = {1, 1, 2, 2};
+  OpCase op("Resize");
+  op.in(DType::f32, {1, 1, 2, 2}).absent().in(DType::f32, {4}, scales).out(DType::u8, {1, 1, 4, 4});
+  const nq::Status st = op.create();
+  CAPTURE(st.message);
+  CHECK(!st.is_ok());
+  CHECK(contains(st.message, "output Y must be float32, got uint8"));
+}
