@@ -157,6 +157,10 @@ Status create_quantize_linear(const OpInit& init, std::unique_ptr<OpKernel>* out
   if (!s.is_ok()) return s;
   if (init.attrs.get_int("block_size", 0) != 0)
     return op_error(init, "blocked quantization (block_size) is not supported");
+  // One output element per input element (the kernel writes x's count).
+  if (init.outputs[0].count() != init.inputs[0].count())
+    return op_error(init, "output y " + dims_str(init.outputs[0].dims) + " must hold x's " +
+                              std::to_string(init.inputs[0].count()) + " values");
   auto k = std::make_unique<QuantizeKernel>();
   s = k->init(init);
   if (!s.is_ok()) return s;
@@ -176,6 +180,9 @@ Status create_dequantize_linear(const OpInit& init, std::unique_ptr<OpKernel>* o
     return op_error(init, "output must be float32, got " + std::string(dtype_name(init.outputs[0].dtype)));
   if (init.attrs.get_int("block_size", 0) != 0)
     return op_error(init, "blocked quantization (block_size) is not supported");
+  if (init.outputs[0].count() != init.inputs[0].count())
+    return op_error(init, "output y " + dims_str(init.outputs[0].dims) + " must hold x's " +
+                              std::to_string(init.inputs[0].count()) + " values");
   auto k = std::make_unique<DequantizeKernel>();
   s = k->init(init);
   if (!s.is_ok()) return s;

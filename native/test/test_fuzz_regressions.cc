@@ -201,3 +201,21 @@ TEST_CASE("fuzz regression: Resize refuses an output that is not float32") {
   CHECK(!st.is_ok());
   CHECK(contains(st.message, "output Y must be float32, got uint8"));
 }
+
+// fuzz_op_registry-quantizelinear-short-output: QuantizeLinear float32 [200,8] -> uint8 [2,8].
+// The output's count was never compared with x's, so 1600 bytes went into a 16-byte buffer
+// (ASan heap-buffer-overflow). Fixed for QuantizeLinear and DequantizeLinear.
+TEST_CASE("fuzz regression: QuantizeLinear/DequantizeLinear refuse an output of another size") {
+  const float scale = 0.05f;
+  const uint8_t zp = 128;
+  OpCase q("QuantizeLinear");
+  q.in(DType::f32, {200, 8}).in(DType::f32, {}, &scale).in(DType::u8, {}, &zp).out(DType::u8, {2, 8});
+  nq::Status st = q.create();
+  CHECK(!st.is_ok());
+  CHECK(contains(st.message, "must hold x's 1600 values"));
+  OpCase d("DequantizeLinear");
+  d.in(DType::u8, {200, 8}).in(DType::f32, {}, &scale).in(DType::u8, {}, &zp).out(DType::f32, {2, 8});
+  st = d.create();
+  CHECK(!st.is_ok());
+  CHECK(contains(st.message, "must hold x's 1600 values"));
+}
