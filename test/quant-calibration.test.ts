@@ -503,7 +503,7 @@ describe('quantize, fake-quantize and SQNR', () => {
     expect(Object.is(quantizeValue(-0.4, int8), 0)).toBe(true);
   });
 
-  test('quantizeValue saturates to the type, maps NaN to the zero point', () => {
+  test('quantizeValue saturates to the type, maps NaN to the lowest code like QuantizeLinear', () => {
     expect(quantizeValue(127.5, int8)).toBe(127);
     expect(quantizeValue(1e9, int8)).toBe(127);
     expect(quantizeValue(-1e9, int8)).toBe(-128);
@@ -512,7 +512,8 @@ describe('quantize, fake-quantize and SQNR', () => {
     expect(quantizeValue(-Infinity, int8)).toBe(-128);
     expect(quantizeValue(1000, uint8)).toBe(255);
     expect(quantizeValue(-1000, uint8)).toBe(0);
-    expect(quantizeValue(NaN, uint8)).toBe(128);
+    expect(quantizeValue(NaN, uint8)).toBe(0);
+    expect(quantizeValue(NaN, int8)).toBe(-128);
     expect(() => quantizeValue(1, { scale: 0, zeroPoint: 0, dtype: 'int8' })).toThrow(/qparams.scale: expected a finite number > 0, received 0/);
     expect(() => quantizeValue(1, { scale: 1, zeroPoint: 200, dtype: 'int8' })).toThrow(/qparams.zeroPoint: expected an integer in \[-128, 127\] for int8, received 200/);
   });
@@ -531,7 +532,7 @@ describe('quantize, fake-quantize and SQNR', () => {
     const out = fakeQuantize(Float32Array.of(1e6, -1e6, NaN), q);
     expect(out[0]).toBe(Math.fround((255 - q.zeroPoint) * q.scale));
     expect(out[1]).toBe(Math.fround((0 - q.zeroPoint) * q.scale));
-    expect(out[2]).toBe(0);
+    expect(out[2]).toBe(Math.fround((0 - q.zeroPoint) * q.scale));  // NaN -> code 0
   });
 
   test('sqnr: identity is Infinity, zero signal is handled, a known ratio', () => {

@@ -103,7 +103,8 @@ export function qparamsFromRange(r: Range, opts: QParamsOptions): QParams {
 /**
  * ONNX QuantizeLinear of one value: saturate(round(x / scale) + zeroPoint), with x and the division in
  * float32 as a tensor would hold them, ties rounded to even, and saturation to the whole type (not to
- * a reduced or symmetric code range). NaN maps to the zero point.
+ * a reduced or symmetric code range). NaN maps to the type's lowest code (0 or -128), as the native
+ * QuantizeLinear and onnxruntime do.
  */
 export function quantizeValue(x: number, q: QParams): number {
   if (typeof x !== 'number') throw invalidType('x', 'a number', x);
@@ -151,7 +152,7 @@ export { roundHalfToEven };
 
 function quantizeCode(x: number, scale: number, zeroPoint: number, lo: number, hi: number): number {
   const v = fround(fround(x) / scale);
-  if (v !== v) return zeroPoint;
+  if (v !== v) return lo;
   const c = roundHalfToEven(v) + zeroPoint;
   return c < lo ? lo : c > hi ? hi : c;
 }

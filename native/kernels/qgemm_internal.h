@@ -48,7 +48,8 @@ inline int32_t requant_fixed(int32_t v, int32_t mult, int32_t shift, int32_t zc,
 inline int32_t requant_float(int32_t v, float scale, int32_t zc, int32_t qmin, int32_t qmax) {
   float f = static_cast<float>(v) * scale;
   const float lo = static_cast<float>(qmin - zc), hi = static_cast<float>(qmax - zc);
-  f = f < lo ? lo : f;
+  // Written so NaN (a NaN or infinite scale) lands on lo, as the SIMD max(f, lo) does.
+  f = f > lo ? f : lo;
   f = f > hi ? hi : f;
   return static_cast<int32_t>(std::nearbyint(f)) + zc;
 }

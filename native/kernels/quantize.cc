@@ -343,7 +343,11 @@ Status dynamic_quantize_u8(const float* x, size_t n, uint8_t* y, float* scale, u
   if (!st.is_ok()) return st;
   lo = lo < 0.f ? lo : 0.f;  // also turns the empty +inf into 0
   hi = hi > 0.f ? hi : 0.f;
-  const float s = (hi == lo ? 1.f : hi - lo) / 255.f;
+  float s = (hi == lo ? 1.f : hi - lo) / 255.f;
+  // A range of a tiny subnormal width divides to 0, and 0 - lo / 0 would
+  // be a NaN zero point; within that range every value is 0 to float precision, so it takes
+  // the all-zeros scale.
+  if (s == 0.f) s = 1.f / 255.f;
   if (!is_finite(s))
     return Status::range("dynamic_quantize_u8: the range of x must fit a float, got [" +
                          fmt_float(lo) + ", " + fmt_float(hi) + "]");
@@ -412,7 +416,8 @@ Status int4_quantize_blockwise(const float* x, size_t rows, size_t cols, size_t 
         if (symmetric) {
           float amax = 0.f;
           for (size_t i = b; i < e; ++i) amax = std::max(amax, std::fabs(xr[i]));
-          if (amax > 0.f) s = amax / 7.f;
+          // A subnormal absmax can divide to 0: such a block is zeros to float precision.
+          if (amax > 0.f && amax / 7.f > 0.f) s = amax / 7.f;
         } else {
           float mn = 0.f, mx = 0.f;
           for (size_t i = b; i < e; ++i) {
@@ -420,7 +425,9 @@ Status int4_quantize_blockwise(const float* x, size_t rows, size_t cols, size_t 
             mx = std::max(mx, xr[i]);
           }
           z = 0;
-          if (mx > mn) {
+          // A range of a tiny subnormal width divides to 0 (then 0 - mn / 0 is NaN): such a
+          // block is zeros to float precision and keeps scale 1.
+          if (mx > mn && (mx - mn) / 15.f > 0.f) {
             s = (mx - mn) / 15.f;
             float zf = 0.f - mn / s;
             zf = zf < 0.f ? 0.f : (zf > 15.f ? 15.f : zf);

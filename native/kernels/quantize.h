@@ -21,7 +21,8 @@ namespace nq {
 struct QuantKernels {
   const char* name;  // e.g. "quant_f32__avx512"
   Isa isa;
-  // y = saturate(round_half_even(x / scale) + zp); NaN maps to zp, +-inf saturate.
+  // y = saturate(round_half_even(x / scale) + zp); NaN maps to qmin (0 or -128, what
+  // onnxruntime gives), +-inf saturate.
   void (*quantize_u8)(const float* x, size_t n, float scale, int32_t zp, uint8_t* y);
   void (*quantize_s8)(const float* x, size_t n, float scale, int32_t zp, int8_t* y);
   // y = (x - zp) * scale
@@ -86,12 +87,14 @@ static inline float round_half_even(float v) {
   return static_cast<float>(i + up - down);
 }
 
-// Rounds, maps NaN to 0 (so the result is the zero point: ONNX leaves NaN unspecified and
-// this keeps it harmless), adds zp, clamps to [qmin, qmax]. Adding zp in float is exact:
-// anything outside +-2^24 saturates anyway.
+// Rounds, adds zp, clamps to [qmin, qmax]; NaN gives qmin. ONNX leaves NaN unspecified;
+// onnxruntime's MLAS clamps with max(q, qmin) whose NaN answer is the bound, so every
+// QuantizeLinear it runs (scalar or SIMD, any zero point) writes qmin, and so do we (the
+// QLinear* ops' round_clamp does the same). Adding zp in float is exact: anything outside
+// +-2^24 saturates anyway.
 static inline int32_t quantize_one(float x, float scale, int32_t zp, float qmin, float qmax) {
   float q = round_half_even(x / scale);
-  if (q != q) q = 0.f;
+  if (q != q) return static_cast<int32_t>(qmin);
   q += static_cast<float>(zp);
   q = q < qmin ? qmin : q;
   q = q > qmax ? qmax : q;
@@ -194,6 +197,7 @@ Status f16_to_f32(const uint16_t* x, size_t n, float* y);
 //   scale = (hi == lo ? 1 : hi - lo) / 255            (float)
 //   zp = round_half_even(clamp(0 - lo / scale, 0, 255))
 //   y = QuantizeLinear(x, scale, zp)
+// A range whose scale underflows to 0 (hi - lo a tiny subnormal) is treated as hi == lo.
 // hi == lo only when every finite x is 0 (or n == 0): scale is then 1/255 and zp 0, as in the
 // ONNX reference (onnxruntime returns scale 1 there; y and zp agree either way).
 Status dynamic_quantize_u8(const float* x, size_t n, uint8_t* y, float* scale, uint8_t* zp);
@@ -213,7 +217,8 @@ Status dynamic_quantize_u8(const float* x, size_t n, uint8_t* y, float* scale, u
 //   z = round_half_even(clamp(-lo/scale, 0, 15)), u = clamp(round_half_even(x/scale) + z, 0, 15);
 //   every value is within one scale of its dequantized value (half a step, plus up to half a
 //   step at the ends of the range from rounding z).
-// A block of zeros gets scale 1 and u = z. Inputs must be finite. 1 <= block_size.
+// A block of zeros gets scale 1 and u = z; so does a block whose scale would underflow to 0
+// (values within a few 2^-149 of 0). Inputs must be finite. 1 <= block_size.
 Status int4_quantize_blockwise(const float* x, size_t rows, size_t cols, size_t block_size,
                                bool symmetric, uint8_t* packed, float* scales, uint8_t* zps);
 Status int4_dequantize_blockwise(const uint8_t* packed, const float* scales, const uint8_t* zps,

@@ -480,7 +480,7 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     if (!reg)
       fail_type(env, "Plan step " + std::to_string(si) + ": op '" + init.op_type + "' (domain '" + init.domain +
                          "') is not supported by the native runtime");
-    Status s = reg->factory(init, &step.kernel);
+    Status s = ops::create_op(init, &step.kernel);
     if (!s.is_ok()) throw status_error(env, s);
     if (!step.kernel)
       fail_type(env, "Plan step " + std::to_string(si) + ": op '" + init.op_type + "' created no kernel");

@@ -275,6 +275,7 @@ Status create_pool(const OpInit& init, PoolKernel::Kind kind, std::unique_ptr<Op
 Status create_global(const OpInit& init, bool max, std::unique_ptr<OpKernel>* out) {
   Status s = check_arity(init, 1, 1, 1);
   if (s.is_ok()) s = check_input_dtype(init, 0, "X", DType::f32);
+  if (s.is_ok()) s = check_output_dtype(init, 0, "Y", DType::f32);
   if (!s.is_ok()) return s;
   const auto& xd = init.inputs[0].dims;
   if (xd.size() < 2) return op_error(init, "X " + dims_str(xd) + " must have rank >= 2");

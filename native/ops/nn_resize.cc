@@ -320,6 +320,7 @@ class ResizeKernel final : public OpKernel {
 Status create_resize(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   Status s = check_arity(init, 1, 4, 1);
   if (s.is_ok()) s = check_input_dtype(init, 0, "X", DType::f32);
+  if (s.is_ok()) s = check_output_dtype(init, 0, "Y", DType::f32);  // the kernel writes floats
   if (!s.is_ok()) return s;
   auto k = std::make_unique<ResizeKernel>();
   s = k->init(init);

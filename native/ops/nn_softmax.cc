@@ -128,7 +128,12 @@ class SoftmaxKernel final : public OpKernel {
 Status create(const OpInit& init, bool log, std::unique_ptr<OpKernel>* out) {
   Status s = check_arity(init, 1, 1, 1);
   if (s.is_ok()) s = check_input_dtype(init, 0, "input", DType::f32);
+  if (s.is_ok()) s = check_output_dtype(init, 0, "output", DType::f32);
   if (!s.is_ok()) return s;
+  // The kernel writes one value per input value.
+  if (init.outputs[0].dims != init.inputs[0].dims)
+    return op_error(init, "output dims " + dims_str(init.outputs[0].dims) + " must equal the input's " +
+                              dims_str(init.inputs[0].dims));
   auto k = std::make_unique<SoftmaxKernel>();
   s = k->init(init, log);
   if (!s.is_ok()) return s;

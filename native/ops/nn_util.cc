@@ -34,6 +34,14 @@ Status check_input_dtype2(const OpInit& init, size_t i, const char* name, DType 
   return Status::ok();
 }
 
+Status check_output_dtype(const OpInit& init, size_t o, const char* name, DType t) {
+  if (o >= init.outputs.size()) return op_error(init, std::string("output ") + name + " is required");
+  if (init.outputs[o].dtype != t)
+    return op_error(init, std::string("output ") + name + " must be " + dtype_name(t) + ", got " +
+                              dtype_name(init.outputs[o].dtype));
+  return Status::ok();
+}
+
 Status make_spatial_geom(const OpInit& init, const std::vector<int64_t>& in_spatial,
                          const std::vector<int64_t>& kernel,
                          const std::vector<int64_t>& out_spatial, bool allow_ceil,

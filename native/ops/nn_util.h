@@ -27,6 +27,9 @@ Status check_arity(const OpInit& init, size_t min_in, size_t max_in, size_t min_
 Status check_input_dtype(const OpInit& init, size_t i, const char* name, DType t);
 // Input i is present and is one of the two dtypes.
 Status check_input_dtype2(const OpInit& init, size_t i, const char* name, DType a, DType b);
+// Output o exists and has dtype t (kernels write t-sized elements: another dtype of the same
+// count is a buffer of the wrong size).
+Status check_output_dtype(const OpInit& init, size_t o, const char* name, DType t);
 inline bool present(const OpInit& init, size_t i) {
   return i < init.inputs.size() && (i >= init.input_present.size() || init.input_present[i]);
 }

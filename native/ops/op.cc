@@ -1,5 +1,7 @@
 #include "ops/op.h"
 
+#include <cstdint>
+
 namespace nq::ops {
 
 size_t dtype_size(DType t) {
@@ -31,9 +33,44 @@ const char* dtype_name(DType t) {
 }
 
 size_t TensorDesc::count() const {
+  bool empty = false;
+  for (int64_t d : dims) {
+    if (d < 0) return SIZE_MAX;
+    empty = empty || d == 0;
+  }
+  if (empty) return 0;  // whatever the other dims multiply to
   size_t n = 1;
-  for (int64_t d : dims) n *= static_cast<size_t>(d);
+  for (int64_t d : dims) {
+    if (n > SIZE_MAX / static_cast<uint64_t>(d)) return SIZE_MAX;
+    n *= static_cast<size_t>(d);
+  }
   return n;
+}
+
+size_t TensorDesc::bytes() const {
+  const size_t n = count(), es = dtype_size(dtype);
+  if (es == 0 || n == SIZE_MAX || n > SIZE_MAX / es) return SIZE_MAX;
+  return n * es;
+}
+
+std::string TensorDesc::check() const {
+  if (dtype_size(dtype) == 0)
+    return "an ONNX data type code the runtime moves, got " + std::to_string(static_cast<int32_t>(dtype));
+  std::string shape = "[";
+  for (size_t i = 0; i < dims.size(); ++i) shape += (i ? "," : "") + std::to_string(dims[i]);
+  shape += "]";
+  for (int64_t d : dims)
+    if (d < 0) return "dims >= 0, got " + shape;
+  // The product of the non-zero dims must fit too: a kernel forms partial products (rows,
+  // inner runs) that a zero elsewhere in the shape does not shrink.
+  size_t n = 1;
+  for (int64_t d : dims) {
+    if (d == 0) continue;
+    if (n > kMaxTensorBytes / dtype_size(dtype) / static_cast<uint64_t>(d))
+      return "at most 2^48 bytes (counting only non-zero dims), got " + std::string(dtype_name(dtype)) + " " + shape;
+    n *= static_cast<size_t>(d);
+  }
+  return "";
 }
 
 int64_t Attributes::get_int(const std::string& name, int64_t fallback) const {

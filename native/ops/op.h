@@ -22,11 +22,21 @@ enum class DType : int32_t {
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);
 
+// No tensor can hold more bytes than a 48-bit virtual address space maps (x86-64 and AArch64
+// both): descs past it come only from hostile or broken models, and keeping every size below
+// it leaves room for the products and sums kernels form from two or three sizes.
+constexpr size_t kMaxTensorBytes = size_t{1} << 48;
+
 struct TensorDesc {
   DType dtype = DType::f32;
   std::vector<int64_t> dims;
-  size_t count() const;  // product of dims (1 for a scalar)
-  size_t bytes() const { return count() * dtype_size(dtype); }
+  // Product of dims (1 for a scalar). SIZE_MAX when a dim is negative or the product
+  // overflows, so a bad desc can only size a buffer too big to allocate, never a wrapped one.
+  size_t count() const;
+  size_t bytes() const;  // count() * dtype_size, SIZE_MAX on overflow or an unknown dtype
+  // Empty when the desc is usable (known dtype, dims >= 0, bytes <= kMaxTensorBytes); else
+  // what is wrong with it, for an error message.
+  std::string check() const;
 };
 
 // Attribute values as the runtime passes them (tensor attributes arrive as constant inputs).
@@ -98,5 +108,10 @@ const OpRegistration* find_op(const std::string& domain, const std::string& op_t
 
 // Errors from op creation name the node and op: "Conv node 'conv1': ...".
 Status op_error(const OpInit& init, const std::string& what);
+
+// The one way to create a kernel: finds the op, checks what every factory relies on (input
+// lists of one length, constants only for present inputs, every desc passing check()), then
+// calls the factory. Factories check what is specific to their op.
+Status create_op(const OpInit& init, std::unique_ptr<OpKernel>* out);
 
 }  // namespace nq::ops

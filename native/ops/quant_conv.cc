@@ -782,7 +782,8 @@ class QConvKernel final : public OpKernel {
           for (int64_t ky = 0; ky < G.k[1]; ++ky) {
             const int64_t iy = iy0 + ky * G.d[1];
             const bool row_ok = iz >= 0 && iz < G.in[0] && iy >= 0 && iy < G.in[1];
-            const uint8_t* src = xt + size_t((iz * G.in[1] + iy) * G.in[2]) * c_;
+            // Only formed for a row inside the image: a pointer before xt is undefined even unread.
+            const uint8_t* src = row_ok ? xt + size_t((iz * G.in[1] + iy) * G.in[2]) * c_ : zero_row;
             for (int64_t kx = 0; kx < G.k[2]; ++kx) {
               const int64_t ix = ix0 + kx * G.d[2];
               *pr++ = row_ok && ix >= 0 && ix < G.in[2] ? src + size_t(ix) * c_ : zero_row;

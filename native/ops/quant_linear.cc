@@ -157,6 +157,10 @@ Status create_quantize_linear(const OpInit& init, std::unique_ptr<OpKernel>* out
   if (!s.is_ok()) return s;
   if (init.attrs.get_int("block_size", 0) != 0)
     return op_error(init, "blocked quantization (block_size) is not supported");
+  // One output element per input element (the kernel writes x's count).
+  if (init.outputs[0].count() != init.inputs[0].count())
+    return op_error(init, "output y " + dims_str(init.outputs[0].dims) + " must hold x's " +
+                              std::to_string(init.inputs[0].count()) + " values");
   auto k = std::make_unique<QuantizeKernel>();
   s = k->init(init);
   if (!s.is_ok()) return s;
@@ -176,6 +180,9 @@ Status create_dequantize_linear(const OpInit& init, std::unique_ptr<OpKernel>* o
     return op_error(init, "output must be float32, got " + std::string(dtype_name(init.outputs[0].dtype)));
   if (init.attrs.get_int("block_size", 0) != 0)
     return op_error(init, "blocked quantization (block_size) is not supported");
+  if (init.outputs[0].count() != init.inputs[0].count())
+    return op_error(init, "output y " + dims_str(init.outputs[0].dims) + " must hold x's " +
+                              std::to_string(init.inputs[0].count()) + " values");
   auto k = std::make_unique<DequantizeKernel>();
   s = k->init(init);
   if (!s.is_ok()) return s;
@@ -187,6 +194,19 @@ Status create_dynamic_quantize_linear(const OpInit& init, std::unique_ptr<OpKern
   Status s = check_arity(init, 1, 1, 1);
   if (s.is_ok()) s = check_input_dtype(init, 0, "x", DType::f32);
   if (!s.is_ok()) return s;
+  // The kernel writes x's count of bytes to y and one value each to y_scale and y_zero_point.
+  const TensorDesc& y = init.outputs[0];
+  if (y.dtype != DType::u8 || y.count() != init.inputs[0].count())
+    return op_error(init, "output y must be uint8 with x's " + std::to_string(init.inputs[0].count()) +
+                              " values, got " + dtype_name(y.dtype) + " " + dims_str(y.dims));
+  const char* names[] = {"", "y_scale", "y_zero_point"};
+  const DType types[] = {DType::u8, DType::f32, DType::u8};
+  for (size_t o = 1; o < init.outputs.size() && o < 3; ++o) {
+    const TensorDesc& d = init.outputs[o];
+    if (d.dtype != types[o] || d.count() != 1)
+      return op_error(init, std::string("output ") + names[o] + " must be one " + dtype_name(types[o]) +
+                                ", got " + dtype_name(d.dtype) + " " + dims_str(d.dims));
+  }
   *out = std::make_unique<DynamicQuantizeKernel>(init.inputs[0].count());
   return Status::ok();
 }

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ops/op.h"
+
 namespace nq::ops {
 
 size_t dims_count(const Dims& dims) {
-  size_t n = 1;
-  for (int64_t d : dims) n *= static_cast<size_t>(d);
-  return n;
+  return TensorDesc{DType::u8, dims}.count();
 }
 
 Dims dense_strides(const Dims& dims) {

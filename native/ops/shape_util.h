@@ -13,7 +13,8 @@ namespace nq::ops {
 
 using Dims = std::vector<int64_t>;
 
-// Product of dims (1 for a scalar, 0 when any dim is 0).
+// Product of dims (1 for a scalar, 0 when any dim is 0); SIZE_MAX for a negative dim or on
+// overflow, like TensorDesc::count().
 size_t dims_count(const Dims& dims);
 
 // Row-major element strides of a dense tensor.

@@ -52,9 +52,7 @@ struct OpCase {
     return *this;
   }
   Status create() {
-    const ops::OpRegistration* r = ops::find_op(init.domain, init.op_type);
-    if (!r) return Status::invalid("no op " + init.domain + ":" + init.op_type);
-    Status s = r->factory(init, &kernel);
+    Status s = ops::create_op(init, &kernel);
     if (!s.is_ok()) return s;
     if (!scratch.reset(kernel->scratch_bytes() + 64)) return Status::oom("scratch");
     // Scratch arrives dirty in a real plan: nothing may rely on it being zeroed.

@@ -128,9 +128,9 @@ TEST_CASE("quant ref follows the ONNX division form exactly") {
       std::vector<uint8_t> y(x.size());
       ref().quantize_u8(x.data(), x.size(), scale, zp, y.data());
       for (size_t i = 0; i < x.size(); ++i) {
-        double q = std::nearbyint(x[i] / scale);  // x / scale in float, as ONNX
-        if (std::isnan(q)) q = 0;
-        const double want = std::min(255.0, std::max(0.0, q + zp));
+        const double q = std::nearbyint(x[i] / scale);  // x / scale in float, as ONNX
+        // NaN -> qmin, what onnxruntime writes (see quant_rules::quantize_one).
+        const double want = std::isnan(q) ? 0.0 : std::min(255.0, std::max(0.0, q + zp));
         CAPTURE(scale);
         CAPTURE(zp);
         CAPTURE(x[i]);
@@ -138,14 +138,14 @@ TEST_CASE("quant ref follows the ONNX division form exactly") {
       }
     }
   }
-  // Hand-checked points: ties go to even, saturation, NaN to the zero point.
+  // Hand-checked points: ties go to even, saturation, NaN to qmin (not the zero point).
   const float x[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 1e10f, -1e10f, INFINITY, -INFINITY, NAN};
   int8_t s[11];
   uint8_t u[11];
   ref().quantize_s8(x, 11, 1.f, 0, s);
   ref().quantize_u8(x, 11, 1.f, 10, u);
-  const int8_t want_s[] = {0, 2, 2, 0, -2, -2, 127, -128, 127, -128, 0};
-  const uint8_t want_u[] = {10, 12, 12, 10, 8, 8, 255, 0, 255, 0, 10};
+  const int8_t want_s[] = {0, 2, 2, 0, -2, -2, 127, -128, 127, -128, -128};
+  const uint8_t want_u[] = {10, 12, 12, 10, 8, 8, 255, 0, 255, 0, 0};
   for (int i = 0; i < 11; ++i) {
     CAPTURE(x[i]);
     CHECK(s[i] == want_s[i]);

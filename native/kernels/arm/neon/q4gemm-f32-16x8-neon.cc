@@ -210,7 +210,11 @@ void quantize_row(const float* x, size_t k, size_t block, size_t block_pad, int8
     const size_t len = std::min(block, k - b * block);
     float32x4_t vmax = vdupq_n_f32(0.f);
     size_t i = 0;
-    for (; i + 4 <= len; i += 4) vmax = vmaxq_f32(vmax, vabsq_f32(vld1q_f32(xb + i)));
+    // NaN lanes count as 0 (FMAX would propagate them; the ref's std::max skips NaN).
+    for (; i + 4 <= len; i += 4) {
+      const float32x4_t a = vabsq_f32(vld1q_f32(xb + i));
+      vmax = vmaxq_f32(vmax, vbslq_f32(vceqq_f32(a, a), a, vdupq_n_f32(0.f)));
+    }
     float amax = vmaxvq_f32(vmax);
     for (; i < len; ++i) amax = std::max(amax, std::fabs(xb[i]));
     const float inv = amax > 0.f ? 127.f / amax : 0.f;
@@ -219,8 +223,9 @@ void quantize_row(const float* x, size_t k, size_t block, size_t block_pad, int8
     const float32x4_t lo = vdupq_n_f32(-127.f), hi = vdupq_n_f32(127.f);
     int32x4_t vsum = vdupq_n_s32(0);
     for (i = 0; i + 8 <= len; i += 8) {
-      const float32x4_t q0 = vminq_f32(vmaxq_f32(vmulq_f32(vld1q_f32(xb + i), vinv), lo), hi);
-      const float32x4_t q1 = vminq_f32(vmaxq_f32(vmulq_f32(vld1q_f32(xb + i + 4), vinv), lo), hi);
+      // FMAXNM: a NaN product takes the bound (-127), as std::max(-127, NaN) and x86 max_ps do.
+      const float32x4_t q0 = vminq_f32(vmaxnmq_f32(vmulq_f32(vld1q_f32(xb + i), vinv), lo), hi);
+      const float32x4_t q1 = vminq_f32(vmaxnmq_f32(vmulq_f32(vld1q_f32(xb + i + 4), vinv), lo), hi);
       const int32x4_t i0 = vcvtnq_s32_f32(q0), i1 = vcvtnq_s32_f32(q1);  // half to even
       vsum = vaddq_s32(vsum, vaddq_s32(i0, i1));
       const int16x8_t w16 = vcombine_s16(vmovn_s32(i0), vmovn_s32(i1));

@@ -60,7 +60,8 @@ void qgemm_epilogue_neon(const QGemmEpilogueArgs& e, const int32_t* acc, size_t 
             q = vminq_s32(vmaxq_s32(q, lo), hi);
           } else {
             float32x4_t f = vmulq_f32(vcvtq_f32_s32(v), vld1q_f32(e.rq_scale + j));
-            f = vminq_f32(vmaxq_f32(f, flo), fhi);
+            // FMAXNM answers a (quiet) NaN with the bound, like x86 max_ps(f, lo): NaN -> qmin.
+            f = vminq_f32(vmaxnmq_f32(f, flo), fhi);
             q = vcvtnq_s32_f32(f);  // round half to even, like nearbyint's default mode
           }
           q = vaddq_s32(q, zc);

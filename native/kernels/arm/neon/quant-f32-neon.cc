@@ -1,6 +1,7 @@
 // AArch64 NEON quantize family. Same rules as quant_f32__ref, lane by lane. FCVTNS already
-// rounds half to even, turns NaN into 0 and saturates, so the zero point is added with a
-// saturating integer add: the same result as the ref's float add and clamp.
+// rounds half to even and saturates, so the zero point is added with a saturating integer add:
+// the same result as the ref's float add and clamp. FCVTNS turns NaN into 0, so NaN lanes are
+// put on qmin by a select afterwards.
 // Tails go through a zero-padded stack block so they run the very same vector code.
 #include <arm_neon.h>
 
@@ -21,8 +22,9 @@ inline T max_of(T a, T b) { return a < b ? b : a; }
 // 4 lanes of quantize_one as int32 in [qmin, qmax].
 inline int32x4_t quant4(float32x4_t x, float32x4_t scale, int32x4_t zp, int32x4_t qmin,
                         int32x4_t qmax) {
-  const int32x4_t q = vqaddq_s32(vcvtnq_s32_f32(vdivq_f32(x, scale)), zp);
-  return vminq_s32(vmaxq_s32(q, qmin), qmax);
+  const float32x4_t v = vdivq_f32(x, scale);
+  const int32x4_t q = vqaddq_s32(vcvtnq_s32_f32(v), zp);
+  return vbslq_s32(vceqq_f32(v, v), vminq_s32(vmaxq_s32(q, qmin), qmax), qmin);
 }
 
 template <bool kSigned, bool kVec>

@@ -202,7 +202,9 @@ void quantize_row(const float* x, size_t k, size_t block, size_t block_pad, int8
     __m256 vmax = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= len; i += 8)
-      vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(xb + i), abs_mask));
+      // |x| first: max_ps answers a NaN first operand with the second, so NaN never enters vmax
+      // (the ref's std::max(amax, |x|) skips NaN too).
+      vmax = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xb + i), abs_mask), vmax);
     alignas(32) float lanes[8];
     _mm256_store_ps(lanes, vmax);
     float amax = 0.f;

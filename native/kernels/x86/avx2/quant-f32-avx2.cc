@@ -1,5 +1,6 @@
 // AVX2 (+F16C) quantize family. Same rules as quant_f32__ref, lane by lane: true division by
-// the scale, explicit round-to-nearest-even, NaN zeroed before the zero point is added.
+// the scale, explicit round-to-nearest-even, NaN clamped to qmin (max_ps answers a NaN
+// operand with its second operand, the bound).
 // Tails go through a zero-padded stack block so they run the very same vector code.
 #include <immintrin.h>
 
@@ -23,9 +24,8 @@ inline T max_of(T a, T b) { return a < b ? b : a; }
 // 8 lanes of quantize_one as int32.
 inline __m256i quant8(__m256 x, __m256 scale, __m256 zp, __m256 qmin, __m256 qmax) {
   __m256 q = _mm256_round_ps(_mm256_div_ps(x, scale), kRound);
-  q = _mm256_and_ps(q, _mm256_cmp_ps(q, q, _CMP_ORD_Q));  // NaN -> +0
   q = _mm256_add_ps(q, zp);
-  q = _mm256_min_ps(_mm256_max_ps(q, qmin), qmax);
+  q = _mm256_min_ps(_mm256_max_ps(q, qmin), qmax);  // operand order: NaN -> qmin
   return _mm256_cvtps_epi32(q);
 }
 

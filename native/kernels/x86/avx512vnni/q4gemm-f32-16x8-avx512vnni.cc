@@ -202,7 +202,9 @@ void quantize_row(const float* x, size_t k, size_t block, size_t block_pad, int8
     __m512 vmax = _mm512_setzero_ps();
     for (size_t i = 0; i < len; i += 16) {
       const __mmask16 m = len - i >= 16 ? 0xFFFF : __mmask16((1u << (len - i)) - 1);
-      vmax = _mm512_max_ps(vmax, _mm512_and_ps(_mm512_maskz_loadu_ps(m, xb + i), abs_mask));
+      // |x| first: max_ps answers a NaN first operand with the second, so NaN never enters vmax
+      // (the ref's std::max(amax, |x|) skips NaN too).
+      vmax = _mm512_max_ps(_mm512_and_ps(_mm512_maskz_loadu_ps(m, xb + i), abs_mask), vmax);
     }
     const float amax = _mm512_reduce_max_ps(vmax);
     const float inv = amax > 0.f ? 127.f / amax : 0.f;

@@ -19,9 +19,8 @@ inline __mmask16 tail_mask(size_t r) { return static_cast<__mmask16>((1u << r) -
 // 16 lanes of quantize_one as bytes (values are clamped first, so truncation is exact).
 inline __m128i quant16(__m512 x, __m512 scale, __m512 zp, __m512 qmin, __m512 qmax) {
   __m512 q = _mm512_roundscale_ps(_mm512_div_ps(x, scale), kRound);
-  q = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(q, q, _CMP_ORD_Q), q);  // NaN -> +0
   q = _mm512_add_ps(q, zp);
-  q = _mm512_min_ps(_mm512_max_ps(q, qmin), qmax);
+  q = _mm512_min_ps(_mm512_max_ps(q, qmin), qmax);  // max_ps gives its 2nd operand: NaN -> qmin
   return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q));
 }
 

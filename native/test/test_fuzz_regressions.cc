@@ -1,0 +1,221 @@
+// Cases the libFuzzer targets (fuzz/native, scripts/fuzz-native.sh) found, one per bug, each
+// built through the registry as the fuzzer built it. Some bugs were undefined behaviour a plain
+// build does not show (pointer arithmetic outside a buffer, float->int casts of NaN): those
+// cases fail under the sanitizer build fuzz-native.sh runs (target fuzz_regression_tests) and
+// are noted so. The fuzz inputs themselves are kept in fuzz/native/regressions.
+#include <doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kernels/quantize.h"
+#include "op_case.h"
+#include "runtime/dispatch.h"
+#include "test_util.h"
+
+namespace {
+
+using nq::ops::DType;
+using nq::test::attr_float;
+using nq::test::attr_int;
+using nq::test::attr_ints;
+using nq::test::attr_string;
+using nq::test::OpCase;
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::vector<nq::Isa> every_isa() {
+  std::vector<nq::Isa> v = nq_test::simd_isas();
+  v.push_back(nq::Isa::scalar);
+  return v;
+}
+
+struct IsaScope {
+  nq::Isa saved = nq::active_isa();
+  explicit IsaScope(nq::Isa isa) { REQUIRE(nq::set_active_isa(isa)); }
+  ~IsaScope() { nq::set_active_isa(saved); }
+};
+
+}  // namespace
+
+// fuzz_op_registry-qlinearconv-depthwise-pad: a depthwise QLinearConv with pads 1 (a seed).
+// For a window over the top padding, tap_pointers formed xt + (negative row) * width before
+// testing the row, a pointer before the buffer: UBSan "addition of unsigned offset overflowed"
+// (sanitizer build only). Fixed by forming the row pointer only for rows inside the image.
+TEST_CASE("fuzz regression: depthwise QLinearConv over padding forms no pointer outside the input") {
+  const float xs = 0.1f, ws = 0.01f, ys = 0.2f;
+  const uint8_t xz = 128, yz = 120;
+  const int8_t wz = 0;
+  std::vector<int8_t> w(36);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = int8_t(int(i) - 18);
+  std::vector<uint8_t> x(64);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(i * 7);
+  std::vector<uint8_t> first;
+  for (nq::Isa isa : every_isa()) {
+    IsaScope scope(isa);
+    INFO("isa " << std::string(nq::isa_name(isa)));
+    OpCase op("QLinearConv");
+    op.in(DType::u8, {1, 4, 4, 4}).in(DType::f32, {}, &xs).in(DType::u8, {}, &xz).in(DType::s8, {4, 1, 3, 3}, w.data())
+        .in(DType::f32, {}, &ws).in(DType::s8, {}, &wz).in(DType::f32, {}, &ys).in(DType::u8, {}, &yz)
+        .out(DType::u8, {1, 4, 4, 4}).attr("group", attr_int(4)).attr("pads", attr_ints({1, 1, 1, 1}));
+    nq::Status st = op.create();
+    REQUIRE_MESSAGE(st.is_ok(), st.message);
+    std::vector<uint8_t> y(64);
+    st = op.run({x.data(), &xs, &xz, w.data(), &ws, &wz, &ys, &yz}, {y.data()});
+    REQUIRE_MESSAGE(st.is_ok(), st.message);
+    // Corner pixel (0,0) of channel 0 sees taps (1,1),(1,2),(2,1),(2,2) of the kernel only.
+    int32_t acc = 0;
+    for (int ky = 1; ky < 3; ++ky)
+      for (int kx = 1; kx < 3; ++kx) acc += (int32_t(x[size_t((ky - 1) * 4 + kx - 1)]) - xz) * w[size_t(ky * 3 + kx)];
+    const float f = std::nearbyint(float(acc) * (xs * ws / ys));
+    CHECK(int32_t(y[0]) == int32_t(std::min(255.f, std::max(0.f, f + yz))));
+    if (first.empty()) first = y;
+    CHECK(y == first);
+  }
+}
+
+// fuzz_op_registry-globalmaxpool-bool-output: GlobalMaxPool float32 [2,3] -> bool [2,3]. The
+// factory checked the output's count but not its dtype, so the kernel wrote 4-byte floats
+// into a 6-byte bool buffer (ASan heap-buffer-overflow). Fixed: Y must be float32.
+TEST_CASE("fuzz regression: GlobalMaxPool/GlobalAveragePool refuse an output that is not float32") {
+  for (const char* op_type : {"GlobalMaxPool", "GlobalAveragePool"}) {
+    for (DType t : {DType::boolean, DType::u8, DType::f16, DType::s64}) {
+      INFO(std::string(op_type) << " -> " << std::string(nq::ops::dtype_name(t)));
+      OpCase op(op_type);
+      op.in(DType::f32, {2, 3}).out(t, {2, 3});
+      const nq::Status st = op.create();
+      CHECK(!st.is_ok());
+      CHECK(contains(st.message, "output Y must be float32, got " + std::string(nq::ops::dtype_name(t))));
+    }
+  }
+}
+
+// fuzz_quant_kernels-dynamic-quantize-subnormal-range: DynamicQuantizeLinear of values whose
+// range is a tiny subnormal. (hi - lo) / 255 rounded to a scale of 0, the zero point became
+// 0 - lo / 0 = NaN and was cast to int (UBSan: "-nan is outside the range of representable
+// values"), and quantizing by the 0 scale then failed the run. Fixed: that range takes the
+// all-zeros scale 1/255 (zero point 0).
+TEST_CASE("fuzz regression: DynamicQuantizeLinear over a subnormal-only range, every ISA") {
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  const std::vector<float> x = {tiny, 0.f, 3 * tiny, -0.f};
+  for (nq::Isa isa : every_isa()) {
+    IsaScope scope(isa);
+    INFO("isa " << std::string(nq::isa_name(isa)));
+    OpCase op("DynamicQuantizeLinear");
+    op.in(DType::f32, {4}).out(DType::u8, {4}).out(DType::f32, {}).out(DType::u8, {});
+    nq::Status st = op.create();
+    REQUIRE_MESSAGE(st.is_ok(), st.message);
+    std::vector<uint8_t> y(4, 0x5A);
+    float scale = 0;
+    uint8_t zp = 0x5A;
+    st = op.run({x.data()}, {y.data(), &scale, &zp});
+    REQUIRE_MESSAGE(st.is_ok(), st.message);
+    CHECK(scale == 1.f / 255.f);
+    CHECK(zp == 0);
+    for (uint8_t v : y) CHECK(v == 0);
+  }
+}
+
+// fuzz_op_registry-logsoftmax-output-dims: LogSoftmax float32 [2,3] -> float32 [0,0,1,0,2].
+// The factory never looked at the output, so the kernel wrote 6 floats into an empty buffer
+// (ASan heap-buffer-overflow). Fixed: the output must be float32 with the input's dims.
+TEST_CASE("fuzz regression: Softmax/LogSoftmax refuse an output unlike the input") {
+  struct Bad { DType t; std::vector<int64_t> dims; const char* want; };
+  const Bad cases[] = {{DType::f32, {0, 0, 1, 0, 2}, "output dims [0, 0, 1, 0, 2] must equal the input's [2, 3]"},
+                       {DType::f32, {3, 2}, "output dims [3, 2] must equal the input's [2, 3]"},
+                       {DType::u8, {2, 3}, "output output must be float32, got uint8"}};
+  for (const char* op_type : {"Softmax", "LogSoftmax"}) {
+    for (const Bad& b : cases) {
+      INFO(std::string(op_type) << " " << std::string(b.want));
+      OpCase op(op_type);
+      op.in(DType::f32, {2, 3}).out(b.t, b.dims);
+      const nq::Status st = op.create();
+      CAPTURE(st.message);
+      CHECK(!st.is_ok());
+      CHECK(contains(st.message, b.want));
+    }
+  }
+}
+
+// fuzz_quant_kernels-int4-subnormal-block: INT4 block quantization of a block whose values lie
+// within a few 2^-149 of 0. (max - min) / 15 (asymmetric) or absmax / 7 (symmetric) rounded to
+// a scale of 0; the asymmetric zero point became 0 - min / 0 = NaN cast to an integer (UBSan)
+// and both stored scale 0. Fixed: such a block is zeros to float precision and takes scale 1,
+// as a block of zeros does.
+TEST_CASE("fuzz regression: INT4 blocks of subnormal width take scale 1, not 0 or a NaN zero point") {
+  const float t = std::numeric_limits<float>::denorm_min();
+  const std::vector<float> x = {t, 0.f, -t, 2 * t, 1.f, -2.f, 0.5f, 0.25f};  // block 0 tiny, block 1 normal
+  for (bool symmetric : {true, false}) {
+    INFO(std::string(symmetric ? "symmetric" : "asymmetric"));
+    std::vector<uint8_t> packed(4), zps(1, 0xEE);
+    std::vector<float> scales(2, -1.f);
+    const nq::Status st = nq::int4_quantize_blockwise(x.data(), 1, 8, 4, symmetric, packed.data(), scales.data(),
+                                                      symmetric ? nullptr : zps.data());
+    REQUIRE_MESSAGE(st.is_ok(), st.message);
+    CHECK(scales[0] == 1.f);
+    CHECK(scales[1] == (symmetric ? 2.f / 7.f : 3.f / 15.f));
+    std::vector<float> back(8);
+    REQUIRE(nq::int4_dequantize_blockwise(packed.data(), scales.data(), symmetric ? nullptr : zps.data(), 1, 8, 4,
+                                          back.data()).is_ok());
+    for (int i = 0; i < 4; ++i) CHECK(back[size_t(i)] == 0.f);
+  }
+}
+
+// fuzz_op_registry-dynamicquantizelinear-outputs: DynamicQuantizeLinear float32 [3,5] with
+// outputs float32 [], float32 [3,5], bool [0,0]. The factory checked only x, so the kernel
+// wrote 15 bytes into the 4-byte y and the zero point into an empty buffer (ASan
+// heap-buffer-overflow). Fixed: y must be uint8 with x's count, y_scale one float32 and
+// y_zero_point one uint8.
+TEST_CASE("fuzz regression: DynamicQuantizeLinear checks its outputs") {
+  struct Outs { DType y; std::vector<int64_t> yd; DType s; std::vector<int64_t> sd; DType z; std::vector<int64_t> zd; const char* want; };
+  const Outs cases[] = {
+      {DType::f32, {}, DType::f32, {3, 5}, DType::boolean, {0, 0}, "output y must be uint8 with x's 15 values, got float32 []"},
+      {DType::u8, {3, 4}, DType::f32, {}, DType::u8, {}, "output y must be uint8 with x's 15 values, got uint8 [3, 4]"},
+      {DType::u8, {3, 5}, DType::f32, {2}, DType::u8, {}, "output y_scale must be one float32, got float32 [2]"},
+      {DType::u8, {3, 5}, DType::f32, {}, DType::boolean, {0, 0}, "output y_zero_point must be one uint8, got bool [0, 0]"},
+  };
+  for (const Outs& c : cases) {
+    INFO(std::string(c.want));
+    OpCase op("DynamicQuantizeLinear");
+    op.in(DType::f32, {3, 5}).out(c.y, c.yd).out(c.s, c.sd).out(c.z, c.zd);
+    const nq::Status st = op.create();
+    CAPTURE(st.message);
+    CHECK(!st.is_ok());
+    CHECK(contains(st.message, c.want));
+  }
+}
+
+// fuzz_op_registry-resize-uint8-output: Resize float32 [1,1,2,2] (sizes-free, scales 4 values)
+// with a uint8 output. The factory checked X only, so the kernel wrote floats into a byte
+// buffer sized for bytes (ASan heap-buffer-overflow). Fixed: Y must be float32.
+TEST_CASE("fuzz regression: Resize refuses an output that is not float32") {
+  const float scales[4] = {1, 1, 2, 2};
+  OpCase op("Resize");
+  op.in(DType::f32, {1, 1, 2, 2}).absent().in(DType::f32, {4}, scales).out(DType::u8, {1, 1, 4, 4});
+  const nq::Status st = op.create();
+  CAPTURE(st.message);
+  CHECK(!st.is_ok());
+  CHECK(contains(st.message, "output Y must be float32, got uint8"));
+}
+
+// fuzz_op_registry-quantizelinear-short-output: QuantizeLinear float32 [200,8] -> uint8 [2,8].
+// The output's count was never compared with x's, so 1600 bytes went into a 16-byte buffer
+// (ASan heap-buffer-overflow). Fixed for QuantizeLinear and DequantizeLinear.
+TEST_CASE("fuzz regression: QuantizeLinear/DequantizeLinear refuse an output of another size") {
+  const float scale = 0.05f;
+  const uint8_t zp = 128;
+  OpCase q("QuantizeLinear");
+  q.in(DType::f32, {200, 8}).in(DType::f32, {}, &scale).in(DType::u8, {}, &zp).out(DType::u8, {2, 8});
+  nq::Status st = q.create();
+  CHECK(!st.is_ok());
+  CHECK(contains(st.message, "must hold x's 1600 values"));
+  OpCase d("DequantizeLinear");
+  d.in(DType::u8, {200, 8}).in(DType::f32, {}, &scale).in(DType::u8, {}, &zp).out(DType::f32, {2, 8});
+  st = d.create();
+  CHECK(!st.is_ok());
+  CHECK(contains(st.message, "must hold x's 1600 values"));
+}
