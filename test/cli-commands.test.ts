@@ -215,6 +215,8 @@ const ERROR_CASES: [string[], number, RegExp, boolean][] = [
   [['compare', DEEPA, 'missing.onnx'], 1, /models\[1\]: 'missing\.onnx' does not exist/, false],
   [['bench', DEEPA, '--threads', '0'], 2, /--threads <n>' argument '0' is invalid/, false],
   [['frobnicate', DEEPA], 2, /unknown command 'frobnicate'/, false],
+  [['serve', DEEPA, '--max-json-depth', '0'], 2, /--max-json-depth <n>' argument '0' is invalid. expected a nesting depth \(an integer >= 1\)/, false],
+  [['serve', DEEPA, '--workers', '-1'], 2, /--workers <n>' argument '-1' is invalid. expected a worker count \(an integer >= 0\)/, false],
 ];
 
 describe('in process', () => {
@@ -299,6 +301,23 @@ describeBin('the nquant binary', () => {
     }
     expect(existsSync(join(dir, 'o.onnx'))).toBe(false);
   });
+});
+
+test('nquant serve passes its limit flags to the server', async () => {
+  const { runServe } = await import('../lib/cli/serve');
+  const s = await runServe(DEEPA, { port: 0, workers: 0, maxJsonDepth: 4, maxBodyBytes: 20_000, threads: 1 }, false);
+  try {
+    const url = `${s.url}/v2/models/${s.modelName}/infer`;
+    const deep = await fetch(url, { method: 'POST', body: '{"inputs":[{"data":[[[1]]]}]}' });
+    expect(deep.status).toBe(400);
+    expect(await deep.text()).toMatch(/nest/i);
+    const big = await fetch(url, { method: 'POST', body: 'x'.repeat(20_001) });
+    expect(big.status).toBe(413);
+    const ok = { inputs: [{ name: 'onnx::Flatten_0', shape: [1, 25, 96], datatype: 'FP32', data: Array.from({ length: 2400 }, (_, i) => i % 7) }] };
+    expect((await fetch(url, { method: 'POST', body: JSON.stringify(ok) })).status).toBe(200);
+  } finally {
+    await s.close();
+  }
 });
 
 test('nquant serve answers KServe v2 requests and exits cleanly on SIGTERM', async () => {

@@ -12,19 +12,22 @@ import { runInspect, formatInspect } from './inspect';
 import { createProgress } from './progress';
 import { FORMATS, METHODS, QUANTIZE_MODES, runQuantize, formatQuantize } from './quantize';
 import { runServe } from './serve';
+import type { ServeCliOptions } from './serve';
 
 export interface CliStreams {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WriteStream | (NodeJS.WritableStream & { isTTY?: boolean });
 }
 
-function positiveInt(what: string): (value: string) => number {
+function integerAtLeast(min: number, what: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected ${what} (an integer >= 1).`);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected ${what} (an integer >= ${min}).`);
     return n;
   };
 }
+const positiveInt = (what: string) => integerAtLeast(1, what);
+const nonNegativeInt = (what: string) => integerAtLeast(0, what);
 
 const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
@@ -114,15 +117,24 @@ export async function main(argv: string[], streams: CliStreams = { stdout: proce
   program.command('serve')
     .description('serve a model over HTTP (KServe v2 / Triton protocol) until SIGINT or SIGTERM')
     .argument('<model>', 'the .onnx file')
-    .option('--port <n>', 'TCP port (default 8080; 0 picks a free one)', (v: string) => (v === '0' ? 0 : positiveInt('a port')(v)))
+    .option('--port <n>', 'TCP port (default 8080; 0 picks a free one)', nonNegativeInt('a port'))
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--name <name>', "the model's name in URLs (default: the file's base name)")
-    .option('--workers <n>', 'worker threads, each with its own copy of the model (default: cores, at most 4)', positiveInt('a worker count'))
+    .option('--workers <n>', 'worker threads, each with its own copy of the model; 0 runs it on the main thread (default: cores, at most 4)', nonNegativeInt('a worker count'))
     .option('--max-batch-size <n>', 'dynamic batching: rows per run at most (default 8)', positiveInt('a batch size'))
     .option('--max-queue-delay-ms <n>', 'how long a request may wait for a fuller batch (default 0)', Number)
     .option('--max-queue <n>', 'requests allowed to wait before 429 (default 128)', positiveInt('a queue length'))
+    .option('--max-body-bytes <n>', 'largest request body; larger gets 413 (default 64 MiB)', positiveInt('a byte count'))
+    .option('--max-header-bytes <n>', 'largest request line plus headers; larger gets 431 (default 16384)', positiveInt('a byte count'))
+    .option('--max-json-depth <n>', 'deepest JSON nesting accepted; deeper gets 400 (default 64)', positiveInt('a nesting depth'))
+    .option('--max-connections <n>', 'open connections at once; more are closed on arrival (default 1024)', positiveInt('a connection count'))
+    .option('--headers-timeout-ms <n>', 'time to receive the headers (default 10000)', positiveInt('a time in ms'))
+    .option('--request-timeout-ms <n>', 'time to receive a whole request (default 30000)', positiveInt('a time in ms'))
+    .option('--keep-alive-timeout-ms <n>', 'idle time before a keep-alive connection closes (default 5000)', positiveInt('a time in ms'))
+    .option('--threads <n>', 'native threads per kernel call (default 1 when runs go in parallel)', positiveInt('a thread count'))
+    .option('--concurrency <n>', 'with --workers 0: runs in flight at once on the one model', positiveInt('a run count'))
     .option('--json', 'print the address as JSON')
-    .action(async (model: string, o: { port?: number; host?: string; name?: string; workers?: number; maxBatchSize?: number; maxQueueDelayMs?: number; maxQueue?: number; json?: boolean }) => {
+    .action(async (model: string, o: ServeCliOptions & { port?: number; host?: string; json?: boolean }) => {
       const s = await runServe(model, o);
       // One line, so a supervisor can read the address as soon as it appears.
       out(o.json ? JSON.stringify({ url: s.url, model: s.modelName }) : `serving ${s.modelName} at ${s.url} (POST ${s.url}/v2/models/${s.modelName}/infer); Ctrl-C stops`);

@@ -13,7 +13,22 @@ export interface ServeCliOptions {
   maxBatchSize?: number;
   maxQueueDelayMs?: number;
   maxQueue?: number;
+  maxBodyBytes?: number;
+  maxHeaderBytes?: number;
+  maxJsonDepth?: number;
+  maxConnections?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  threads?: number;
+  concurrency?: number;
 }
+
+// The CLI's server flags map one to one onto createServer's options, which validate them.
+const PASSED_THROUGH = [
+  'name', 'workers', 'maxBatchSize', 'maxQueueDelayMs', 'maxQueue', 'maxBodyBytes', 'maxHeaderBytes', 'maxJsonDepth',
+  'maxConnections', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'threads', 'concurrency',
+] as const satisfies readonly (keyof ServeCliOptions & keyof ServeOptions)[];
 
 export interface Serving {
   url: string;
@@ -26,11 +41,7 @@ export interface Serving {
 export async function runServe(model: string, o: ServeCliOptions, onSignal = true): Promise<Serving> {
   if (!existsSync(model)) throw new CliError(`model: '${model}' does not exist`);
   const opts: ServeOptions = {};
-  if (o.name !== undefined) opts.name = o.name;
-  if (o.workers !== undefined) opts.workers = o.workers;
-  if (o.maxBatchSize !== undefined) opts.maxBatchSize = o.maxBatchSize;
-  if (o.maxQueueDelayMs !== undefined) opts.maxQueueDelayMs = o.maxQueueDelayMs;
-  if (o.maxQueue !== undefined) opts.maxQueue = o.maxQueue;
+  for (const key of PASSED_THROUGH) if (o[key] !== undefined) Object.assign(opts, { [key]: o[key] });
   const server = await createServer(model, opts);
   const { url } = await server.listen(o.port ?? 8080, o.host ?? '127.0.0.1');
   let resolveClosed: () => void = () => undefined;
