@@ -4,6 +4,8 @@
 # 30). Any crash, sanitizer report, timeout or out-of-memory fails the script; the input that
 # caused it is left in $FUZZ_OUT/crashes (default build-fuzz/crashes) for a regression test.
 #   FUZZ_SECONDS=30 bash scripts/fuzz-native.sh            # every target
+#   FUZZ_RUNS=100000 FUZZ_SEED=1 bash scripts/fuzz-native.sh  # a fixed number of inputs from a fixed
+#                                                             # seed: the same inputs every time (CI)
 #   bash scripts/fuzz-native.sh fuzz_op_registry           # one target
 #   bash scripts/fuzz-native.sh --replay FILE...           # rerun saved inputs (no fuzzing)
 # Needs clang and libclang-rt (apt-get install clang libclang-rt-14-dev on Debian 12).
@@ -60,8 +62,17 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$seeds"
   "$build/fuzz_make_seeds" "$t" "$seeds" >/dev/null
   log="$build/$t.log"
-  echo "== $t: ${seconds}s"
-  if "$build/$t" "$corpus" "$seeds" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    # A fresh corpus too: what earlier runs kept would change the inputs tried.
+    corpus="$build/corpus-fixed/$t"
+    rm -rf "$corpus" && mkdir -p "$corpus"
+    budget=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+    echo "== $t: $FUZZ_RUNS inputs, seed ${FUZZ_SEED:-1}"
+  else
+    budget=(-max_total_time="$seconds")
+    echo "== $t: ${seconds}s"
+  fi
+  if "$build/$t" "$corpus" "$seeds" "${budget[@]}" -rss_limit_mb=2048 -timeout=10 \
       -max_len=4096 -print_final_stats=1 -artifact_prefix="$out/$t-" >"$log" 2>&1; then
     grep -E '^#[0-9]+.*DONE' "$log" | tail -1 || true
     grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$log" || true

@@ -49,6 +49,16 @@ void same_on_every_isa(Fn&& fn, const char* what) {
     nq::Status s;
     const std::vector<uint8_t> got = fn(&s);
     require(s.code == ref_status.code, what);
+    if (ref_status.is_ok() && got != ref && std::getenv("FUZZ_DESCRIBE")) {
+      // The first differing 32-bit word, as float and hex, for turning a finding into a test.
+      size_t at = 0;
+      while (at < got.size() && at < ref.size() && got[at] == ref[at]) ++at;
+      at &= ~size_t{3};
+      float g = 0, f = 0;
+      if (at + 4 <= got.size()) std::memcpy(&g, &got[at], 4);
+      if (at + 4 <= ref.size()) std::memcpy(&f, &ref[at], 4);
+      std::fprintf(stderr, "%s: word %zu: %s gives %g, scalar gives %g\n", what, at / 4, nq::isa_name(isa), g, f);
+    }
     if (ref_status.is_ok()) require(got == ref, what);
   }
 }
@@ -158,6 +168,14 @@ void int4(nq::fuzz::Reader& r) {
   const size_t m = r.u8() % 4;
   const std::vector<float> x = floats(r, m * cols);
   const bool int8_act = r.u8() & 1;
+  if (std::getenv("FUZZ_DESCRIBE")) {
+    std::fprintf(stderr, "int4: rows %zu cols %zu block %zu symmetric %d m %zu int8_act %d\n  w:", rows, cols, block,
+                 int(symmetric), m, int(int8_act));
+    for (float v : w) std::fprintf(stderr, " %g", v);
+    std::fprintf(stderr, "\n  x:");
+    for (float v : x) std::fprintf(stderr, " %g", v);
+    std::fprintf(stderr, "\n");
+  }
   same_on_every_isa([&](nq::Status* s) {
     nq::Int4PackedW pw;
     *s = nq::int4_pack(*nq::active_kernels().int4, packed.data(), scales.data(), symmetric ? nullptr : zps.data(),

@@ -231,8 +231,11 @@ inline void decode_case(Reader& r, size_t num_ops, Case* c) {
   const size_t n_out = r.u8() % 5;
   for (size_t o = 0; o < n_out; ++o) {
     const uint8_t mode = r.u8();
+    init.output_present.push_back(true);
     if (mode % 3 == 2) {
+      // The desc of an omitted output, or (bit 6) a present float32 scalar that looks the same.
       init.outputs.push_back(ops::TensorDesc{});
+      init.output_present.back() = (mode & 0x40) != 0;
     } else if (mode % 3 == 1 && n_in > 0) {
       ops::TensorDesc d = init.inputs[r.u8() % n_in];
       if (mode & 0x80) d.dtype = read_dtype(r, r.u8());

@@ -463,8 +463,10 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
         init.constant_inputs.push_back(v.kind == ValueKind::constant ? plan->constants[v.index] : nullptr);
       }
     }
-    for (int64_t id : step.outputs)
+    for (int64_t id : step.outputs) {
       init.outputs.push_back(id < 0 ? ops::TensorDesc{} : plan->values[size_t(id)].desc);
+      init.output_present.push_back(id >= 0);
+    }
     Napi::Value av = so.Get("attributes");
     if (av.IsObject()) {
       Napi::Object attrs = av.As<Napi::Object>();

@@ -319,6 +319,8 @@ Status create_conv(const OpInit& init, std::unique_ptr<OpKernel>* out) {
     s = check_input_dtype(init, i, i == 0 ? "X" : i == 1 ? "W" : "B", DType::f32);
     if (!s.is_ok()) return s;
   }
+  s = check_output_dtype(init, 0, "Y", DType::f32);
+  if (!s.is_ok()) return s;
   ConvActivation act;
   s = read_conv_activation(init, &act);
   if (!s.is_ok()) return s;

@@ -165,6 +165,8 @@ Status create_gemm(const OpInit& init, std::unique_ptr<OpKernel>* out) {
     s = check_input_dtype(init, i, names[i], DType::f32);
     if (!s.is_ok()) return s;
   }
+  s = check_output_dtype(init, 0, "Y", DType::f32);  // the kernel writes floats
+  if (!s.is_ok()) return s;
   ConvActivation act;
   s = read_conv_activation(init, &act);
   if (!s.is_ok()) return s;
@@ -180,6 +182,7 @@ Status create_matmul(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   if (!s.is_ok()) return s;
   s = check_input_dtype(init, 0, "A", DType::f32);
   if (s.is_ok()) s = check_input_dtype(init, 1, "B", DType::f32);
+  if (s.is_ok()) s = check_output_dtype(init, 0, "Y", DType::f32);
   if (!s.is_ok()) return s;
   auto k = std::make_unique<MatMulKernel>();
   s = k->init(init);

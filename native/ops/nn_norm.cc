@@ -36,6 +36,11 @@ class BatchNormKernel final : public OpKernel {
     c_ = size_t(xd[1]);
     inner_ = init.inputs[0].count() / std::max<size_t>(1, n_ * c_);
     eps_ = init.attrs.get_float("epsilon", 1e-5);
+    Status s = check_output(init, 0, "Y", DType::f32, xd);
+    // Running statistics: written only in training mode, one value per channel.
+    for (size_t o = 1; o < 3 && s.is_ok(); ++o)
+      s = check_output(init, o, o == 1 ? "running_mean" : "running_var", DType::f32, {xd[1]}, false);
+    if (!s.is_ok()) return s;
     const char* names[] = {"X", "scale", "B", "input_mean", "input_var"};
     for (size_t i = 1; i < 5; ++i)
       if (init.inputs[i].count() != c_)
@@ -132,7 +137,7 @@ class InstanceNormKernel final : public OpKernel {
     if (init.inputs[1].count() != c_ || init.inputs[2].count() != c_)
       return op_error(init, "scale and B must have C=" + std::to_string(c_) + " values, got " +
                                 dims_str(init.inputs[1].dims) + " and " + dims_str(init.inputs[2].dims));
-    return Status::ok();
+    return check_output(init, 0, "Y", DType::f32, xd);
   }
 
   Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
@@ -188,7 +193,13 @@ class LayerNormKernel final : public OpKernel {
       }
     }
     inner_dims_ = inner_dims;
-    return Status::ok();
+    Status s = check_output(init, 0, "Y", DType::f32, xd);
+    // Mean and InvStdDev keep X's leading dims and reduce the normalised ones to 1.
+    Dims stat_dims(xd.begin(), xd.begin() + axis);
+    stat_dims.resize(xd.size(), 1);
+    for (size_t o = 1; o < 3 && s.is_ok(); ++o)
+      s = check_output(init, o, o == 1 ? "Mean" : "InvStdDev", DType::f32, stat_dims, false);
+    return s;
   }
 
   Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
@@ -251,9 +262,10 @@ Status make(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   return Status::ok();
 }
 
-Status check_f32_inputs(const OpInit& init, const std::vector<const char*>& names) {
+// names: the inputs in order; those after `required` may be omitted.
+Status check_f32_inputs(const OpInit& init, const std::vector<const char*>& names, size_t required) {
   for (size_t i = 0; i < init.inputs.size() && i < names.size(); ++i) {
-    if (!present(init, i)) continue;
+    if (i >= required && !present(init, i)) continue;
     Status s = check_input_dtype(init, i, names[i], DType::f32);
     if (!s.is_ok()) return s;
   }
@@ -264,21 +276,21 @@ Status check_f32_inputs(const OpInit& init, const std::vector<const char*>& name
 
 Status create_batch_norm(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   Status s = check_arity(init, 5, 5, 1);
-  if (s.is_ok()) s = check_f32_inputs(init, {"X", "scale", "B", "input_mean", "input_var"});
+  if (s.is_ok()) s = check_f32_inputs(init, {"X", "scale", "B", "input_mean", "input_var"}, 5);
   if (!s.is_ok()) return s;
   return make<BatchNormKernel>(init, out);
 }
 
 Status create_instance_norm(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   Status s = check_arity(init, 3, 3, 1);
-  if (s.is_ok()) s = check_f32_inputs(init, {"input", "scale", "B"});
+  if (s.is_ok()) s = check_f32_inputs(init, {"input", "scale", "B"}, 3);
   if (!s.is_ok()) return s;
   return make<InstanceNormKernel>(init, out);
 }
 
 Status create_layer_norm(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   Status s = check_arity(init, 2, 3, 1);
-  if (s.is_ok()) s = check_f32_inputs(init, {"X", "Scale", "B"});
+  if (s.is_ok()) s = check_f32_inputs(init, {"X", "Scale", "B"}, 2);
   if (!s.is_ok()) return s;
   for (size_t i = 1; i < init.outputs.size(); ++i)
     if (init.outputs[i].dtype != DType::f32)

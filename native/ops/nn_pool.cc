@@ -51,6 +51,9 @@ class PoolKernel final : public OpKernel {
                                 " must have the same rank >= 3");
     if (yd[0] != xd[0] || yd[1] != xd[1])
       return op_error(init, "Y " + dims_str(yd) + " must keep X's N and C " + dims_str(xd));
+    if (init.outputs[0].dtype != dtype_)
+      return op_error(init, std::string("output Y must be ") + dtype_name(dtype_) + " like X, got " +
+                                dtype_name(init.outputs[0].dtype));
     const auto ks = init.attrs.get_ints("kernel_shape");
     std::vector<int64_t> in_sp(xd.begin() + 2, xd.end()), out_sp(yd.begin() + 2, yd.end());
     if (ks.size() != in_sp.size())
@@ -64,11 +67,10 @@ class PoolKernel final : public OpKernel {
     planes_ = size_t(xd[0] * xd[1]);
     count_include_pad_ = init.attrs.get_int("count_include_pad", 0) != 0;
     storage_order_ = init.attrs.get_int("storage_order", 0);
-    want_indices_ = kind == Kind::max && init.outputs.size() > 1 && !init.outputs[1].dims.empty();
-    if (want_indices_ && init.outputs[1].dtype != DType::s64)
-      return op_error(init, "Indices must be int64, got " +
-                                std::string(dtype_name(init.outputs[1].dtype)));
-    return Status::ok();
+    want_indices_ = kind == Kind::max && output_is_present(init, 1);
+    if (kind == Kind::average && init.outputs.size() > 1)
+      return op_error(init, "has one output, got " + std::to_string(init.outputs.size()));
+    return want_indices_ ? check_output(init, 1, "Indices", DType::s64, yd) : Status::ok();
   }
 
   Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {

@@ -35,6 +35,10 @@ class ResizeKernel final : public OpKernel {
     const bool roi_dyn = roi_i != SIZE_MAX && present(init, roi_i) && !constant(init, roi_i) &&
                          init.attrs.get_string("coordinate_transformation_mode", "") == "tf_crop_and_resize";
     count_ = init.inputs[0].count();
+    y_count_ = init.outputs[0].count();
+    if (count_ == 0 && y_count_ != 0)
+      return op_error(init, "X " + dims_str(init.inputs[0].dims) + " is empty; it cannot be resized to Y " +
+                                dims_str(init.outputs[0].dims));
     extrapolation_ = float(init.attrs.get_float("extrapolation_value", 0.0));
     // Ping-pong buffers: bounded by the largest intermediate of any pass order prefix.
     const auto& xd = init.inputs[0].dims;
@@ -138,6 +142,21 @@ class ResizeKernel final : public OpKernel {
         } else {
           return op_error(init, "roi must be float32 or float64");
         }
+      }
+    }
+    // Constant sizes fix Y's dims: a Y of other dims would be written past its end.
+    const size_t sizes_i = opset >= 11 ? 3 : SIZE_MAX;
+    if (!have_scales && !(sizes_i != SIZE_MAX && present(init, sizes_i)))
+      return op_error(init, "needs scales or sizes to define Y, got neither");
+    if (sizes_i != SIZE_MAX && present(init, sizes_i) && !have_scales) {
+      const TensorDesc& sd = init.inputs[sizes_i];
+      if (sd.dtype != DType::s64 || sd.count() != axes.size())
+        return op_error(init, "sizes must be int64 with " + std::to_string(axes.size()) + " values, got " +
+                                  dtype_name(sd.dtype) + " " + dims_str(sd.dims));
+      if (const auto* sizes = static_cast<const int64_t*>(constant(init, sizes_i))) {
+        std::vector<int64_t> want = xd;
+        for (size_t i = 0; i < axes.size(); ++i) want[size_t(axes[i])] = sizes[i];
+        if (want != yd) return op_error(init, "Y " + dims_str(yd) + " must have the dims sizes gives, " + dims_str(want));
       }
     }
     if (check_only) return Status::ok();
@@ -245,6 +264,7 @@ class ResizeKernel final : public OpKernel {
   Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
+    if (y_count_ == 0) return Status::ok();
     std::vector<AxisPass> local;
     const std::vector<AxisPass>& passes_ = init_ ? local : this->passes_;
     if (init_) {
@@ -310,7 +330,7 @@ class ResizeKernel final : public OpKernel {
   std::vector<AxisPass> passes_;
   std::unique_ptr<OpInit> init_;  // set when scales/roi arrive at run time
   size_t scales_i_ = SIZE_MAX, roi_i_ = SIZE_MAX;
-  size_t buf_floats_ = 0, count_ = 0;
+  size_t buf_floats_ = 0, count_ = 0, y_count_ = 0;
   float extrapolation_ = 0.f;
   float* scratch_ = nullptr;
 };

@@ -42,6 +42,18 @@ Status check_output_dtype(const OpInit& init, size_t o, const char* name, DType 
   return Status::ok();
 }
 
+Status check_output(const OpInit& init, size_t o, const char* name, DType t,
+                    const std::vector<int64_t>& dims, bool required) {
+  if (!output_is_present(init, o)) {
+    if (!required) return Status::ok();
+    return op_error(init, std::string("output ") + name + " is required");
+  }
+  const TensorDesc& d = init.outputs[o];
+  if (d.dtype == t && d.dims == dims) return Status::ok();
+  return op_error(init, std::string("output ") + name + " must be " + dtype_name(t) + " " + dims_str(dims) +
+                            ", got " + dtype_name(d.dtype) + " " + dims_str(d.dims));
+}
+
 Status make_spatial_geom(const OpInit& init, const std::vector<int64_t>& in_spatial,
                          const std::vector<int64_t>& kernel,
                          const std::vector<int64_t>& out_spatial, bool allow_ceil,

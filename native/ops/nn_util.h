@@ -30,6 +30,10 @@ Status check_input_dtype2(const OpInit& init, size_t i, const char* name, DType 
 // Output o exists and has dtype t (kernels write t-sized elements: another dtype of the same
 // count is a buffer of the wrong size).
 Status check_output_dtype(const OpInit& init, size_t o, const char* name, DType t);
+// Output o has dtype t and exactly `dims` (an output a kernel writes must be the size it
+// writes). An omitted output passes unless required; so does one past the end of the list.
+Status check_output(const OpInit& init, size_t o, const char* name, DType t,
+                    const std::vector<int64_t>& dims, bool required = true);
 inline bool present(const OpInit& init, size_t i) {
   return i < init.inputs.size() && (i >= init.input_present.size() || init.input_present[i]);
 }

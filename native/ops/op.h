@@ -76,8 +76,15 @@ struct OpInit {
   std::vector<bool> input_present;
   std::vector<const void*> constant_inputs;
   std::vector<TensorDesc> outputs;
+  // output_present[o] false: output o is omitted in the node (an empty name before a used
+  // output); it has a default desc and run() gets nullptr for it. Empty: every output present.
+  std::vector<bool> output_present;
   Attributes attrs;
 };
+
+inline bool output_is_present(const OpInit& init, size_t o) {
+  return o < init.outputs.size() && (init.output_present.empty() || init.output_present[o]);
+}
 
 class OpKernel {
  public:

@@ -25,6 +25,22 @@ const OpRegistration* find_op(const std::string& domain, const std::string& op_t
   return nullptr;
 }
 
+namespace {
+
+// Outputs a node may leave out (an empty name in ONNX): the optional ones of the ONNX ops we
+// run, and any of the training family's, whose kernels all take nullptr for an output. Every
+// other kernel writes each of its outputs, so an omitted one must not reach it.
+bool may_omit_output(const OpInit& init, size_t o) {
+  if (init.domain == "com.nquant.train") return true;
+  if (!init.domain.empty()) return false;
+  const std::string& op = init.op_type;
+  if (op == "BatchNormalization" || op == "LayerNormalization") return o >= 1;  // statistics
+  if (op == "Dropout" || op == "MaxPool") return o == 1;  // mask, indices
+  return false;
+}
+
+}  // namespace
+
 Status create_op(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   out->reset();
   const OpRegistration* r = find_op(init.domain, init.op_type);
@@ -42,7 +58,17 @@ Status create_op(const OpInit& init, std::unique_ptr<OpKernel>* out) {
     const std::string bad = init.inputs[i].check();
     if (!bad.empty()) return op_error(init, "input " + std::to_string(i) + " must have " + bad);
   }
+  if (!init.output_present.empty() && init.output_present.size() != init.outputs.size())
+    return op_error(init, "outputs and output_present must have one length, got " + std::to_string(init.outputs.size()) +
+                              " and " + std::to_string(init.output_present.size()));
   for (size_t o = 0; o < init.outputs.size(); ++o) {
+    if (!output_is_present(init, o)) {
+      if (!init.outputs[o].dims.empty() || init.outputs[o].dtype != DType::f32)
+        return op_error(init, "output " + std::to_string(o) + " is absent but has a desc");
+      if (!may_omit_output(init, o))
+        return op_error(init, "output " + std::to_string(o) + " is required, got an omitted output");
+      continue;
+    }
     const std::string bad = init.outputs[o].check();
     if (!bad.empty()) return op_error(init, "output " + std::to_string(o) + " must have " + bad);
   }

@@ -267,6 +267,8 @@ Status make_range(const OpInit& init, std::unique_ptr<OpKernel>* out) {
     const double s = read_scalar_as_double(t, c0), l = read_scalar_as_double(t, c1),
                  d = read_scalar_as_double(t, c2);
     const double n = d == 0 ? 0 : std::max(0.0, std::ceil((l - s) / d));
+    if (!(n < 9.0e15))  // NaN or past what a size_t holds exactly; no output is that large
+      return op_error(init, "start/limit/delta give no finite element count");
     if (static_cast<size_t>(n) != y.count())
       return op_error(init, "start/limit/delta give " + std::to_string(static_cast<size_t>(n)) +
                                 " elements, the output holds " + std::to_string(y.count()));

@@ -4,9 +4,7 @@
 // Conventions every op of the family follows:
 //  - All tensors are float32 unless an op says otherwise.
 //  - Optional outputs: an omitted output reaches run() as nullptr (or not at all when it is
-//    trailing), so kernels fetch outputs with output_at(). At creation an omitted output in
-//    the middle of the list has an empty TensorDesc, which looks like a float32 scalar, so
-//    shape checks accept that shape for any optional output (check_output).
+//    trailing), so kernels fetch outputs with output_at(); check_output skips it.
 //  - Run-time errors (a label out of range, a missing required buffer) name the node like
 //    op_error does at creation.
 #pragma once
@@ -43,10 +41,6 @@ inline Status run_error(const std::string& label, const std::string& what) {
 // Input i is present, has dtype t and exactly `dims`.
 Status check_input(const OpInit& init, size_t i, const char* name, DType t,
                    const std::vector<int64_t>& dims);
-// Output i, if declared, has dtype t and `dims`; the empty descriptor of an omitted output is
-// accepted too (run() then gets nullptr for it). required: the output must be declared.
-Status check_output(const OpInit& init, size_t i, const char* name, DType t,
-                    const std::vector<int64_t>& dims, bool required);
 
 // Spatial geometry of the conv/pool gradient ops: 1 or 2 spatial dims (1-D is H = 1, so the
 // geometry lives in g->*[1] (H) and g->*[2] (W); index 0 is always 1). Reads strides,

@@ -15,21 +15,6 @@ Status check_input(const OpInit& init, size_t i, const char* name, DType t,
   return Status::ok();
 }
 
-Status check_output(const OpInit& init, size_t i, const char* name, DType t,
-                    const std::vector<int64_t>& dims, bool required) {
-  if (i >= init.outputs.size()) {
-    if (!required) return Status::ok();
-    return op_error(init, std::string("output ") + name + " is required");
-  }
-  const TensorDesc& o = init.outputs[i];
-  if (o.dtype == t && o.dims == dims) return Status::ok();
-  // The descriptor of an omitted optional output: nothing to check.
-  if (!required && o.dims.empty() && o.dtype == DType::f32) return Status::ok();
-  return op_error(init, std::string("output ") + name + " must be " + dtype_name(t) + " " +
-                            dims_str(dims) + ", got " + dtype_name(o.dtype) + " " +
-                            dims_str(o.dims));
-}
-
 Status grad_geom(const OpInit& init, const std::vector<int64_t>& in_sp,
                  const std::vector<int64_t>& kernel, const std::vector<int64_t>& out_sp,
                  bool allow_ceil, SpatialGeom* g) {

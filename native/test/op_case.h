@@ -40,11 +40,13 @@ struct OpCase {
   OpCase& absent_in() { return absent(); }
   OpCase& out(ops::DType t, std::vector<int64_t> dims) {
     init.outputs.push_back(ops::TensorDesc{t, std::move(dims)});
+    init.output_present.push_back(true);
     return *this;
   }
-  // An omitted output in the middle of the list: the runtime describes it with an empty desc.
+  // An omitted output in the middle of the list, as the runtime describes it.
   OpCase& absent_out() {
     init.outputs.push_back(ops::TensorDesc{});
+    init.output_present.push_back(false);
     return *this;
   }
   OpCase& attr(const std::string& name, ops::Attribute a) {

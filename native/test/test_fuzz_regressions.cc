@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/int4.h"
 #include "kernels/quantize.h"
 #include "op_case.h"
 #include "runtime/dispatch.h"
@@ -218,4 +219,142 @@ TEST_CASE("fuzz regression: QuantizeLinear/DequantizeLinear refuse an output of 
   st = d.create();
   CHECK(!st.is_ok());
   CHECK(contains(st.message, "must hold x's 1600 values"));
+}
+
+// fuzz_op_registry-batchnorm-output-dims, -layernorm-output-dims, -layernorm-absent-scale,
+// -instancenorm-absent-input, -fusedconv-int8-output: the normalisations wrote Y with X's
+// size into whatever output desc came (a float32 scalar), LayerNormalization read an omitted
+// Scale and InstanceNormalization an omitted scale through null pointers, and FusedConv wrote
+// floats into an int8 Y (ASan heap-buffer-overflow, UBSan null load). Fixed: each checks
+// every output it writes, and the required inputs are required.
+TEST_CASE("fuzz regression: normalisations and Conv check their outputs and required inputs") {
+  const float c3[3] = {1, 2, 3};
+  OpCase bn("BatchNormalization");
+  bn.in(DType::f32, {1, 3, 2, 2}).in(DType::f32, {3}, c3).in(DType::f32, {3}, c3).in(DType::f32, {3}, c3)
+      .in(DType::f32, {3}, c3).out(DType::f32, {});
+  nq::Status st = bn.create();
+  CHECK(contains(st.message, "output Y must be float32 [1, 3, 2, 2], got float32 []"));
+  OpCase bn_running("BatchNormalization");
+  bn_running.in(DType::f32, {1, 3, 2, 2}).in(DType::f32, {3}, c3).in(DType::f32, {3}, c3).in(DType::f32, {3}, c3)
+      .in(DType::f32, {3}, c3).out(DType::f32, {1, 3, 2, 2}).absent_out().out(DType::s8, {});
+  bn_running.init.attrs.set("training_mode", attr_int(1));
+  st = bn_running.create();
+  CHECK(contains(st.message, "output running_var must be float32 [3], got int8 []"));
+  OpCase bn_omitted("BatchNormalization");  // an omitted running_mean passes
+  bn_omitted.in(DType::f32, {1, 3, 2, 2}).in(DType::f32, {3}, c3).in(DType::f32, {3}, c3).in(DType::f32, {3}, c3)
+      .in(DType::f32, {3}, c3).out(DType::f32, {1, 3, 2, 2}).absent_out().out(DType::f32, {3});
+  bn_omitted.init.attrs.set("training_mode", attr_int(1));
+  st = bn_omitted.create();
+  CHECK_MESSAGE(st.is_ok(), st.message);
+
+  OpCase ln("LayerNormalization");
+  ln.in(DType::f32, {2, 2}).in(DType::f32, {}).out(DType::f32, {}).out(DType::f32, {2, 2});
+  st = ln.create();
+  CHECK(contains(st.message, "output Y must be float32 [2, 2], got float32 []"));
+  OpCase ln_stats("LayerNormalization");
+  ln_stats.in(DType::f32, {2, 3}).in(DType::f32, {3}).out(DType::f32, {2, 3}).out(DType::f32, {2, 3});
+  st = ln_stats.create();
+  CHECK(contains(st.message, "output Mean must be float32 [2, 1], got float32 [2, 3]"));
+  OpCase ln_scale("LayerNormalization");
+  ln_scale.in(DType::f32, {2, 2}).absent().out(DType::f32, {2, 2});
+  st = ln_scale.create();
+  CHECK(contains(st.message, "input Scale is required"));
+
+  OpCase in("InstanceNormalization");
+  in.in(DType::f32, {1, 1, 4}).absent().in(DType::f32, {1}).out(DType::f32, {1, 1, 4});
+  st = in.create();
+  CHECK(contains(st.message, "input scale is required"));
+
+  const float w[4 * 2 * 9] = {};
+  OpCase conv("FusedConv", "nquant");
+  conv.in(DType::f32, {1, 2, 5, 5}).in(DType::f32, {4, 2, 3, 3}, w).out(DType::s8, {1, 4, 3, 3});
+  st = conv.create();
+  CHECK(contains(st.message, "output Y must be float32, got int8"));
+}
+
+// fuzz_quant_kernels-int4-int8-isa-mismatch: INT4 GEMM with int8 activations whose block has a
+// subnormal largest |x| (NaNs beside it): 127/amax overflows to inf, so the lanes the AVX-512
+// kernel loads past the block's end (zeros) became 0*inf = NaN, clamped to -127, and entered
+// the block's sum, which the scalar kernel does not count. Fixed: the sum is masked too.
+TEST_CASE("fuzz regression: INT4 activation quantization sums only the block's own lanes") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float x[15] = {nan, nan, 1.21955e-41f, 0, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan};
+  std::vector<int32_t> sums;
+  for (nq::Isa isa : nq::supported_isas()) {
+    IsaScope scope(isa);
+    int8_t q[48] = {};
+    float scale = 0;
+    int32_t sum = 0;
+    nq::active_kernels().int4->quantize_row(x, 15, 48, 48, q, &scale, &sum);
+    int32_t expect = 0;
+    for (int i = 0; i < 15; ++i) expect += q[i];
+    INFO(nq::isa_name(isa));
+    CHECK(sum == expect);
+    sums.push_back(sum);
+  }
+  for (int32_t s : sums) CHECK(s == sums.front());
+}
+
+// Findings of the op-registry fuzzer once outputs could be omitted (as a node's empty output
+// name makes them): kernels wrote through the null pointer the runtime passes for an omitted
+// output (Elu, Clip, Softmax, ReduceMean, Max, ConstantOfShape, ...), MaxPool wrote floats
+// into an int8 Y, MatMul into an int8 or uint16 Y (fuzz_op_registry-maxpool-int8-output),
+// Resize without scales or sizes took Y's dims on trust and sized its tables by them
+// (fuzz_op_registry-resize-no-scales-or-sizes), Range cast an infinite element count to
+// size_t (UBSan), and QParamsFromRange wrote its scale through an omitted output.
+TEST_CASE("fuzz regression: omitted outputs, output dtypes and Resize/Range extents") {
+  OpCase elu("Elu");
+  elu.in(DType::f32, {4}).absent_out();
+  nq::Status st = elu.create();
+  CHECK(contains(st.message, "output 0 is required, got an omitted output"));
+
+  OpCase bn("BatchNormalization");  // its statistics outputs may be omitted
+  const float c1[1] = {1};
+  bn.in(DType::f32, {1, 1, 2}).in(DType::f32, {1}, c1).in(DType::f32, {1}, c1).in(DType::f32, {1}, c1)
+      .in(DType::f32, {1}, c1).out(DType::f32, {1, 1, 2}).absent_out().absent_out();
+  st = bn.create();
+  CHECK_MESSAGE(st.is_ok(), st.message);
+
+  OpCase pool("MaxPool");
+  pool.in(DType::f32, {1, 2, 5, 5}).out(DType::s8, {1, 2, 2, 2});
+  pool.init.attrs.set("kernel_shape", attr_ints({2, 2}));
+  pool.init.attrs.set("strides", attr_ints({2, 2}));
+  st = pool.create();
+  CHECK(contains(st.message, "output Y must be float32 like X, got int8"));
+  OpCase indices("MaxPool");
+  indices.in(DType::f32, {1, 2, 5, 5}).out(DType::f32, {1, 2, 2, 2}).out(DType::s64, {1, 2, 2});
+  indices.init.attrs.set("kernel_shape", attr_ints({2, 2}));
+  indices.init.attrs.set("strides", attr_ints({2, 2}));
+  st = indices.create();
+  CHECK(contains(st.message, "output Indices must be int64 [1, 2, 2, 2], got int64 [1, 2, 2]"));
+
+  OpCase mm("MatMul");
+  mm.in(DType::f32, {2, 3, 4}).in(DType::f32, {4, 5}).out(DType::u16, {2, 3, 5});
+  st = mm.create();
+  CHECK(contains(st.message, "output Y must be float32, got uint16"));
+
+  OpCase rz("Resize");
+  rz.in(DType::f32, {35, 3}).in(DType::f32, {2, 3}).out(DType::f32, {1099511627776, 2});
+  st = rz.create();
+  CHECK(contains(st.message, "needs scales or sizes to define Y, got neither"));
+  const int64_t sizes[4] = {1, 1, 3, 5};
+  OpCase rz_sizes("Resize");
+  rz_sizes.in(DType::f32, {1, 1, 2, 3}).absent().absent().in(DType::s64, {4}, sizes).out(DType::f32, {6, 0, 3, 0});
+  st = rz_sizes.create();
+  CHECK(contains(st.message, "must have the dims sizes gives, [1, 1, 3, 5]"));
+
+  const float start = 0, limit = std::numeric_limits<float>::infinity(), delta = 1;
+  OpCase range("Range");
+  range.in(DType::f32, {}, &start).in(DType::f32, {}, &limit).in(DType::f32, {}, &delta).out(DType::f32, {4});
+  st = range.create();
+  CHECK(contains(st.message, "give no finite element count"));
+
+  OpCase qp("QParamsFromRange", "com.nquant.train");
+  qp.in(DType::f32, {3, 2}).absent_out().out(DType::f32, {3});
+  st = qp.create();
+  CHECK(contains(st.message, "output scale is required"));
+  OpCase qp_dtype("QParamsFromRange", "com.nquant.train");
+  qp_dtype.in(DType::f32, {3, 2}).out(DType::s8, {3});
+  st = qp_dtype.create();
+  CHECK(contains(st.message, "output scale must be float32 with 3 values, got int8 [3]"));
 }

@@ -217,7 +217,9 @@ void quantize_row(const float* x, size_t k, size_t block, size_t block_pad, int8
       __m512 q = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xb + i), vinv);
       q = _mm512_min_ps(_mm512_max_ps(q, lo), hi);
       const __m512i qi = _mm512_cvtps_epi32(q);  // MXCSR's default: round half to even
-      vsum = _mm512_add_epi32(vsum, qi);
+      // Masked: a lane past the block loads 0, and 0 * inv is NaN (-127 after the clamp) when
+      // a subnormal amax makes inv infinite.
+      vsum = _mm512_mask_add_epi32(vsum, m, vsum, qi);
       _mm_mask_storeu_epi8(xq + b * block_pad + i, m, _mm512_cvtsepi32_epi8(qi));
     }
     sum[b] = _mm512_reduce_add_epi32(vsum);
