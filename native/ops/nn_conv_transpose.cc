@@ -170,6 +170,8 @@ Status create_conv_transpose(const OpInit& init, std::unique_ptr<OpKernel>* out)
     s = check_input_dtype(init, i, i == 0 ? "X" : i == 1 ? "W" : "B", DType::f32);
     if (!s.is_ok()) return s;
   }
+  s = check_output_dtype(init, 0, "Y", DType::f32);  // the kernel writes floats
+  if (!s.is_ok()) return s;
   auto k = std::make_unique<ConvTransposeKernel>();
   s = k->init(init);
   if (!s.is_ok()) return s;

@@ -116,8 +116,19 @@ class ResizeKernel final : public OpKernel {
       if (init.inputs[scales_i].count() != axes.size())
         return op_error(init, "scales must have " + std::to_string(axes.size()) + " values, got " +
                                   dims_str(init.inputs[scales_i].dims));
-      if (sc)
+      if (sc) {
         for (size_t i = 0; i < axes.size(); ++i) scales[size_t(axes[i])] = sc[i];
+        // Y's dims follow from the scales (floor(X dim * scale), as shape inference computes
+        // them); the tables below are sized by Y's dims, so they must be those.
+        std::vector<int64_t> want = xd;
+        for (size_t i = 0; i < axes.size(); ++i) {
+          const size_t a = size_t(axes[i]);
+          const double d = std::floor(double(xd[a]) * double(sc[i]));
+          if (sc[i] != 1.f) want[a] = d >= 0 && d < 9.0e15 ? int64_t(d) : -1;
+        }
+        if (want != yd)
+          return op_error(init, "Y " + dims_str(yd) + " must have the dims the scales give, " + dims_str(want));
+      }
       have_scales = true;
     }
     if (ctm == "tf_crop_and_resize") {
@@ -202,6 +213,9 @@ class ResizeKernel final : public OpKernel {
         } else {
           return op_error(init, "coordinate_transformation_mode '" + ctm + "' is not supported");
         }
+        // Every tap is clamped into [0, in), so a coordinate far outside (a tiny scale) reads
+        // the same pixels from just outside; the clamp keeps floor() within an int64.
+        x = std::min(std::max(x, -4.0), double(in) + 4.0);
         int64_t xi = int64_t(std::floor(x));
         double r = x - double(xi);
         if (r == 0) {  // prefer the pixel on the left: the reference uses ratio 1 here

@@ -63,6 +63,21 @@ struct Plan {
   size_t reduced = 1;  // elements reduced into each output
 };
 
+
+// An integer result of log or sqrt: the log of 0 is -inf and of a negative a NaN, which no
+// integer holds (converting them is undefined); they saturate, and NaN becomes 0.
+template <typename T, typename V>
+T from_double(V v) {  // V: what std::log/std::sqrt return for T (double for integers)
+  if constexpr (std::is_integral_v<T>) {
+    if (v != v) return T(0);
+    if (v <= double(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+    if (v >= double(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+    return static_cast<T>(v);
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
 template <typename T, Map M, Comb C, Fin F>
 void reduce_run(const Plan& p, const void* xv, void* yv) {
   const T* x = static_cast<const T*>(xv);
@@ -99,11 +114,12 @@ void reduce_run(const Plan& p, const void* xv, void* yv) {
     });
   }
   if constexpr (F == Fin::mean) {
+    if (std::is_integral_v<T> && p.reduced == 0) return;  // an empty integer mean stays 0, not a division trap
     for (size_t i = 0; i < p.out_count; ++i) y[i] = static_cast<T>(y[i] / static_cast<T>(p.reduced));
   } else if constexpr (F == Fin::sqrt) {
-    for (size_t i = 0; i < p.out_count; ++i) y[i] = static_cast<T>(std::sqrt(y[i]));
+    for (size_t i = 0; i < p.out_count; ++i) y[i] = from_double<T>(std::sqrt(y[i]));
   } else if constexpr (F == Fin::log) {
-    for (size_t i = 0; i < p.out_count; ++i) y[i] = static_cast<T>(std::log(y[i]));
+    for (size_t i = 0; i < p.out_count; ++i) y[i] = from_double<T>(std::log(y[i]));
   }
 }
 

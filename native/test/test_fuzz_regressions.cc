@@ -358,3 +358,38 @@ TEST_CASE("fuzz regression: omitted outputs, output dtypes and Resize/Range exte
   st = qp_dtype.create();
   CHECK(contains(st.message, "output scale must be float32 with 3 values, got int8 [3]"));
 }
+
+// fuzz_op_registry-reducelogsum-int64-log-zero: ReduceLogSum of an int64 0 converted log(0)
+// = -inf to int64 (UBSan: undefined). Integer log/sqrt results now saturate (NaN -> 0).
+// fuzz_op_registry-convtranspose-uint16-output: ConvTranspose wrote floats into a uint16 Y.
+// fuzz_op_registry-resize-scales-output-dims / -tiny-scale: with constant scales, Resize took
+// Y's dims on trust and sized its tables by a dim of 6442450941 (out of memory), and a scale
+// of 1e-28 made a source coordinate of 5e27, converted to int64 (UBSan).
+TEST_CASE("fuzz regression: integer ReduceLogSum, ConvTranspose's output, Resize by scales") {
+  const int64_t zero = 0;
+  OpCase red("ReduceLogSum");
+  red.in(DType::s64, {}, &zero).out(DType::s64, {});
+  red.init.attrs.set("__opset", attr_int(9));
+  REQUIRE(red.create().is_ok());
+  int64_t y = 42;
+  REQUIRE(red.run({&zero}, {&y}).is_ok());
+  CHECK(y == std::numeric_limits<int64_t>::lowest());
+
+  const float w[2 * 3 * 9] = {};
+  OpCase ct("ConvTranspose");
+  ct.in(DType::f32, {1, 2, 3, 3}).in(DType::f32, {2, 3, 3, 3}, w).out(DType::u16, {1, 3, 5, 5});
+  nq::Status st = ct.create();
+  CHECK(contains(st.message, "output Y must be float32, got uint16"));
+
+  const float scales[4] = {1, 1, 2, 2};
+  OpCase rz("Resize");
+  rz.in(DType::f32, {53, 1, 1, 2}).absent().in(DType::f32, {4}, scales).out(DType::f32, {0, 0, 0, 6442450941});
+  st = rz.create();
+  CHECK(contains(st.message, "must have the dims the scales give, [53, 1, 2, 4]"));
+  float tiny[4] = {1, 1, 1, 2};
+  std::memcpy(&tiny[1], "\xff\xff\xf6\x10", 4);  // 9.7e-29
+  OpCase rz_tiny("Resize");
+  rz_tiny.in(DType::f32, {5, 172, 2, 120}).absent().in(DType::f32, {4}, tiny).out(DType::f32, {5, 172, 2, 240});
+  st = rz_tiny.create();
+  CHECK(contains(st.message, "must have the dims the scales give, [5, 0, 2, 240]"));
+}
