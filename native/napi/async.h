@@ -10,6 +10,7 @@
 
 #include "napi/args.h"
 #include "runtime/status.h"
+#include "runtime/threadpool.h"
 
 namespace nq::napi {
 
@@ -26,6 +27,7 @@ class PromiseWorker : public Napi::AsyncWorker {
       if (v.IsObject()) worker->refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
     }
     Napi::Promise promise = worker->deferred_.Promise();
+    prewake_threads();
     worker->Queue();
     return promise;
   }

@@ -34,10 +34,20 @@ class ThreadPool {
     return hw == 0 ? 1 : hw;
   }
 
-  void set_threads(size_t n) {
-    std::lock_guard<std::mutex> job(job_mutex_);
-    wanted_ = std::max<size_t>(1, n);
-    stop_workers();
+  // Takes effect at the next job, which resizes the pool under the job lock: waiting here for
+  // a running job (or joining its workers) would block the caller, often the event loop.
+  void set_threads(size_t n) { wanted_ = std::max<size_t>(1, n); }
+
+  // A job is about to be posted from another thread (an async call on its way to a libuv
+  // worker): sleeping workers wake now and spin, so their futex wake-up overlaps that hop
+  // instead of following it. Costs one notify when anyone sleeps, nothing otherwise.
+  void prewake() {
+    if (sleeping_.load(std::memory_order_acquire) == 0) return;
+    {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      prewake_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
   }
   size_t threads() const { return wanted_.load(); }
 
@@ -108,24 +118,32 @@ class ThreadPool {
     }
   }
 
-  // Spins briefly, then sleeps, until the generation moves. False when stopping.
+  // Spins briefly, then sleeps, until the generation moves; a prewake() starts another spin.
+  // False when stopping.
   bool wait_for_job(uint64_t* seen) {
-    const auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
-    for (unsigned i = 0;; ++i) {
-      const uint64_t g = generation_.load(std::memory_order_acquire);
-      if (g != *seen) {
-        *seen = g;
+    for (;;) {
+      const auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
+      for (unsigned i = 0;; ++i) {
+        const uint64_t g = generation_.load(std::memory_order_acquire);
+        if (g != *seen) {
+          *seen = g;
+          return !stopping_.load();
+        }
+        if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) break;
+        NQ_CPU_RELAX();
+      }
+      std::unique_lock<std::mutex> lock(state_mutex_);
+      const uint64_t woken = prewake_.load(std::memory_order_acquire);
+      sleeping_.fetch_add(1, std::memory_order_acq_rel);
+      wake_.wait(lock, [&] {
+        return generation_.load(std::memory_order_acquire) != *seen || prewake_.load(std::memory_order_acquire) != woken;
+      });
+      sleeping_.fetch_sub(1, std::memory_order_acq_rel);
+      if (generation_.load(std::memory_order_acquire) != *seen) {
+        *seen = generation_.load(std::memory_order_acquire);
         return !stopping_.load();
       }
-      if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) break;
-      NQ_CPU_RELAX();
     }
-    std::unique_lock<std::mutex> lock(state_mutex_);
-    sleeping_.fetch_add(1, std::memory_order_acq_rel);
-    wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != *seen; });
-    sleeping_.fetch_sub(1, std::memory_order_acq_rel);
-    *seen = generation_.load(std::memory_order_acquire);
-    return !stopping_.load();
   }
 
   std::mutex job_mutex_;    // one job at a time
@@ -137,6 +155,7 @@ class ThreadPool {
   std::atomic<size_t> next_task_{0};
   std::atomic<size_t> pending_workers_{0};
   std::atomic<size_t> sleeping_{0};
+  std::atomic<uint64_t> prewake_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> wanted_;
@@ -150,6 +169,7 @@ ThreadPool& pool() {
 }  // namespace
 
 void set_num_threads(size_t n) { pool().set_threads(n); }
+void prewake_threads() { pool().prewake(); }
 size_t get_num_threads() { return pool().threads(); }
 void parallel_for(size_t num_tasks, const std::function<void(size_t)>& body) {
   pool().run(num_tasks, body);

@@ -9,6 +9,9 @@ namespace nq {
 void set_num_threads(size_t n);
 size_t get_num_threads();
 
+// Wakes sleeping workers to spin for a job about to arrive (see ThreadPool::prewake).
+void prewake_threads();
+
 // Runs body(task) for task in [0, num_tasks), spread over the pool; the caller works too.
 // One job holds the pool at a time: a call that arrives while another job runs (say from a
 // second libuv worker) runs its tasks on its own thread rather than queueing behind it.
