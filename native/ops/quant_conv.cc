@@ -474,10 +474,13 @@ class QConvKernel final : public OpKernel {
     // Chunks per image: at least one per thread when there is one image, so no thread idles.
     size_t per_image = div_up(os_, chunk_rows_);
     if (n_ == 1 && threads > 1 && os_ >= threads * min_rows) per_image = div_up(per_image, threads) * threads;
-    // Whole cache lines of every output plane per chunk (64 pixels), so chunks on different
-    // threads never write the same line, unless that would leave threads idle (small images).
+    // NCHW output: whole cache lines of every output plane per chunk (64 pixels), so chunks
+    // on different threads never write the same line, unless that would leave threads idle
+    // (small images). Channels-last output is pixel-major, so a chunk boundary splits at most
+    // one line: the chunks are equal, which rounding to 64 was not (a 14x14 image as 64, 64,
+    // 64 and 4 rows left one of two threads 128 rows against the other's 68).
     const size_t even = div_up(os_, per_image);
-    size_t rows_per = std::min(os_, div_up(even, 64) * 64);
+    size_t rows_per = channels_last_ ? even : std::min(os_, div_up(even, 64) * 64);
     if (n_ == 1 && div_up(os_, rows_per) < threads) rows_per = std::min(os_, div_up(even, 8) * 8);
     per_image = div_up(os_, rows_per);
     const size_t units = n_ * per_image;
