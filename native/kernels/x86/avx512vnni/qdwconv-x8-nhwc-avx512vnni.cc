@@ -1,7 +1,9 @@
 // AVX-512 VNNI INT8 depthwise kernel: 16 channels per vector, two taps per VPDPWSSD (each
 // 32-bit lane holds the (tap 2q, tap 2q+1) pair of one channel as int16, against the packed
-// weight pair), 32 channels per step for two independent accumulator chains. Channel tails
-// use masked loads, so no row is read past its `channels` bytes.
+// weight pair). Windows of up to 10 taps (3x3) run in 32- and 16-channel blocks over groups
+// of pixels with the block's weights in registers; larger windows and the last < 16 channels
+// go pixel by pixel. Channel tails use masked loads, so no row is read past its `channels`
+// bytes.
 #include <immintrin.h>
 
 #include "kernels/qdwconv.h"
