@@ -474,10 +474,13 @@ class QConvKernel final : public OpKernel {
     // Chunks per image: at least one per thread when there is one image, so no thread idles.
     size_t per_image = div_up(os_, chunk_rows_);
     if (n_ == 1 && threads > 1 && os_ >= threads * min_rows) per_image = div_up(per_image, threads) * threads;
-    // Whole cache lines of every output plane per chunk (64 pixels), so chunks on different
-    // threads never write the same line, unless that would leave threads idle (small images).
+    // NCHW output: whole cache lines of every output plane per chunk (64 pixels), so chunks
+    // on different threads never write the same line, unless that would leave threads idle
+    // (small images). Channels-last output is pixel-major, so a chunk boundary splits at most
+    // one line: the chunks are equal, which rounding to 64 was not (a 14x14 image as 64, 64,
+    // 64 and 4 rows left one of two threads 128 rows against the other's 68).
     const size_t even = div_up(os_, per_image);
-    size_t rows_per = std::min(os_, div_up(even, 64) * 64);
+    size_t rows_per = channels_last_ ? even : std::min(os_, div_up(even, 64) * 64);
     if (n_ == 1 && div_up(os_, rows_per) < threads) rows_per = std::min(os_, div_up(even, 8) * 8);
     per_image = div_up(os_, rows_per);
     const size_t units = n_ * per_image;
@@ -691,24 +694,30 @@ class QConvKernel final : public OpKernel {
   void direct_panels(const uint8_t* const* ptrs, size_t rows, size_t p_begin, size_t p_end,
                      const QIGemmRequant& rq, uint8_t* out) const {
     const size_t nr = qig_->nr, mr = qig_->mr;
-    auto call = [&](size_t p, size_t r0) {
+    // Row tiles of near-equal height: 49 pixels (a 7x7 image) as 7 tiles of 7 rows, not 6 of
+    // 8 and one of 1, which streams the whole panel again for a single row and is bound by
+    // the latency of its few accumulator chains.
+    const size_t tiles = div_up(rows, mr), base = rows / tiles, taller = rows % tiles;
+    auto tile_start = [&](size_t t) { return t * base + std::min(t, taller); };
+    auto call = [&](size_t p, size_t t) {
       const size_t col0 = p * nr, cols = std::min(nr, m_ - col0);
+      const size_t r0 = tile_start(t);
       QIGemmRequant rp = rq;
       rp.col_term += col0;
       rp.scale += col0;
-      qig_->run(std::min(mr, rows - r0), ptrs + r0 * runs_, runs_, run_len_, direct_b_.data() + p * kg_ * nr,
+      qig_->run(tile_start(t + 1) - r0, ptrs + r0 * runs_, runs_, run_len_, direct_b_.data() + p * kg_ * nr,
                 cols, rp, out + r0 * m_ + col0, m_);
     };
     if ((p_end - p_begin) * kg_ * nr <= kDirectL1Weights) {
       // Small weights (a 1x1 conv with few input channels) stay in L1 anyway: finishing each
       // row tile across all panels writes every output line once, not once per panel.
-      for (size_t r0 = 0; r0 < rows; r0 += mr)
-        for (size_t p = p_begin; p < p_end; ++p) call(p, r0);
+      for (size_t t = 0; t < tiles; ++t)
+        for (size_t p = p_begin; p < p_end; ++p) call(p, t);
       return;
     }
     // Otherwise a panel stays in cache while every row tile of the chunk passes over it.
     for (size_t p = p_begin; p < p_end; ++p)
-      for (size_t r0 = 0; r0 < rows; r0 += mr) call(p, r0);
+      for (size_t t = 0; t < tiles; ++t) call(p, t);
   }
 
   Status run_direct(const Buffers& buf, const QuantOutputStage::Params& params, int32_t zx,

@@ -62,7 +62,8 @@ class ThreadPool {
     body_ = &body;
     num_tasks_ = num_tasks;
     next_task_.store(0, std::memory_order_relaxed);
-    pending_workers_.store(workers_.size(), std::memory_order_relaxed);
+    job_id_ = (job_id_ + 1) & kIdMask;
+    job_.store((job_id_ << kIdShift) | kOpen, std::memory_order_release);
     {
       // Publishing under the lock pairs with a worker's check-then-wait, so no wake is lost.
       std::lock_guard<std::mutex> lock(state_mutex_);
@@ -70,14 +71,20 @@ class ThreadPool {
     }
     if (sleeping_.load(std::memory_order_acquire) > 0) wake_.notify_all();
     drain();
-    // The job's tasks are done or running; wait for every worker to leave this generation
-    // (they must not touch body_ after we return).
-    for (unsigned i = 0; pending_workers_.load(std::memory_order_acquire) != 0; ++i) {
+    // Every task is done or running. Close the job, then wait only for the workers that
+    // joined it: one the OS has not run yet (a busy machine: on 2 cores shared with other
+    // processes, often a whole time slice) would otherwise hold up every layer of a model
+    // though the caller has already done its share of the work. A closed job is never joined.
+    job_.fetch_and(~kOpen, std::memory_order_acq_rel);
+    for (unsigned i = 0; (job_.load(std::memory_order_acquire) & kCountMask) != 0; ++i) {
       if (i < 4096) NQ_CPU_RELAX();
-      else std::this_thread::yield();  // a descheduled worker on a busy machine
+      else std::this_thread::yield();  // a joined worker descheduled inside a task
     }
     body_ = nullptr;
   }
+
+  // Test hook: held workers wake but do not join jobs, as if the OS never ran them.
+  void hold_workers(bool hold) { hold_.store(hold, std::memory_order_release); }
 
  private:
   void drain() {
@@ -113,8 +120,20 @@ class ThreadPool {
   void worker_loop(uint64_t seen) {
     for (;;) {
       if (!wait_for_job(&seen)) return;
+      while (hold_.load(std::memory_order_acquire) && !stopping_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (!join()) continue;
       drain();
-      pending_workers_.fetch_sub(1, std::memory_order_acq_rel);
+      job_.fetch_sub(1, std::memory_order_release);
+    }
+  }
+
+  // Counts this worker into the open job, or false when it is closed (the caller finished it
+  // alone). The job's body and task count are valid from here until the count is dropped.
+  bool join() {
+    uint64_t s = job_.load(std::memory_order_acquire);
+    for (;;) {
+      if (!(s & kOpen)) return false;
+      if (job_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
     }
   }
 
@@ -153,7 +172,15 @@ class ThreadPool {
   const std::function<void(size_t)>* body_ = nullptr;
   size_t num_tasks_ = 0;
   std::atomic<size_t> next_task_{0};
-  std::atomic<size_t> pending_workers_{0};
+  // The current job: its id (so a stale compare-exchange cannot succeed on a newer job), an
+  // open bit, and how many workers are inside it.
+  static constexpr int kIdShift = 32;
+  static constexpr uint64_t kIdMask = (uint64_t(1) << 32) - 1;
+  static constexpr uint64_t kOpen = uint64_t(1) << 31;
+  static constexpr uint64_t kCountMask = kOpen - 1;
+  std::atomic<uint64_t> job_{0};
+  uint64_t job_id_ = 0;  // under job_mutex_
+  std::atomic<bool> hold_{false};
   std::atomic<size_t> sleeping_{0};
   std::atomic<uint64_t> prewake_{0};
   std::atomic<uint64_t> generation_{0};
@@ -170,6 +197,7 @@ ThreadPool& pool() {
 
 void set_num_threads(size_t n) { pool().set_threads(n); }
 void prewake_threads() { pool().prewake(); }
+void hold_workers_for_testing(bool hold) { pool().hold_workers(hold); }
 size_t get_num_threads() { return pool().threads(); }
 void parallel_for(size_t num_tasks, const std::function<void(size_t)>& body) {
   pool().run(num_tasks, body);

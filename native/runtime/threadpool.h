@@ -17,4 +17,8 @@ void prewake_threads();
 // second libuv worker) runs its tasks on its own thread rather than queueing behind it.
 void parallel_for(size_t num_tasks, const std::function<void(size_t task)>& body);
 
+// Tests only: while held, the pool's workers wake for jobs but do not take part, as when the
+// OS does not run them (a machine busy with other processes); parallel_for must still finish.
+void hold_workers_for_testing(bool hold);
+
 }  // namespace nq

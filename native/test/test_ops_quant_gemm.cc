@@ -856,10 +856,12 @@ TEST_CASE("kernels qdwconv fused requantization: every variant equals the scalar
   std::vector<const nq::QDwConvKernel*> kernels;
   for (nq::Isa isa : nq_test::simd_isas())
     if (nq::qdwconv_kernel_for(isa).run_requant) kernels.push_back(&nq::qdwconv_kernel_for(isa));
-  for (size_t channels : {1, 15, 16, 17, 32, 33, 48, 144}) {
-    for (size_t taps : {1, 4, 9, 25}) {
+  // Channel counts around the 32- and 16-channel blocks (144 = 4 * 32 + 16, 200 = 6 * 32 + 8),
+  // windows up to and past the 5 tap pairs kept in registers, and pixels past a 16-pixel group.
+  for (size_t channels : {1, 15, 16, 17, 32, 33, 48, 64, 144, 200}) {
+    for (size_t taps : {1, 4, 9, 10, 11, 25}) {
       for (bool x_signed : {false, true}) {
-        const size_t pixels = 6, pool = 9;
+        const size_t pixels = 37, pool = 9;
         const auto x = nq_test::random_u8(pool * channels, uint32_t(channels * 7 + taps));
         std::vector<const uint8_t*> rows(pixels * taps);
         std::mt19937 rng{static_cast<uint32_t>(taps * 3 + channels)};
@@ -900,10 +902,10 @@ TEST_CASE("kernels qdwconv fused requantization: every variant equals the scalar
 
 TEST_CASE("kernels qdwconv: every variant equals the scalar twin, channel tails and signed x") {
   std::vector<nq::Isa> isas = nq_test::simd_isas();
-  for (size_t channels : {1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 70}) {
-    for (size_t taps : {1, 2, 9, 25}) {
+  for (size_t channels : {1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 70, 96, 112}) {
+    for (size_t taps : {1, 2, 3, 9, 10, 11, 25}) {
       for (bool x_signed : {false, true}) {
-        const size_t pixels = 5, pool = 11;
+        const size_t pixels = 21, pool = 11;
         const auto x = nq_test::random_u8(pool * channels, uint32_t(channels * 31 + taps));
         std::vector<const uint8_t*> rows(pixels * taps);
         std::mt19937 rng{static_cast<uint32_t>(taps)};

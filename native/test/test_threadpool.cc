@@ -3,6 +3,7 @@
 #include <doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -39,5 +40,28 @@ TEST_CASE("threadpool serves concurrent callers (the busy one runs inline)") {
   }
   for (auto& t : callers) t.join();
   CHECK(total.load() == 4L * 200 * (15 * 16 / 2));
+  nq::set_num_threads(saved);
+}
+
+TEST_CASE("threadpool: a call does not wait for workers that never start (a busy machine)") {
+  // Held workers are the ones the OS does not run: the caller does every task itself and
+  // returns. Were it to wait for them, the call would never finish: the bound below is a
+  // hang detector, far above the microseconds the work takes.
+  const size_t saved = nq::get_num_threads();
+  nq::set_num_threads(2);
+  nq::parallel_for(8, [](size_t) {});  // the worker is up
+  nq::hold_workers_for_testing(true);
+  std::atomic<int> done{0};
+  std::atomic<long> sum{0};
+  std::thread caller([&] {
+    for (int rep = 0; rep < 50; ++rep) nq::parallel_for(64, [&](size_t t) { sum.fetch_add(long(t)); });
+    done.store(1);
+  });
+  for (int i = 0; i < 20000 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const bool finished = done.load() == 1;
+  nq::hold_workers_for_testing(false);  // lets a stuck call finish so the thread can be joined
+  caller.join();
+  CHECK(finished);
+  CHECK(sum.load() == 50L * (63 * 64 / 2));
   nq::set_num_threads(saved);
 }
