@@ -86,6 +86,10 @@ export interface ModelOptions {
   maxTensorBytes?: number;
 }
 
+function hasConv(g: Graph): boolean {
+  return g.nodes.some((n) => n.opType === 'Conv' || n.opType === 'FusedConv');
+}
+
 function subgraphsOf(g: Graph): Graph[] {
   return g.nodes.flatMap((n) => [...n.attributes.values()].flatMap((a) => (a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [])));
 }
@@ -105,12 +109,12 @@ export class Model {
     if (!this.executable) {
       const g = cloneGraph(this.ir.graph);
       optimize(g, { level: this.options.optimize ?? 'all', opsets: this.ir.meta.opsets });
-      if ((this.options.integerExecution ?? true) && hasQdq(g)) {
-        lowerQdq(g, 'runtime');
-        if (!hasSubgraphs(g)) {
-          inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
-          this.channelsLast = toNhwcLayout(g);
-        }
+      const lowered = (this.options.integerExecution ?? true) && hasQdq(g);
+      if (lowered) lowerQdq(g, 'runtime');
+      // Integer CNNs and float convolutions both run channels-last chains.
+      if ((lowered || hasConv(g)) && !hasSubgraphs(g)) {
+        inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
+        this.channelsLast = toNhwcLayout(g);
       }
       // Branches of If/Loop with QDQ islands (static quantization of the branch calibration
       // took) are lowered too; the runtime inlines a decided branch as it stands.

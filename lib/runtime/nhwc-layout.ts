@@ -1,9 +1,10 @@
-// Channels-last layout for integer CNNs. The INT8 convolution works on NHWC pixels (each
-// patch row is a run of channels); fed NCHW it transposes its input in and its output back,
-// which for the large early layers costs as much as the arithmetic. This pass keeps chains of
-// integer ops in NHWC and transposes only where the chain meets an op that needs NCHW (like
-// onnxruntime's NHWC transformer for its QLinear ops).
-import { Graph, Node } from '../graph/ir';
+// Channels-last layout for CNNs. The INT8 convolution works on NHWC pixels (each patch row is
+// a run of channels); fed NCHW it transposes its input in and its output back, which for the
+// large early layers costs as much as the arithmetic. The float convolution's NHWC form
+// needs no patch matrix at all (a 1x1 conv is a GEMM over pixels, a kxk window a few
+// contiguous runs). This pass keeps chains of such ops in NHWC and transposes only where the
+// chain meets an op that needs NCHW (like onnxruntime's NHWC transformer for its QLinear ops).
+import { Dim, Graph, Node } from '../graph/ir';
 import { freshName, isGraphOutput } from '../graph/passes/util';
 import { sortGraph } from '../graph/topo';
 import { MS_DOMAIN } from './qdq-lowering';
@@ -13,9 +14,58 @@ const TO_NCHW = [0, 3, 1, 2];
 
 export const TO_NCHW_PERM = TO_NCHW;
 
+type DimsOf = (v: string) => readonly Dim[] | undefined;
+
+/**
+ * A float Conv/FusedConv the native NHWC convolution runs: 2-D, constant weights (packed once
+ * per plan), group 1 or depthwise (group = C = M).
+ */
+function nhwcFloatConv(node: Node, dimsOf: DimsOf, isInitializer: (v: string) => boolean): boolean {
+  const isConv = (node.domain === '' && node.opType === 'Conv') || (node.domain === 'nquant' && node.opType === 'FusedConv');
+  if (!isConv || !isInitializer(node.inputs[1])) return false;
+  const x = dimsOf(node.inputs[0]), w = dimsOf(node.inputs[1]);
+  if (x?.length !== 4 || w?.length !== 4) return false;
+  const act = node.attributes.get('activation');
+  if (act && !(act.type === 'string' && (act.value === 'Relu' || act.value === 'Clip' || act.value === ''))) return false;
+  const g = node.attributes.get('group');
+  const group = g?.type === 'int' ? g.value : 1;
+  return group === 1 || (group === x[1] && group === w[0] && w[1] === 1);
+}
+
+interface LayoutRule {
+  apply: (n: Node) => void;
+  /** The op is worth moving to NHWC even when its input is NCHW (a transpose is inserted). */
+  startsChain: boolean;
+}
+
 /** Ops that take an NHWC form (their data input 0 and output 0 become channels-last). */
-function layoutOp(node: Node, rankOf: (v: string) => number | undefined, dtypeOf: (v: string) => string | undefined): ((n: Node) => void) | undefined {
+function layoutOp(node: Node, rankOf: (v: string) => number | undefined, dtypeOf: (v: string) => string | undefined,
+                  dimsOf: DimsOf, isInitializer: (v: string) => boolean): LayoutRule | undefined {
+  const rule = layoutFn(node, rankOf, dtypeOf, dimsOf, isInitializer);
+  if (!rule) return undefined;
+  // Float pools only continue a chain: moving an isolated one would just add transposes.
+  const floatPool = node.domain === '' && (node.opType === 'MaxPool' || node.opType === 'GlobalAveragePool');
+  return { apply: rule, startsChain: !floatPool };
+}
+
+function layoutFn(node: Node, rankOf: (v: string) => number | undefined, dtypeOf: (v: string) => string | undefined,
+                  dimsOf: DimsOf, isInitializer: (v: string) => boolean): ((n: Node) => void) | undefined {
   if (rankOf(node.inputs[0]) !== 4) return undefined;
+  if (dtypeOf(node.inputs[0]) === 'float32') {
+    if (nhwcFloatConv(node, dimsOf, isInitializer)) {
+      return (n) => {
+        n.domain = 'nquant';
+        n.opType = 'FusedConv';
+        n.attributes.set('channels_last', { type: 'int', value: 1 });
+      };
+    }
+    if (node.domain === '' && ((node.opType === 'MaxPool' && node.outputs.filter(Boolean).length === 1) || node.opType === 'GlobalAveragePool')) {
+      return (n) => {
+        n.attributes.set('channels_last', { type: 'int', value: 1 });
+        n.attributes.delete('storage_order');
+      };
+    }
+  }
   if (node.domain === 'nquant' && node.opType === 'QLinearConv') {
     return (n) => n.attributes.set('channels_last', { type: 'int', value: 1 });
   }
@@ -68,6 +118,8 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
     const dims = graph.initializers.get(v)?.dims ?? graph.valueInfo.get(v)?.dims;
     return dims !== undefined && dims.length === 4 && dims[2] === 1 && dims[3] === 1;
   };
+  const dimsOf: DimsOf = (v) => graph.initializers.get(v)?.dims ?? graph.valueInfo.get(v)?.dims ?? graph.inputs.find((i) => i.name === v)?.dims;
+  const isInitializer = (v: string) => graph.initializers.has(v);
   const isScalar = (v: string) => {
     const dims = graph.initializers.get(v)?.dims ?? graph.valueInfo.get(v)?.dims;
     return dims !== undefined && dims.every((d) => d === 1);
@@ -110,7 +162,8 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
   };
 
   for (const node of graph.nodes) {
-    const apply = layoutOp(node, rankOf, dtypeOf);
+    const rule = layoutOp(node, rankOf, dtypeOf, dimsOf, isInitializer);
+    const apply = rule && (rule.startsChain || nhwc.has(node.inputs[0])) ? rule.apply : undefined;
     const ew = elementwiseInputs(node, isScalar);
     if (apply) {
       const firstOfChain = !nhwc.has(node.inputs[0]) && node.domain === 'nquant' && node.opType === 'QLinearConv';
