@@ -25,10 +25,19 @@ const DOMAIN_FUNCTIONS: { [domainOp: string]: ShapeFn } = { ...QUANT_CONTRIB, ..
 /** Float ops the runtime's layout pass may mark channels_last=1 (X and Y [N, spatial..., C]). */
 const CHANNELS_LAST_FLOAT = new Set(['Conv', 'MaxPool', 'GlobalAveragePool']);
 
-/** The NCHW rule run on input 0 seen as NCHW, its output 0 given back channels-last. */
+/**
+ * The NCHW rule run on input 0 seen as NCHW, its output 0 given back channels-last
+ * (channels_last=1: NHWC in and out; 2: NCHW in, NHWC out).
+ */
 function channelsLast(fn: ShapeFn): ShapeFn {
   return (ctx) => {
-    if (ctx.int('channels_last', 0) !== 1) return fn(ctx);
+    const layout = ctx.int('channels_last', 0);
+    if (layout === 2) {
+      const outs = fn(ctx);
+      const y = outs[0]?.dims;
+      return y && y.length >= 3 ? [{ ...outs[0], dims: toNhwc(y) }, ...outs.slice(1)] : outs;
+    }
+    if (layout !== 1) return fn(ctx);
     const x = ctx.in(0);
     const nchw = new InferCtx(ctx.node, ctx.opset, (name) => {
       const i = ctx.node.inputs.indexOf(name);

@@ -27,9 +27,13 @@ function nhwcFloatConv(node: Node, dimsOf: DimsOf, isInitializer: (v: string) =>
   if (x?.length !== 4 || w?.length !== 4) return false;
   const act = node.attributes.get('activation');
   if (act && !(act.type === 'string' && (act.value === 'Relu' || act.value === 'Clip' || act.value === ''))) return false;
-  const g = node.attributes.get('group');
-  const group = g?.type === 'int' ? g.value : 1;
+  const group = groupOf(node);
   return group === 1 || (group === x[1] && group === w[0] && w[1] === 1);
+}
+
+function groupOf(node: Node): number {
+  const g = node.attributes.get('group');
+  return g?.type === 'int' ? g.value : 1;
 }
 
 interface LayoutRule {
@@ -166,7 +170,12 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
     const apply = rule && (rule.startsChain || nhwc.has(node.inputs[0])) ? rule.apply : undefined;
     const ew = elementwiseInputs(node, isScalar);
     if (apply) {
-      const firstOfChain = !nhwc.has(node.inputs[0]) && node.domain === 'nquant' && node.opType === 'QLinearConv';
+      // A conv that starts a chain reads its NCHW input itself (cheaper than a Transpose step);
+      // the float one only without groups (its depthwise kernel reads NHWC pixels).
+      const intConv = node.domain === 'nquant' && node.opType === 'QLinearConv';
+      const floatConv = dtypeOf(node.inputs[0]) === 'float32' && groupOf(node) === 1 &&
+        ((node.domain === '' && node.opType === 'Conv') || (node.domain === 'nquant' && node.opType === 'FusedConv'));
+      const firstOfChain = !nhwc.has(node.inputs[0]) && (intConv || floatConv);
       if (!firstOfChain) node.inputs = [nhwcOf(node.inputs[0]), ...node.inputs.slice(1)];
       for (const i of node.inputs.slice(firstOfChain ? 0 : 1)) if (i) needNchw(i);
       apply(node);

@@ -323,9 +323,10 @@ Status create_conv(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   s = read_conv_activation(init, &act);
   if (!s.is_ok()) return s;
   const int64_t layout = init.attrs.get_int("channels_last", 0);
-  if (layout == 1) return create_conv_nhwc(init, act, out);
+  if (layout == 1 || layout == 2) return create_conv_nhwc(init, act, layout, out);
   if (layout != 0)
-    return op_error(init, "channels_last must be 0 (NCHW) or 1 (NHWC X and Y), got " + std::to_string(layout));
+    return op_error(init, "channels_last must be 0 (NCHW), 1 (NHWC X and Y) or 2 (NCHW X, NHWC Y), got " +
+                              std::to_string(layout));
   auto k = std::make_unique<ConvKernel>();
   s = k->init(init, act);
   if (!s.is_ok()) return s;

@@ -15,6 +15,7 @@
 
 #include "kernels/dwconv_nhwc.h"
 #include "kernels/sigemm.h"
+#include "kernels/transpose.h"
 #include "ops/nn_conv_internal.h"
 #include "ops/nn_util.h"
 #include "runtime/aligned_buffer.h"
@@ -32,25 +33,33 @@ constexpr size_t kMinParallelMacs = size_t(1) << 18;
 // Input bytes a chunk of output pixels may touch: the chunk's A stays in L2 while every
 // weight panel passes over it, so the weights are read once per chunk, not once per tile.
 constexpr size_t kChunkInputBytes = 384 * 1024;
+constexpr size_t kSmallWeightsBytes = 64 * 1024;
 
 class ConvNhwcKernel final : public OpKernel {
  public:
-  Status init(const OpInit& init, const ConvActivation& act) {
-    const TensorDesc& x = init.inputs[0];
+  // layout 1: X [N, H, W, C]; 2: X [N, C, H, W] (the first conv of a chain). Y is NHWC.
+  Status init(const OpInit& init, const ConvActivation& act, int64_t layout) {
     const TensorDesc& w = init.inputs[1];
     const TensorDesc& y = init.outputs[0];
-    if (x.dims.size() != 4 || w.dims.size() != 4 || y.dims.size() != 4)
-      return op_error(init, "channels_last=1 takes X " + dims_str(x.dims) + ", W " + dims_str(w.dims) +
-                                " and Y " + dims_str(y.dims) + " of rank 4 ([N, H, W, C], [M, C/group, kh, kw], [N, OH, OW, M])");
-    n_ = size_t(x.dims[0]);
-    c_ = size_t(x.dims[3]);
+    if (init.inputs[0].dims.size() != 4 || w.dims.size() != 4 || y.dims.size() != 4)
+      return op_error(init, "channels_last=" + std::to_string(layout) + " takes X " + dims_str(init.inputs[0].dims) +
+                                ", W " + dims_str(w.dims) + " and Y " + dims_str(y.dims) +
+                                " of rank 4 (X [N, H, W, C] or [N, C, H, W] for 2, W [M, C/group, kh, kw], Y [N, OH, OW, M])");
+    nchw_in_ = layout == 2;
+    // X as NHWC dims whatever its layout.
+    std::vector<int64_t> xd = init.inputs[0].dims;
+    if (nchw_in_) xd = {xd[0], xd[2], xd[3], xd[1]};
+    n_ = size_t(xd[0]);
+    c_ = size_t(xd[3]);
     m_ = size_t(w.dims[0]);
     const size_t g = size_t(init.attrs.get_int("group", 1));
     depthwise_ = g > 1 && g == c_ && g == m_ && w.dims[1] == 1;
+    if (nchw_in_ && g != 1)
+      return op_error(init, "channels_last=2 (NCHW X) needs group 1, got group " + std::to_string(g));
     if (!(g == 1 && size_t(w.dims[1]) == c_) && !depthwise_)
       return op_error(init, "channels_last=1 needs group 1 (W dim 1 = C) or depthwise (group = C = M), got group " +
-                                std::to_string(g) + ", X " + dims_str(x.dims) + ", W " + dims_str(w.dims));
-    const std::vector<int64_t> in_sp = {x.dims[1], x.dims[2]}, k_sp = {w.dims[2], w.dims[3]};
+                                std::to_string(g) + ", X " + dims_str(init.inputs[0].dims) + ", W " + dims_str(w.dims));
+    const std::vector<int64_t> in_sp = {xd[1], xd[2]}, k_sp = {w.dims[2], w.dims[3]};
     const std::vector<int64_t> out_sp = {y.dims[1], y.dims[2]};
     const auto ks = init.attrs.get_ints("kernel_shape", k_sp);
     if (ks != k_sp)
@@ -109,9 +118,11 @@ class ConvNhwcKernel final : public OpKernel {
 
   Status init_gemm(const OpInit& init) {
     sk_ = &sigemm_kernel_for(active_isa());
+    tk_ = &transpose_kernel_for(active_isa());
     mr_ = sk_->mr;
     nr_ = sk_->nr;
-    padded_ = geo_.has_pads();
+    // An NCHW X is transposed into the padded buffer (pads 0 or not).
+    padded_ = geo_.has_pads() || nchw_in_;
     hp_ = ih_ + size_t(geo_.pb[1] + geo_.pe[1]);
     wp_ = iw_ + size_t(geo_.pb[2] + geo_.pe[2]);
     padded_floats_ = padded_ ? round_up(hp_ * wp_ * c_, 16) : 0;
@@ -121,6 +132,9 @@ class ConvNhwcKernel final : public OpKernel {
     run_len_ = row_runs_ ? kw_ * c_ : c_;
     const size_t px_bytes = std::max<size_t>(1, size_t(geo_.s[1] * geo_.s[2]) * c_ * sizeof(float));
     chunk_px_ = std::max(mr_, round_up(std::max<size_t>(1, kChunkInputBytes / px_bytes), mr_));
+    // Weights that stay in L2 anyway gain nothing from chunking: one tile at a time writes
+    // each output pixel's M channels together while its cache lines are hot.
+    if (packed_floats() * sizeof(float) <= kSmallWeightsBytes) chunk_px_ = mr_;
     chunk_px_ = std::min(chunk_px_, round_up(n_ * oh_ * ow_, mr_));
     if (const void* wc = constant(init, 1)) {
       if (!wpack_.reset(packed_floats())) return op_error(init, "could not allocate the packed weights");
@@ -162,15 +176,22 @@ class ConvNhwcKernel final : public OpKernel {
     }
   }
 
-  // The image with a zero border of the conv's pads, so every window is inside it.
+  // The image with a zero border of the conv's pads, so every window is inside it (an NCHW
+  // X is transposed to NHWC on the way: cheaper than a Transpose step before the conv).
   void pad_image(const float* x, float* dst) const {
     const size_t pt = size_t(geo_.pb[1]), pl = size_t(geo_.pb[2]);
-    const size_t row = wp_ * c_;
+    const size_t row = wp_ * c_, plane = ih_ * iw_;
     std::memset(dst, 0, pt * row * sizeof(float));
     for (size_t iy = 0; iy < ih_; ++iy) {
       float* d = dst + (pt + iy) * row;
       std::memset(d, 0, pl * c_ * sizeof(float));
-      std::memcpy(d + pl * c_, x + iy * iw_ * c_, iw_ * c_ * sizeof(float));
+      if (nchw_in_) {
+        // Row iy of every channel plane: a [C x W] block (rows plane apart) into W pixels.
+        tk_->x32(reinterpret_cast<const uint32_t*>(x + iy * iw_), plane, reinterpret_cast<uint32_t*>(d + pl * c_), c_, c_,
+                 iw_);
+      } else {
+        std::memcpy(d + pl * c_, x + iy * iw_ * c_, iw_ * c_ * sizeof(float));
+      }
       std::memset(d + (pl + iw_) * c_, 0, (wp_ - pl - iw_) * c_ * sizeof(float));
     }
     std::memset(dst + (pt + ih_) * row, 0, (hp_ - pt - ih_) * row * sizeof(float));
@@ -304,18 +325,20 @@ class ConvNhwcKernel final : public OpKernel {
   size_t n_ = 0, c_ = 0, m_ = 0, ih_ = 0, iw_ = 0, oh_ = 0, ow_ = 0, kh_ = 1, kw_ = 1, taps_ = 1, k_ = 0;
   size_t slots_ = 1, mr_ = 1, nr_ = 1, runs_ = 1, run_len_ = 1, chunk_px_ = 1;
   size_t hp_ = 0, wp_ = 0, padded_floats_ = 0;
-  bool depthwise_ = false, w_const_ = false, padded_ = false, row_runs_ = true;
+  bool depthwise_ = false, w_const_ = false, padded_ = false, row_runs_ = true, nchw_in_ = false;
   const SIGemmKernel* sk_ = nullptr;
   const DwNhwcKernel* dk_ = nullptr;
+  const TransposeKernel* tk_ = nullptr;
   AlignedBuffer<float> wpack_;
   float* scratch_ = nullptr;
 };
 
 }  // namespace
 
-Status create_conv_nhwc(const OpInit& init, const ConvActivation& act, std::unique_ptr<OpKernel>* out) {
+Status create_conv_nhwc(const OpInit& init, const ConvActivation& act, int64_t layout,
+                        std::unique_ptr<OpKernel>* out) {
   auto k = std::make_unique<ConvNhwcKernel>();
-  Status s = k->init(init, act);
+  Status s = k->init(init, act, layout);
   if (!s.is_ok()) return s;
   *out = std::move(k);
   return Status::ok();

@@ -191,7 +191,8 @@ void conv_nhwc_ref(const NhwcShape& s, const std::vector<float>& x, const std::v
 
 // One case at the active ISA and thread count: float32 sums against the double loop, within
 // the float rounding a K-term sum can accumulate (K * eps of the sum of |terms|).
-void check_nhwc(const NhwcShape& s, bool const_w, const std::string& where) {
+// layout 1: X NHWC; 2: X NCHW (the conv transposes it while padding). Y is NHWC either way.
+void check_nhwc(const NhwcShape& s, bool const_w, int64_t layout, const std::string& where) {
   const int64_t oh = (s.h + s.pt + s.pb - ((s.kh - 1) * s.dh + 1)) / s.sh + 1;
   const int64_t ow = (s.w + s.pl + s.pr - ((s.kw - 1) * s.dw + 1)) / s.sw + 1;
   auto x = nq_test::random_f32(size_t(s.n * s.h * s.w * s.c), 11);
@@ -199,14 +200,20 @@ void check_nhwc(const NhwcShape& s, bool const_w, const std::string& where) {
   auto b = nq_test::random_f32(size_t(s.m), 13);
   const bool fused = s.act[0] != 0;
   OpCase op(fused ? "FusedConv" : "Conv", fused ? "nquant" : "");
-  op.in(DType::f32, {s.n, s.h, s.w, s.c}).in(DType::f32, {s.m, s.c / s.g, s.kh, s.kw}, const_w ? w.data() : nullptr);
+  std::vector<float> x_in = x;
+  if (layout == 2)
+    for (int64_t n = 0; n < s.n; ++n)
+      for (int64_t c = 0; c < s.c; ++c)
+        for (int64_t i = 0; i < s.h * s.w; ++i) x_in[size_t((n * s.c + c) * s.h * s.w + i)] = x[size_t((n * s.h * s.w + i) * s.c + c)];
+  op.in(DType::f32, layout == 2 ? std::vector<int64_t>{s.n, s.c, s.h, s.w} : std::vector<int64_t>{s.n, s.h, s.w, s.c})
+      .in(DType::f32, {s.m, s.c / s.g, s.kh, s.kw}, const_w ? w.data() : nullptr);
   if (s.bias) op.in(DType::f32, {s.m}, b.data());
   op.out(DType::f32, {s.n, oh, ow, s.m})
       .attr("strides", attr_ints({s.sh, s.sw}))
       .attr("dilations", attr_ints({s.dh, s.dw}))
       .attr("pads", attr_ints({s.pt, s.pl, s.pb, s.pr}))
       .attr("group", attr_int(s.g))
-      .attr("channels_last", attr_int(1));
+      .attr("channels_last", attr_int(layout));
   if (fused) {
     op.attr("activation", attr_string(s.act));
     if (std::string(s.act) == "Clip") op.attr("clip_min", attr_float(s.lo)).attr("clip_max", attr_float(s.hi));
@@ -215,7 +222,7 @@ void check_nhwc(const NhwcShape& s, bool const_w, const std::string& where) {
   REQUIRE_MESSAGE(st.is_ok(), st.message);
   const size_t count = size_t(s.n * oh * ow * s.m);
   std::vector<float> y(count + 1, -7.f);
-  std::vector<const void*> ins = {x.data(), w.data()};
+  std::vector<const void*> ins = {x_in.data(), w.data()};
   if (s.bias) ins.push_back(b.data());
   REQUIRE(op.run(ins, {y.data()}).is_ok());
   std::vector<double> want, terms;
@@ -225,7 +232,7 @@ void check_nhwc(const NhwcShape& s, bool const_w, const std::string& where) {
   for (size_t i = 0; i < count; ++i) {
     const double bound = fma_bound(terms[i], k);
     if (!(std::fabs(y[i] - want[i]) <= bound) && bad++ < 3)
-      CHECK_MESSAGE(false, where << " " << describe(s) << (const_w ? " constW" : " dynW") << " [" << i << "] got "
+      CHECK_MESSAGE(false, where << " " << describe(s) << (const_w ? " constW" : " dynW") << " layout " << layout << " [" << i << "] got "
                                  << y[i] << " want " << want[i]);
   }
   CHECK_MESSAGE(bad == 0, where << " " << describe(s) << ": " << bad << " mismatches");
@@ -234,7 +241,7 @@ void check_nhwc(const NhwcShape& s, bool const_w, const std::string& where) {
 
 }  // namespace
 
-TEST_CASE("ops.nn Conv channels_last=1 matches a double loop at every ISA and 1-2 threads") {
+TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 1-2 threads") {
   const NhwcShape cases[] = {
       {1, 8, 5, 5, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true},                    // 1x1 pointwise
       {2, 37, 11, 13, 45, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, false},                // 1x1 stride 2, batch, odd C/M
@@ -260,8 +267,9 @@ TEST_CASE("ops.nn Conv channels_last=1 matches a double loop at every ISA and 1-
       nq::set_num_threads(threads);
       const std::string where = std::string(nq::isa_name(isa)) + " t" + std::to_string(threads);
       for (const NhwcShape& s : cases) {
-        check_nhwc(s, true, where);
-        check_nhwc(s, false, where);
+        check_nhwc(s, true, 1, where);
+        check_nhwc(s, false, 1, where);
+        if (s.g == 1) check_nhwc(s, true, 2, where);
       }
     }
   }
@@ -279,10 +287,17 @@ TEST_CASE("ops.nn Conv channels_last: unsupported layouts and groups are refused
   CHECK(s.message.find("group") != std::string::npos);
   OpCase layout("Conv");
   layout.in(DType::f32, {1, 4, 5, 5}).in(DType::f32, {4, 4, 3, 3}, w.data()).out(DType::f32, {1, 4, 3, 3})
-      .attr("channels_last", attr_int(2));
+      .attr("channels_last", attr_int(3));
   s = layout.create();
   CHECK_FALSE(s.is_ok());
   CHECK(s.message.find("channels_last") != std::string::npos);
+  std::vector<float> wd(4 * 9);
+  OpCase dw_nchw("Conv");
+  dw_nchw.in(DType::f32, {1, 4, 5, 5}).in(DType::f32, {4, 1, 3, 3}, wd.data()).out(DType::f32, {1, 3, 3, 4})
+      .attr("group", attr_int(4)).attr("channels_last", attr_int(2));
+  s = dw_nchw.create();
+  CHECK_FALSE(s.is_ok());
+  CHECK(s.message.find("group 1") != std::string::npos);
 }
 
 TEST_CASE("ops.nn MaxPool / GlobalAveragePool channels_last=1 match the NCHW ops") {
