@@ -165,6 +165,55 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
     nhwcOnly.add(y);
   };
 
+  // Readers of each value (a graph output counts as one): a conv output read only by an Add
+  // can become that Add.
+  const readers = new Map<string, number>();
+  for (const n of graph.nodes) for (const v of n.inputs) if (v) readers.set(v, (readers.get(v) ?? 0) + 1);
+  for (const o of graph.outputs) readers.set(o.name, (readers.get(o.name) ?? 0) + 1);
+  // Channels-last float convs that may still take a residual sum, by their original output.
+  const residualConv = new Map<string, Node>();
+  // Convs that took an Add (by the Add's original output): a Relu after it may fold in too.
+  const fusedAdd = new Map<string, Node>();
+  const sameDims = (a: string, b: string): boolean => {
+    const da = dimsOf(a), db = dimsOf(b);
+    return da !== undefined && db !== undefined && da.length === db.length && da.every((d, i) => d !== null && d === db[i]);
+  };
+  // The conv now produces `node`'s output (the Add or Relu it absorbed); its own output is gone.
+  const absorb = (conv: Node, node: Node, gone: string): void => {
+    conv.outputs = [node.outputs[0]];
+    produceNhwc(conv);
+    nhwc.delete(gone);
+    nhwcOnly.delete(gone);
+  };
+  // Conv -> Add(same shape) [-> Relu] becomes one conv with the Add's other operand as its
+  // residual input Z and the Relu as its activation, applied in the GEMM epilogue (as
+  // onnxruntime's Conv+Add+Relu fusion): two passes over the activation saved per block.
+  const fuseResidual = (node: Node): boolean => {
+    if (node.domain !== '') return false;
+    if (node.opType === 'Add' && node.inputs.length === 2 && sameDims(node.inputs[0], node.inputs[1])) {
+      for (const k of [0, 1]) {
+        const y = node.inputs[k], other = node.inputs[1 - k];
+        const conv = residualConv.get(y);
+        if (!conv || readers.get(y) !== 1 || y === other) continue;
+        conv.inputs = [conv.inputs[0], conv.inputs[1], conv.inputs[2] ?? '', nhwcOf(other)];
+        residualConv.delete(y);
+        const sum = node.outputs[0];
+        absorb(conv, node, y);
+        fusedAdd.set(sum, conv);
+        return true;
+      }
+    }
+    if (node.opType === 'Relu') {
+      const conv = fusedAdd.get(node.inputs[0]);
+      if (!conv || readers.get(node.inputs[0]) !== 1) return false;
+      conv.attributes.set('activation', { type: 'string', value: 'Relu' });
+      fusedAdd.delete(node.inputs[0]);
+      absorb(conv, node, node.inputs[0]);
+      return true;
+    }
+    return false;
+  };
+
   for (const node of graph.nodes) {
     const rule = layoutOp(node, rankOf, dtypeOf, dimsOf, isInitializer);
     const apply = rule && (rule.startsChain || nhwc.has(node.inputs[0])) ? rule.apply : undefined;
@@ -181,12 +230,16 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
       apply(node);
       // The conv transposes an NCHW input itself (faster than a Transpose step).
       if (firstOfChain) node.attributes.set('channels_last', { type: 'int', value: 2 });
+      const y = node.outputs[0];
       produceNhwc(node);
+      const act = node.attributes.get('activation');
+      if (floatConv && node.inputs.length <= 3 && (!act || (act.type === 'string' && act.value === '')) && !isGraphOutput(graph, y)) residualConv.set(y, node);
     } else if (ew && ew.every((i) => rankOf(node.inputs[i]) === 4 || isScalar(node.inputs[i])) && node.outputs.filter(Boolean).length === 1 &&
                transposesToNhwc(ew.map((i) => node.inputs[i])) < transposesToNchw(ew.map((i) => node.inputs[i]))) {
       // NHWC inputs (a residual add, a gate): the op runs on them as they are; another rank-4
       // operand (a per-channel gate [N, C, 1, 1]) is permuted to match, which is cheap, and a
       // single value broadcasts the same in either layout.
+      if (fuseResidual(node)) continue;
       node.inputs = node.inputs.map((v, i) => (ew.includes(i) && rankOf(v) === 4 ? nhwcOf(v) : v));
       for (const [i, v] of node.inputs.entries()) if (!ew.includes(i) && v) needNchw(v);
       produceNhwc(node);

@@ -1,12 +1,14 @@
-// Conv and nquant.FusedConv with channels_last=1: float32 2-D convolution of NHWC images into
-// NHWC outputs, the form the runtime's layout pass keeps float CNN chains in.
+// Conv and nquant.FusedConv with channels_last=1 (or 2: NCHW X, the first conv of a chain):
+// float32 2-D convolution into NHWC outputs, the form the runtime's layout pass keeps float
+// CNN chains in.
 //
 // With the channels innermost, a 1x1 conv is a GEMM over pixels as it stands and a kxk
 // window is a few contiguous runs (one kw*C run per kernel row), so no patch matrix is built:
 // - group 1 runs the indirect GEMM (kernels/sigemm.h): each output pixel's row of A is read
-//   through per-run pointers into the image, B is the weights packed once per plan, and bias
-//   and Relu/Clip are applied in the tile's epilogue. A padded conv first copies each image
-//   into a zero-bordered buffer so every window is inside it.
+//   through per-run pointers into the image, B is the weights packed once per plan, and the
+//   residual sum Z (input 3, a following Add the layout pass fused), bias and Relu/Clip are
+//   applied in the tile's epilogue. A padded conv first copies each image into a
+//   zero-bordered buffer so every window is inside it.
 // - depthwise (group == C == M) runs the NHWC depthwise kernel (kernels/dwconv_nhwc.h) with
 //   padding taps pointing at a zero row.
 #include <algorithm>
@@ -71,6 +73,10 @@ class ConvNhwcKernel final : public OpKernel {
                                 std::to_string(m_) + "]");
     if (present(init, 2) && init.inputs[2].count() != m_)
       return op_error(init, "B must have M=" + std::to_string(m_) + " values, got " + dims_str(init.inputs[2].dims));
+    has_z_ = present(init, 3);
+    if (has_z_ && (depthwise_ || init.inputs[3].dims != y.dims))
+      return op_error(init, "Z (the residual sum) must have Y's dims " + dims_str(y.dims) + " and group 1, got Z " +
+                                dims_str(init.inputs[3].dims) + (depthwise_ ? " on a depthwise conv" : ""));
     ih_ = size_t(geo_.in[1]);
     iw_ = size_t(geo_.in[2]);
     oh_ = size_t(geo_.out[1]);
@@ -93,6 +99,7 @@ class ConvNhwcKernel final : public OpKernel {
     const float* x = static_cast<const float*>(in[0]);
     const float* w = static_cast<const float*>(in[1]);
     const float* bias = in.size() > 2 ? static_cast<const float*>(in[2]) : nullptr;
+    const float* z = has_z_ ? static_cast<const float*>(in[3]) : nullptr;
     float* y = static_cast<float*>(out[0]);
     float* scratch = scratch_;
     const float* wp = wpack_.data();
@@ -102,7 +109,7 @@ class ConvNhwcKernel final : public OpKernel {
       scratch += round_up(packed_floats(), 16);
     }
     if (depthwise_) return run_depthwise(x, wp, bias, y, scratch);
-    return run_gemm(x, wp, bias, y, scratch);
+    return run_gemm(x, wp, bias, z, y, scratch);
   }
 
  private:
@@ -219,7 +226,7 @@ class ConvNhwcKernel final : public OpKernel {
 
   // Output pixels [0, pixels) of src (images img_floats apart) into y rows of M floats.
   void gemm_pixels(const float* src, size_t img_floats, size_t pixels, const float* wp, const float* bias,
-                   float* y, float* slots) const {
+                   const float* z, float* y, float* slots) const {
     const size_t tiles = div_up(pixels, mr_), panels = div_up(m_, nr_);
     size_t threads = std::min(slots_, get_num_threads());
     if (pixels * m_ * k_ < kMinParallelMacs) threads = 1;
@@ -252,7 +259,7 @@ class ConvNhwcKernel final : public OpKernel {
           const float* panel = wp + j * k_ * nr_;
           for (size_t p = c0; p < c1; p += mr_)
             sk_->run(std::min(mr_, c1 - p), ptrs + (p - c0) * runs_, runs_, run_len_, panel, cols,
-                     y + p * m_ + col, m_, a);
+                     y + p * m_ + col, m_, z ? z + p * m_ + col : nullptr, a);
         }
       }
     };
@@ -262,17 +269,18 @@ class ConvNhwcKernel final : public OpKernel {
       parallel_for(tp * tm, task);
   }
 
-  Status run_gemm(const float* x, const float* wp, const float* bias, float* y, float* scratch) const {
+  Status run_gemm(const float* x, const float* wp, const float* bias, const float* z, float* y,
+                  float* scratch) const {
     const size_t os = oh_ * ow_, img = ih_ * iw_ * c_;
     if (!padded_) {
       // Every image's pixels in one pass: tiles may span two images.
-      gemm_pixels(x, img, n_ * os, wp, bias, y, scratch);
+      gemm_pixels(x, img, n_ * os, wp, bias, z, y, scratch);
       return Status::ok();
     }
     float* pimg = scratch;
     for (size_t n = 0; n < n_; ++n) {
       pad_image(x + n * img, pimg);
-      gemm_pixels(pimg, 0, os, wp, bias, y + n * os * m_, scratch + padded_floats_);
+      gemm_pixels(pimg, 0, os, wp, bias, z ? z + n * os * m_ : nullptr, y + n * os * m_, scratch + padded_floats_);
     }
     return Status::ok();
   }
@@ -325,7 +333,7 @@ class ConvNhwcKernel final : public OpKernel {
   size_t n_ = 0, c_ = 0, m_ = 0, ih_ = 0, iw_ = 0, oh_ = 0, ow_ = 0, kh_ = 1, kw_ = 1, taps_ = 1, k_ = 0;
   size_t slots_ = 1, mr_ = 1, nr_ = 1, runs_ = 1, run_len_ = 1, chunk_px_ = 1;
   size_t hp_ = 0, wp_ = 0, padded_floats_ = 0;
-  bool depthwise_ = false, w_const_ = false, padded_ = false, row_runs_ = true, nchw_in_ = false;
+  bool depthwise_ = false, w_const_ = false, padded_ = false, row_runs_ = true, nchw_in_ = false, has_z_ = false;
   const SIGemmKernel* sk_ = nullptr;
   const DwNhwcKernel* dk_ = nullptr;
   const TransposeKernel* tk_ = nullptr;

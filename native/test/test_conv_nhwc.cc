@@ -56,21 +56,24 @@ TEST_CASE("kernels sigemm: every SIMD variant against the scalar twin") {
             std::vector<float> pk(K * k.nr), pr((cols + ref.nr - 1) / ref.nr * ref.nr * K);
             nq::sgemm_pack_b_panels(k.nr, w.data(), K, cols, cols, false, pk.data());
             nq::sgemm_pack_b_panels(ref.nr, w.data(), K, cols, cols, false, pr.data());
-            for (int variant = 0; variant < 3; ++variant) {
+            const size_t ldc = cols + 3;
+            auto zres = nq_test::random_f32(rows * ldc, 8);
+            // 0: plain, 1: bias, 2: bias + clamp, 3: residual z + bias + clamp.
+            for (int variant = 0; variant < 4; ++variant) {
               nq::SGemmTileArgs args;
+              const float* z = variant == 3 ? zres.data() : nullptr;
               if (variant >= 1) args.bias = bias.data();
-              if (variant == 2) {
+              if (variant >= 2) {
                 args.clamp = true;
                 args.lo = -0.5f;
                 args.hi = 0.7f;
               }
-              const size_t ldc = cols + 3;
               std::vector<float> got(rows * ldc, 9.f), want(rows * ldc, 9.f);
-              k.run(rows, ptrs.data(), runs, run_len, pk.data(), cols, got.data(), ldc, args);
+              k.run(rows, ptrs.data(), runs, run_len, pk.data(), cols, got.data(), ldc, z, args);
               // The ref's panels are narrower: run it one panel at a time.
               for (size_t j0 = 0; j0 < cols; j0 += ref.nr)
                 ref.run(rows, ptrs.data(), runs, run_len, pr.data() + j0 * K, std::min<size_t>(ref.nr, cols - j0),
-                        want.data() + j0, ldc, [&] {
+                        want.data() + j0, ldc, z ? z + j0 : nullptr, [&] {
                           nq::SGemmTileArgs r = args;
                           if (r.bias) r.bias += j0;
                           return r;
@@ -82,7 +85,7 @@ TEST_CASE("kernels sigemm: every SIMD variant against the scalar twin") {
                     CHECK_MESSAGE(g == 9.f, k.name << " wrote column " << j << " past cols=" << cols);
                     continue;
                   }
-                  double terms = variant >= 1 ? std::fabs(bias[j]) : 0.0;
+                  double terms = (variant >= 1 ? std::fabs(bias[j]) : 0.0) + (z ? std::fabs(z[r * ldc + j]) : 0.0);
                   for (size_t q = 0; q < runs; ++q)
                     for (size_t i = 0; i < run_len; ++i)
                       terms += std::fabs(double(ptrs[r * runs + q][i]) * w[(q * run_len + i) * cols + j]);
@@ -147,6 +150,7 @@ struct NhwcShape {
   bool bias;
   const char* act = "";
   float lo = 0, hi = 0;
+  bool residual = false;  // input 3: Z added before the activation
 };
 
 std::string describe(const NhwcShape& s) {
@@ -155,13 +159,13 @@ std::string describe(const NhwcShape& s) {
          " s" + std::to_string(s.sh) + "," + std::to_string(s.sw) + " d" + std::to_string(s.dh) + "," +
          std::to_string(s.dw) + " pads " + std::to_string(s.pt) + "," + std::to_string(s.pl) + "," +
          std::to_string(s.pb) + "," + std::to_string(s.pr) + " g" + std::to_string(s.g) + (s.bias ? " bias" : "") +
-         " act '" + s.act + "'";
+         (s.residual ? " residual" : "") + " act '" + s.act + "'";
 }
 
 // x NHWC, w [M][C/g][kh][kw], y NHWC; the sum of |terms| per output for the bound.
 void conv_nhwc_ref(const NhwcShape& s, const std::vector<float>& x, const std::vector<float>& w,
-                   const std::vector<float>& b, int64_t oh, int64_t ow, std::vector<double>* y,
-                   std::vector<double>* terms) {
+                   const std::vector<float>& b, const std::vector<float>& z, int64_t oh, int64_t ow,
+                   std::vector<double>* y, std::vector<double>* terms) {
   const int64_t cg = s.c / s.g, mg = s.m / s.g;
   y->assign(size_t(s.n * oh * ow * s.m), 0.0);
   terms->assign(y->size(), 0.0);
@@ -169,7 +173,9 @@ void conv_nhwc_ref(const NhwcShape& s, const std::vector<float>& x, const std::v
     for (int64_t oy = 0; oy < oh; ++oy)
       for (int64_t ox = 0; ox < ow; ++ox)
         for (int64_t m = 0; m < s.m; ++m) {
-          double acc = s.bias ? b[size_t(m)] : 0.0, t = std::fabs(acc);
+          const size_t o = size_t(((n * oh + oy) * ow + ox) * s.m + m);
+          double acc = (s.bias ? b[size_t(m)] : 0.0) + (s.residual ? z[o] : 0.0);
+          double t = (s.bias ? std::fabs(b[size_t(m)]) : 0.0) + (s.residual ? std::fabs(z[o]) : 0.0);
           const int64_t g = m / mg;
           for (int64_t c = 0; c < cg; ++c)
             for (int64_t ky = 0; ky < s.kh; ++ky)
@@ -183,7 +189,6 @@ void conv_nhwc_ref(const NhwcShape& s, const std::vector<float>& x, const std::v
               }
           if (std::string(s.act) == "Relu") acc = std::max(acc, 0.0);
           if (std::string(s.act) == "Clip") acc = std::min(std::max(acc, double(s.lo)), double(s.hi));
-          const size_t o = size_t(((n * oh + oy) * ow + ox) * s.m + m);
           (*y)[o] = acc;
           (*terms)[o] = t;
         }
@@ -198,7 +203,8 @@ void check_nhwc(const NhwcShape& s, bool const_w, int64_t layout, const std::str
   auto x = nq_test::random_f32(size_t(s.n * s.h * s.w * s.c), 11);
   auto w = nq_test::random_f32(size_t(s.m * (s.c / s.g) * s.kh * s.kw), 12);
   auto b = nq_test::random_f32(size_t(s.m), 13);
-  const bool fused = s.act[0] != 0;
+  auto z = nq_test::random_f32(size_t(s.n * oh * ow * s.m), 14);
+  const bool fused = s.act[0] != 0 || s.residual;
   OpCase op(fused ? "FusedConv" : "Conv", fused ? "nquant" : "");
   std::vector<float> x_in = x;
   if (layout == 2)
@@ -208,6 +214,8 @@ void check_nhwc(const NhwcShape& s, bool const_w, int64_t layout, const std::str
   op.in(DType::f32, layout == 2 ? std::vector<int64_t>{s.n, s.c, s.h, s.w} : std::vector<int64_t>{s.n, s.h, s.w, s.c})
       .in(DType::f32, {s.m, s.c / s.g, s.kh, s.kw}, const_w ? w.data() : nullptr);
   if (s.bias) op.in(DType::f32, {s.m}, b.data());
+  else if (s.residual) op.absent();
+  if (s.residual) op.in(DType::f32, {s.n, oh, ow, s.m});
   op.out(DType::f32, {s.n, oh, ow, s.m})
       .attr("strides", attr_ints({s.sh, s.sw}))
       .attr("dilations", attr_ints({s.dh, s.dw}))
@@ -224,9 +232,11 @@ void check_nhwc(const NhwcShape& s, bool const_w, int64_t layout, const std::str
   std::vector<float> y(count + 1, -7.f);
   std::vector<const void*> ins = {x_in.data(), w.data()};
   if (s.bias) ins.push_back(b.data());
+  else if (s.residual) ins.push_back(nullptr);
+  if (s.residual) ins.push_back(z.data());
   REQUIRE(op.run(ins, {y.data()}).is_ok());
   std::vector<double> want, terms;
-  conv_nhwc_ref(s, x, w, b, oh, ow, &want, &terms);
+  conv_nhwc_ref(s, x, w, b, z, oh, ow, &want, &terms);
   const size_t k = size_t((s.c / s.g) * s.kh * s.kw);
   size_t bad = 0;
   for (size_t i = 0; i < count; ++i) {
@@ -258,6 +268,8 @@ TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 
       {2, 37, 13, 11, 37, 3, 3, 2, 2, 1, 1, 1, 0, 1, 2, 37, true},                // depthwise stride 2, odd C
       {1, 5, 9, 9, 5, 5, 5, 1, 1, 2, 2, 4, 4, 4, 4, 5, false},                    // depthwise dilated 5x5
       {1, 100, 14, 14, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 100, true, "Clip", 0.f, 6.f},  // depthwise relu6
+      {2, 16, 6, 6, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, true},       // residual + relu
+      {1, 24, 9, 9, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, false, "", 0, 0, true},          // residual, no bias
   };
   const size_t threads_before = nq::get_num_threads();
   const nq::Isa isa_before = nq::active_isa();
@@ -298,6 +310,12 @@ TEST_CASE("ops.nn Conv channels_last: unsupported layouts and groups are refused
   s = dw_nchw.create();
   CHECK_FALSE(s.is_ok());
   CHECK(s.message.find("group 1") != std::string::npos);
+  OpCase dw_z("Conv");
+  dw_z.in(DType::f32, {1, 5, 5, 4}).in(DType::f32, {4, 1, 3, 3}, wd.data()).absent().in(DType::f32, {1, 3, 3, 4})
+      .out(DType::f32, {1, 3, 3, 4}).attr("group", attr_int(4)).attr("channels_last", attr_int(1));
+  s = dw_z.create();
+  CHECK_FALSE(s.is_ok());
+  CHECK(s.message.find("Z") != std::string::npos);
 }
 
 TEST_CASE("ops.nn MaxPool / GlobalAveragePool channels_last=1 match the NCHW ops") {

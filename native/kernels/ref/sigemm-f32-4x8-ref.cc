@@ -1,5 +1,5 @@
 // Scalar twin of the FP32 indirect GEMM kernels: one float chain per output, K in order
-// (runs, then each run's floats), then bias, then the clamp. The SIMD variants keep this order
+// (runs, then each run's floats), then the residual z, then bias, then the clamp. The SIMD variants keep this order
 // with fused multiply-adds, so they match it within float rounding, not bit for bit.
 #include "kernels/sigemm.h"
 
@@ -16,7 +16,7 @@ float clamp_keep_nan(float x, float lo, float hi) {
 }
 
 void sigemm_ref(size_t rows, const float* const* a, size_t runs, size_t run_len,
-                const float* b_panel, size_t cols, float* c, size_t ldc,
+                const float* b_panel, size_t cols, float* c, size_t ldc, const float* z,
                 const SGemmTileArgs& args) {
   for (size_t r = 0; r < rows; ++r) {
     for (size_t j = 0; j < cols; ++j) {
@@ -26,6 +26,7 @@ void sigemm_ref(size_t rows, const float* const* a, size_t runs, size_t run_len,
         const float* b = b_panel + q * run_len * kNr + j;
         for (size_t i = 0; i < run_len; ++i) acc += x[i] * b[i * kNr];
       }
+      if (z) acc += z[r * ldc + j];
       if (args.bias) acc += args.bias[j];
       if (args.clamp) acc = clamp_keep_nan(acc, args.lo, args.hi);
       c[r * ldc + j] = acc;

@@ -12,7 +12,7 @@ constexpr size_t kMr = 8, kNr = 8, kLanes = 4, kNv = kNr / kLanes;
 
 template <int MR>
 void tile(const float* const* a, size_t runs, size_t run_len, const float* b, size_t cols,
-          float* c, size_t ldc, const SGemmTileArgs& args) {
+          float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
   float32x4_t acc[MR][kNv];
   for (int i = 0; i < MR; ++i)
     for (size_t v = 0; v < kNv; ++v) acc[i][v] = vdupq_n_f32(0.f);
@@ -37,8 +37,13 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
     float row[kNr];
     float* dst = c + i * ldc;
     float* io = cols == kNr ? dst : row;
+    // The residual row, through a stack copy for partial tiles (no lane past cols is read).
+    float zrow[kNr] = {};
+    const float* zi = z ? (cols == kNr ? z + i * ldc : zrow) : nullptr;
+    if (z && cols != kNr) std::memcpy(zrow, z + i * ldc, cols * sizeof(float));
     for (size_t v = 0; v < kNv; ++v) {
       float32x4_t x = acc[i][v];
+      if (zi) x = vaddq_f32(x, vld1q_f32(zi + v * kLanes));
       if (args.bias) x = vaddq_f32(x, vld1q_f32(bias_buf + v * kLanes));
       // Compare-and-select keeps NaN, as the scalar twin does.
       if (args.clamp) {
@@ -52,17 +57,17 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
 }
 
 void sigemm_neon(size_t rows, const float* const* a, size_t runs, size_t run_len,
-                 const float* b_panel, size_t cols, float* c, size_t ldc,
+                 const float* b_panel, size_t cols, float* c, size_t ldc, const float* z,
                  const SGemmTileArgs& args) {
   switch (rows) {
-    case 1: return tile<1>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    case 2: return tile<2>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    case 3: return tile<3>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    case 4: return tile<4>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    case 5: return tile<5>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    case 6: return tile<6>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    case 7: return tile<7>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    default: return tile<8>(a, runs, run_len, b_panel, cols, c, ldc, args);
+    case 1: return tile<1>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    case 2: return tile<2>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    case 3: return tile<3>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    case 4: return tile<4>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    case 5: return tile<5>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    case 6: return tile<6>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    case 7: return tile<7>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    default: return tile<8>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
   }
 }
 

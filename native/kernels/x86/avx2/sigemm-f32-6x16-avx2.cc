@@ -18,7 +18,7 @@ __m256i lane_mask(size_t valid) {
 
 template <int MR>
 void tile(const float* const* a, size_t runs, size_t run_len, const float* b, size_t cols,
-          float* c, size_t ldc, const SGemmTileArgs& args) {
+          float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
   __m256 acc[MR][kNv];
   for (int i = 0; i < MR; ++i)
     for (size_t v = 0; v < kNv; ++v) acc[i][v] = _mm256_setzero_ps();
@@ -45,6 +45,7 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
   for (int i = 0; i < MR; ++i) {
     for (size_t v = 0; v < kNv; ++v) {
       __m256 x = acc[i][v];
+      if (z && cols > v * kLanes) x = _mm256_add_ps(x, _mm256_maskload_ps(z + i * ldc + v * kLanes, mask[v]));
       if (args.bias) x = _mm256_add_ps(x, bias[v]);
       // max(lo, x) / min(hi, x) return x when x is NaN, so NaN passes through.
       if (args.clamp) x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
@@ -58,15 +59,15 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
 }
 
 void sigemm_avx2(size_t rows, const float* const* a, size_t runs, size_t run_len,
-                 const float* b_panel, size_t cols, float* c, size_t ldc,
+                 const float* b_panel, size_t cols, float* c, size_t ldc, const float* z,
                  const SGemmTileArgs& args) {
   switch (rows) {
-    case 1: return tile<1>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    case 2: return tile<2>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    case 3: return tile<3>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    case 4: return tile<4>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    case 5: return tile<5>(a, runs, run_len, b_panel, cols, c, ldc, args);
-    default: return tile<6>(a, runs, run_len, b_panel, cols, c, ldc, args);
+    case 1: return tile<1>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    case 2: return tile<2>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    case 3: return tile<3>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    case 4: return tile<4>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    case 5: return tile<5>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    default: return tile<6>(a, runs, run_len, b_panel, cols, c, ldc, z, args);
   }
 }
 

@@ -21,7 +21,7 @@ __mmask16 lane_mask(size_t valid) {
 
 template <int MR, int NV>
 void tile(const float* const* a, size_t runs, size_t run_len, const float* b, size_t cols,
-          float* c, size_t ldc, const SGemmTileArgs& args) {
+          float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
@@ -58,6 +58,7 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) {
       __m512 x = acc[i][v];
+      if (z) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], z + i * ldc + v * kLanes));
       if (args.bias) x = _mm512_add_ps(x, bias[v]);
       // max(lo, x) / min(hi, x) return x when x is NaN, so NaN passes through.
       if (args.clamp) x = _mm512_min_ps(hi, _mm512_max_ps(lo, x));
@@ -68,28 +69,28 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
 
 template <int NV>
 void tile_rows(size_t rows, const float* const* a, size_t runs, size_t run_len, const float* b,
-               size_t cols, float* c, size_t ldc, const SGemmTileArgs& args) {
+               size_t cols, float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
   switch (rows) {
-    case 1: return tile<1, NV>(a, runs, run_len, b, cols, c, ldc, args);
-    case 2: return tile<2, NV>(a, runs, run_len, b, cols, c, ldc, args);
-    case 3: return tile<3, NV>(a, runs, run_len, b, cols, c, ldc, args);
-    case 4: return tile<4, NV>(a, runs, run_len, b, cols, c, ldc, args);
-    case 5: return tile<5, NV>(a, runs, run_len, b, cols, c, ldc, args);
-    case 6: return tile<6, NV>(a, runs, run_len, b, cols, c, ldc, args);
-    case 7: return tile<7, NV>(a, runs, run_len, b, cols, c, ldc, args);
-    default: return tile<8, NV>(a, runs, run_len, b, cols, c, ldc, args);
+    case 1: return tile<1, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 2: return tile<2, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 3: return tile<3, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 4: return tile<4, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 5: return tile<5, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 6: return tile<6, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 7: return tile<7, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    default: return tile<8, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
   }
 }
 
 void sigemm_avx512(size_t rows, const float* const* a, size_t runs, size_t run_len,
-                   const float* b_panel, size_t cols, float* c, size_t ldc,
+                   const float* b_panel, size_t cols, float* c, size_t ldc, const float* z,
                    const SGemmTileArgs& args) {
   // A panel of at most 16 columns (a channel count's tail) runs half the FMAs; its B rows are
   // still kNr apart, which tile() steps by regardless of NV.
   if (cols > kLanes)
-    tile_rows<2>(rows, a, runs, run_len, b_panel, cols, c, ldc, args);
+    tile_rows<2>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
   else
-    tile_rows<1>(rows, a, runs, run_len, b_panel, cols, c, ldc, args);
+    tile_rows<1>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
 }
 
 }  // namespace
