@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "kernels/dwconv_nhwc.h"
 #include "kernels/sigemm.h"
@@ -153,6 +154,17 @@ class ConvNhwcKernel final : public OpKernel {
 
   Status init_depthwise(const OpInit& init) {
     dk_ = &dwconv_nhwc_kernel_for(active_isa());
+    // Offsets of every (pixel, tap) of an output row whose kernel rows are all inside the
+    // image, from the row's first input row; -1 for a tap in the left/right padding. Such rows
+    // (all but the top and bottom few) then build their pointers with one add each.
+    row_off_.assign(ow_ * taps_, -1);
+    for (size_t ox = 0; ox < ow_; ++ox)
+      for (size_t ky = 0; ky < kh_; ++ky)
+        for (size_t kx = 0; kx < kw_; ++kx) {
+          const int64_t ix = int64_t(ox) * geo_.s[2] - geo_.pb[2] + int64_t(kx) * geo_.d[2];
+          if (ix >= 0 && ix < int64_t(iw_))
+            row_off_[ox * taps_ + ky * kw_ + kx] = (int64_t(ky) * geo_.d[1] * int64_t(iw_) + ix) * int64_t(c_);
+        }
     if (const void* wc = constant(init, 1)) {
       if (!wpack_.reset(packed_floats())) return op_error(init, "could not allocate the packed weights");
       pack(static_cast<const float*>(wc), wpack_.data());
@@ -308,6 +320,13 @@ class ConvNhwcKernel final : public OpKernel {
       for (size_t r = r0; r < r1; ++r) {
         const size_t n = r / oh_, oy = r % oh_;
         const float* img = x + n * ih_ * iw_ * c_;
+        const int64_t iy0 = int64_t(oy) * sh - pt;
+        if (iy0 >= 0 && iy0 + int64_t(kh_ - 1) * dh < IH) {
+          const float* base = img + size_t(iy0) * iw_ * c_;
+          for (size_t i = 0; i < ow_ * taps_; ++i) ptrs[i] = row_off_[i] >= 0 ? base + row_off_[i] : zeros;
+          dk_->run(a, ptrs, ow_, y + r * ow_ * c_, c_);
+          continue;
+        }
         for (size_t ox = 0; ox < ow_; ++ox) {
           const float** pr = ptrs + ox * taps_;
           for (size_t ky = 0; ky < kh_; ++ky) {
@@ -338,6 +357,7 @@ class ConvNhwcKernel final : public OpKernel {
   const DwNhwcKernel* dk_ = nullptr;
   const TransposeKernel* tk_ = nullptr;
   AlignedBuffer<float> wpack_;
+  std::vector<int64_t> row_off_;
   float* scratch_ = nullptr;
 };
 

@@ -12,11 +12,27 @@
 namespace nq::ops {
 namespace {
 
-// Restrict-qualified so the compiler knows the running max and the pixel do not overlap.
-// A NaN already in dst stays; a NaN in src is skipped (the NCHW kernel's x > m rule).
-inline void max_into(float* __restrict dst, const float* __restrict src, size_t c) {
-  for (size_t i = 0; i < c; ++i) dst[i] = src[i] > dst[i] ? src[i] : dst[i];
+// dst[c] = max over the n taps' channel c, 16 channels at a time so the running max stays in
+// registers and dst is written once.
+inline void max_taps(const float* const* taps, size_t n, float* dst, size_t channels) {
+  constexpr size_t kBlock = 16;
+  size_t c = 0;
+  for (; c + kBlock <= channels; c += kBlock) {
+    float m[kBlock];
+    for (size_t i = 0; i < kBlock; ++i) m[i] = taps[0][c + i];
+    for (size_t t = 1; t < n; ++t) {
+      const float* src = taps[t] + c;
+      for (size_t i = 0; i < kBlock; ++i) m[i] = src[i] > m[i] ? src[i] : m[i];
+    }
+    for (size_t i = 0; i < kBlock; ++i) dst[c + i] = m[i];
+  }
+  for (; c < channels; ++c) {
+    float m = taps[0][c];
+    for (size_t t = 1; t < n; ++t) m = taps[t][c] > m ? taps[t][c] : m;
+    dst[c] = m;
+  }
 }
+// Restrict-qualified so the compiler knows the sum and the pixel do not overlap.
 inline void add_into(float* __restrict dst, const float* __restrict src, size_t c) {
   for (size_t i = 0; i < c; ++i) dst[i] += src[i];
 }
@@ -64,24 +80,22 @@ class NhwcMaxPoolF32 final : public OpKernel {
       const size_t n = r / size_t(OH);
       const int64_t oy = int64_t(r % size_t(OH));
       const float* img = x + n * size_t(IH * IW) * c_;
+      std::vector<const float*> taps(geo_.k_size());
       for (int64_t ox = 0; ox < OW; ++ox) {
         float* dst = y + (r * size_t(OW) + size_t(ox)) * c_;
-        bool first = true;
+        size_t n = 0;
         for (int64_t ky = 0; ky < geo_.k[1]; ++ky) {
           const int64_t iy = oy * geo_.s[1] - geo_.pb[1] + ky * geo_.d[1];
           if (iy < 0 || iy >= IH) continue;
           for (int64_t kx = 0; kx < geo_.k[2]; ++kx) {
             const int64_t ix = ox * geo_.s[2] - geo_.pb[2] + kx * geo_.d[2];
-            if (ix < 0 || ix >= IW) continue;
-            const float* src = img + size_t(iy * IW + ix) * c_;
-            if (first) std::memcpy(dst, src, c_ * sizeof(float));
-            else max_into(dst, src, c_);
-            first = false;
+            if (ix >= 0 && ix < IW) taps[n++] = img + size_t(iy * IW + ix) * c_;
           }
         }
         // A window entirely in the padding (only possible with ceil_mode): no input, 0 like
         // the NCHW kernel's empty-window value.
-        if (first) std::fill(dst, dst + c_, 0.f);
+        if (n == 0) std::fill(dst, dst + c_, 0.f);
+        else max_taps(taps.data(), n, dst, c_);
       }
     });
     return Status::ok();
