@@ -3,6 +3,7 @@
 // shapes of ResNet-18 and MobileNetV2 (batch 1, bias, Relu fused). Milliseconds per call,
 // best and median of runs; on a shared machine the best run is the one least disturbed.
 // Usage: bench_fconv [--threads=1,2] [--min-time=0.3] [--only=NAME]
+//                    [--nchw-in] (channels_last=2 for group-1 shapes: NCHW X, NHWC Y)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
   std::vector<size_t> thread_counts = {1};
   double min_time = 0.3;
   std::string only;
+  bool nchw_in = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--threads=", 0) == 0) {
@@ -103,6 +105,8 @@ int main(int argc, char** argv) {
       }
     } else if (arg.rfind("--min-time=", 0) == 0) {
       min_time = std::atof(arg.c_str() + 11);
+    } else if (arg == "--nchw-in") {
+      nchw_in = true;
     } else if (arg.rfind("--only=", 0) == 0) {
       only = arg.substr(7);
     }
@@ -141,11 +145,13 @@ int main(int argc, char** argv) {
       std::vector<float> y(size_t(s.m * oh * oh));
       std::pair<double, double> t[2];
       for (int layout = 0; layout < 2; ++layout) {
+        const int64_t attr = layout && nchw_in && s.group == 1 ? 2 : layout;
+        const bool x_nhwc = attr == 1;
         Op f;
         f.init.op_type = "FusedConv";
         f.init.domain = "nquant";
         f.init.node_name = "bench";
-        f.in(layout ? std::vector<int64_t>{1, s.h, s.h, s.c} : std::vector<int64_t>{1, s.c, s.h, s.h}, nullptr);
+        f.in(x_nhwc ? std::vector<int64_t>{1, s.h, s.h, s.c} : std::vector<int64_t>{1, s.c, s.h, s.h}, nullptr);
         f.in({s.m, cg, s.k, s.k}, w.data());
         f.in({s.m}, b.data());
         f.init.outputs.push_back(TensorDesc{DType::f32, layout ? std::vector<int64_t>{1, oh, oh, s.m} : std::vector<int64_t>{1, s.m, oh, oh}});
@@ -153,7 +159,7 @@ int main(int argc, char** argv) {
         f.init.attrs.set("strides", ints({s.stride, s.stride}));
         f.init.attrs.set("group", one(s.group));
         f.init.attrs.set("activation", str("Relu"));
-        f.init.attrs.set("channels_last", one(layout));
+        f.init.attrs.set("channels_last", one(attr));
         if (!f.create()) return 1;
         t[layout] = time_calls([&] { (void)f.kernel->run({x.data(), w.data(), b.data()}, {y.data()}); }, min_time);
       }

@@ -204,7 +204,14 @@ class ConvNhwcKernel final : public OpKernel {
     for (size_t iy = 0; iy < ih_; ++iy) {
       float* d = dst + (pt + iy) * row;
       std::memset(d, 0, pl * c_ * sizeof(float));
-      if (nchw_in_) {
+      if (nchw_in_ && c_ <= 4) {
+        // A stem's few planes: one pass writing pixels in order (the block transpose would
+        // run its scalar edge code for fewer than 8 rows).
+        float* di = d + pl * c_;
+        const float* src = x + iy * iw_;
+        for (size_t ix = 0; ix < iw_; ++ix)
+          for (size_t c = 0; c < c_; ++c) di[ix * c_ + c] = src[c * plane + ix];
+      } else if (nchw_in_) {
         // Row iy of every channel plane: a [C x W] block (rows plane apart) into W pixels.
         tk_->x32(reinterpret_cast<const uint32_t*>(x + iy * iw_), plane, reinterpret_cast<uint32_t*>(d + pl * c_), c_, c_,
                  iw_);

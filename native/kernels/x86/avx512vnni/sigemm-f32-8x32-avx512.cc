@@ -22,6 +22,17 @@ __mmask16 lane_mask(size_t valid) {
 template <int MR, int NV>
 void tile(const float* const* a, size_t runs, size_t run_len, const float* b, size_t cols,
           float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
+  // The epilogue's c (and residual z) rows are not in cache yet: fetching them now hides the
+  // misses behind the K loop.
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    if (NV > 1) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + kLanes), _MM_HINT_T0);
+    if (z) {
+      _mm_prefetch(reinterpret_cast<const char*>(z + i * ldc), _MM_HINT_T0);
+      if (NV > 1) _mm_prefetch(reinterpret_cast<const char*>(z + i * ldc + kLanes), _MM_HINT_T0);
+    }
+  }
   __m512 acc[MR][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
