@@ -15,7 +15,7 @@ function weights(r: () => number, dims: number[]): Tensor {
   return new Tensor('float32', Float32Array.from({ length: n }, () => (r() * 2 - 1) * Math.sqrt(3 / fanIn)), dims);
 }
 
-function network(batch: number): { bytes: Uint8Array; x: Tensor } {
+function network(batch: number, extraOutputs: string[] = []): { bytes: Uint8Array; x: Tensor } {
   const r = rng(42);
   const init: { [k: string]: Tensor } = {
     w1: weights(r, [16, 8, 3, 3]), b1: weights(r, [16]),
@@ -45,7 +45,8 @@ function network(batch: number): { bytes: Uint8Array; x: Tensor } {
   ];
   const bytes = buildModel({
     inputs: [{ name: 'x', dtype: 'float32', dims: [batch, 8, 13, 11] }],
-    outputs: [{ name: 'y', dtype: 'float32', dims: [batch, 24] }, { name: 'c3', dtype: 'float32', dims: [batch, 24, 7, 6] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: [batch, 24] }, { name: 'c3', dtype: 'float32', dims: [batch, 24, 7, 6] },
+      ...extraOutputs.map((name) => ({ name, dtype: 'float32' as const, dims: [batch, 16, 7, 6] }))],
     nodes, initializers: init, opset: 13,
   });
   const x = new Tensor('float32', Float32Array.from({ length: batch * 8 * 13 * 11 }, () => r() * 2 - 1), [batch, 8, 13, 11]);
@@ -72,7 +73,9 @@ describe('float CNN chains run channels-last', () => {
       expect([...got[name].dims]).toEqual([...want[name].dims]);
       expect(maxRelDiff(got[name], want[name])).toBeLessThan(REL_TOL);
     }
-    const ops = model.executionGraph.nodes;
+    const ops = model.plannedGraph.nodes;
+    // The execution graph (what quantization reads) keeps the float chain NCHW and unfused.
+    expect(model.executionGraph.nodes.filter((n) => n.opType === 'Add').length).toBe(1);
     const layout = (n: (typeof ops)[number]) => {
       const a = n.attributes.get('channels_last');
       return a?.type === 'int' ? a.value : 0;
@@ -87,5 +90,20 @@ describe('float CNN chains run channels-last', () => {
     // c3 is both a graph output (restored to NCHW) and the grouped conv's NCHW input: one
     // transpose serves both; nothing transposes the model input.
     expect(ops.filter((n) => n.opType === 'Transpose').length).toBe(1);
+  });
+
+  test('values the residual fusion removed can still be captured (calibration observes them)', async () => {
+    const { bytes, x } = network(2);
+    const model = await load(bytes);
+    expect(model.canCapture('c2')).toBe(true);
+    expect(model.canCapture('a2')).toBe(true);
+    const got = await model.run({ x }, { capture: ['c2', 'a2', 'r2'] });
+    const want = await runOrt(network(2, ['c2', 'a2', 'r2']).bytes, { x });
+    for (const name of ['c2', 'a2', 'r2', 'y']) {
+      expect([...got[name].dims]).toEqual([...want[name].dims]);
+      expect(maxRelDiff(got[name], want[name])).toBeLessThan(REL_TOL);
+    }
+    // Runs without those captures keep the fused graph.
+    expect(model.plannedGraph.nodes.some((n) => n.opType === 'Add')).toBe(false);
   });
 });

@@ -100,6 +100,16 @@ export class Model {
   private executable?: Graph;
   /** Values the layout pass left only in NHWC form, by name -> their NHWC name. */
   private channelsLast = new Map<string, string>();
+  /**
+   * The graph plans are built from: the execution graph with float convolution chains moved
+   * channels-last too (and Conv+Add+Relu fused). Kept apart from executionGraph, which
+   * quantization and reports read as the model's optimized float graph.
+   */
+  private planned?: { graph: Graph; channelsLast: Map<string, string> };
+  /** Values the residual Conv+Add(+Relu) fusion removed from the planned graph. */
+  private fusedAway = new Set<string>();
+  /** The planned graph without that fusion: runs that capture a fused-away value use it. */
+  private unfused?: { graph: Graph; channelsLast: Map<string, string> };
 
   /** `ir` is the model as loaded (what toOnnx writes); runs use an optimized copy. */
   constructor(readonly ir: ModelIR, private readonly options: ModelOptions = {}) {}
@@ -107,29 +117,60 @@ export class Model {
   /** The graph that actually runs: optimized, with fused ops the native side lacks undone. */
   get executionGraph(): Graph {
     if (!this.executable) {
-      const g = cloneGraph(this.ir.graph);
-      optimize(g, { level: this.options.optimize ?? 'all', opsets: this.ir.meta.opsets });
-      const lowered = (this.options.integerExecution ?? true) && hasQdq(g);
-      if (lowered) lowerQdq(g, 'runtime');
-      // Integer CNNs and float convolutions both run channels-last chains.
-      if ((lowered || hasConv(g)) && !hasSubgraphs(g)) {
-        inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
-        this.channelsLast = toNhwcLayout(g);
-      }
-      // Branches of If/Loop with QDQ islands (static quantization of the branch calibration
-      // took) are lowered too; the runtime inlines a decided branch as it stands.
-      for (const sub of (this.options.integerExecution ?? true) ? subgraphsOf(g) : []) if (hasQdq(sub)) lowerQdq(sub, 'runtime');
-      const supported = nativeOps();
-      let counter = 0;
-      const ctx = {
-        opset: this.opset,
-        freshName: (base: string) => `${base}__nq${counter++}`,
-        addInitializer: (name: string, t: Tensor) => void g.initializers.set(name, t),
-      };
-      g.nodes = g.nodes.flatMap((n) => (isFused(n) && !supported.has(`${n.domain}:${n.opType}`) ? unfuseNode(n, ctx) : [n]));
-      this.executable = g;
+      const built = this.buildGraph(false);
+      this.executable = built.graph;
+      this.channelsLast = built.channelsLast;
     }
     return this.executable;
+  }
+
+  /**
+   * The graph runs are planned from: executionGraph with float convolution chains moved
+   * channels-last as well and Conv+Add(+Relu) fused (a run capturing a value that fusion
+   * removed is planned from the graph without it).
+   */
+  get plannedGraph(): Graph {
+    return this.planning.graph;
+  }
+
+  private get planning(): { graph: Graph; channelsLast: Map<string, string> } {
+    if (!this.planned) {
+      if (this.ir.graph.nodes.some((n) => n.opType === 'Conv')) {
+        this.fusedAway = new Set();
+        this.planned = this.buildGraph(true, this.fusedAway);
+      } else {
+        this.planned = { graph: this.executionGraph, channelsLast: this.channelsLast };
+      }
+    }
+    return this.planned;
+  }
+
+  /**
+   * floatLayout: float convolution chains go channels-last as well; fusedAway: residual adds
+   * may fuse into them, recording the values that disappear.
+   */
+  private buildGraph(floatLayout: boolean, fusedAway?: Set<string>): { graph: Graph; channelsLast: Map<string, string> } {
+    const g = cloneGraph(this.ir.graph);
+    let channelsLast = new Map<string, string>();
+    optimize(g, { level: this.options.optimize ?? 'all', opsets: this.ir.meta.opsets });
+    const lowered = (this.options.integerExecution ?? true) && hasQdq(g);
+    if (lowered) lowerQdq(g, 'runtime');
+    if ((lowered || (floatLayout && hasConv(g))) && !hasSubgraphs(g)) {
+      inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
+      channelsLast = toNhwcLayout(g, { floatConvs: floatLayout, fusedAway });
+    }
+    // Branches of If/Loop with QDQ islands (static quantization of the branch calibration
+    // took) are lowered too; the runtime inlines a decided branch as it stands.
+    for (const sub of (this.options.integerExecution ?? true) ? subgraphsOf(g) : []) if (hasQdq(sub)) lowerQdq(sub, 'runtime');
+    const supported = nativeOps();
+    let counter = 0;
+    const ctx = {
+      opset: this.opset,
+      freshName: (base: string) => `${base}__nq${counter++}`,
+      addInitializer: (name: string, t: Tensor) => void g.initializers.set(name, t),
+    };
+    g.nodes = g.nodes.flatMap((n) => (isFused(n) && !supported.has(`${n.domain}:${n.opType}`) ? unfuseNode(n, ctx) : [n]));
+    return { graph: g, channelsLast };
   }
 
   get inputs(): ValueSpec[] {
@@ -164,7 +205,8 @@ export class Model {
   /** Whether run(feeds, { capture: [name] }) can return this value of the executed graph. */
   canCapture(name: string): boolean {
     const g = this.executionGraph;
-    if (this.channelsLast.has(name) || g.nodes.some((n) => n.outputs.includes(name)) || g.inputs.some((i) => i.name === name)) return true;
+    const planned = this.planning;
+    if (this.fusedAway.has(name) || planned.channelsLast.has(name) || this.channelsLast.has(name) || g.nodes.some((n) => n.outputs.includes(name)) || g.inputs.some((i) => i.name === name)) return true;
     // A value of an If branch, under the name inlining gives it ('<if>/then/<name>').
     return g.nodes.some((n) => n.opType === 'If' && (['then', 'else'] as const).some((side) => {
       const prefix = inlinedPrefix(n, side);
@@ -197,6 +239,9 @@ export class Model {
     this.plans.clear();
     this.executable = undefined;
     this.channelsLast = new Map();
+    this.planned = undefined;
+    this.fusedAway = new Set();
+    this.unfused = undefined;
   }
 
   /** Frees the native plans (packed weights); the model cannot run afterwards. */
@@ -251,13 +296,19 @@ export class Model {
       this.plans.set(key, cached);
       return cached;
     }
-    let graph = this.executionGraph;
-    const moved = capture.filter((c) => this.channelsLast.has(c));
+    let { graph, channelsLast } = this.planning;
+    if (capture.some((c) => this.fusedAway.has(c))) {
+      // A capture of a value the residual fusion removed (calibration observes each Add's
+      // inputs) runs the graph built without that fusion.
+      this.unfused ??= this.buildGraph(true);
+      ({ graph, channelsLast } = this.unfused);
+    }
+    const moved = capture.filter((c) => channelsLast.has(c));
     if (moved.length > 0) {
       // Captured values that now live channels-last are transposed back for the caller.
       graph = cloneGraph(graph);
       for (const c of moved) {
-        graph.nodes.push({ name: `${c}_capture_nchw`, opType: 'Transpose', domain: '', inputs: [this.channelsLast.get(c)!], outputs: [c], attributes: new Map([['perm', { type: 'ints' as const, value: TO_NCHW_PERM }]]) });
+        graph.nodes.push({ name: `${c}_capture_nchw`, opType: 'Transpose', domain: '', inputs: [channelsLast.get(c)!], outputs: [c], attributes: new Map([['perm', { type: 'ints' as const, value: TO_NCHW_PERM }]]) });
       }
     }
     let concrete = inferShapesForInputs(graph, inputDims, this.ir.meta.opsets, values);

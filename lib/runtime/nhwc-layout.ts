@@ -44,18 +44,18 @@ interface LayoutRule {
 
 /** Ops that take an NHWC form (their data input 0 and output 0 become channels-last). */
 function layoutOp(node: Node, rankOf: (v: string) => number | undefined, dtypeOf: (v: string) => string | undefined,
-                  dimsOf: DimsOf, isInitializer: (v: string) => boolean): LayoutRule | undefined {
-  const rule = layoutFn(node, rankOf, dtypeOf, dimsOf, isInitializer);
+                  dimsOf: DimsOf, isInitializer: (v: string) => boolean, floatConvs: boolean): LayoutRule | undefined {
+  const rule = layoutFn(node, rankOf, dtypeOf, dimsOf, isInitializer, floatConvs);
   if (!rule) return undefined;
   // Float pools only continue a chain: moving an isolated one would just add transposes.
-  const floatPool = node.domain === '' && (node.opType === 'MaxPool' || node.opType === 'GlobalAveragePool');
+  const floatPool = node.domain === '' && (node.opType === 'MaxPool' || node.opType === 'GlobalAveragePool') && dtypeOf(node.inputs[0]) === 'float32';
   return { apply: rule, startsChain: !floatPool };
 }
 
 function layoutFn(node: Node, rankOf: (v: string) => number | undefined, dtypeOf: (v: string) => string | undefined,
-                  dimsOf: DimsOf, isInitializer: (v: string) => boolean): ((n: Node) => void) | undefined {
+                  dimsOf: DimsOf, isInitializer: (v: string) => boolean, floatConvs: boolean): ((n: Node) => void) | undefined {
   if (rankOf(node.inputs[0]) !== 4) return undefined;
-  if (dtypeOf(node.inputs[0]) === 'float32') {
+  if (floatConvs && dtypeOf(node.inputs[0]) === 'float32') {
     if (nhwcFloatConv(node, dimsOf, isInitializer)) {
       return (n) => {
         n.domain = 'nquant';
@@ -111,11 +111,21 @@ function elementwiseInputs(node: Node, isScalar: (v: string) => boolean): number
   return undefined;
 }
 
+export interface NhwcLayoutOptions {
+  /** Float Conv chains (with their pools) go channels-last too, not only integer ones. */
+  floatConvs?: boolean;
+  /**
+   * With floatConvs, when given: float Conv -> Add (-> Relu) chains are fused into one conv and the values
+   * that disappear (the conv's and the Add's own outputs) are added here.
+   */
+  fusedAway?: Set<string>;
+}
+
 /**
  * Rewrites the graph in place. Returns, for each value that now exists only channels-last,
  * the name of its NHWC form (so a caller capturing it can transpose it back).
  */
-export function toNhwcLayout(graph: Graph): Map<string, string> {
+export function toNhwcLayout(graph: Graph, opts: NhwcLayoutOptions = {}): Map<string, string> {
   const rankOf = (v: string) => graph.valueInfo.get(v)?.dims?.length ?? graph.inputs.find((i) => i.name === v)?.dims?.length;
   const dtypeOf = (v: string) => graph.valueInfo.get(v)?.dtype ?? graph.inputs.find((i) => i.name === v)?.dtype;
   const unitSpatial = (v: string) => {
@@ -189,7 +199,7 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
   // residual input Z and the Relu as its activation, applied in the GEMM epilogue (as
   // onnxruntime's Conv+Add+Relu fusion): two passes over the activation saved per block.
   const fuseResidual = (node: Node): boolean => {
-    if (node.domain !== '') return false;
+    if (node.domain !== '' || !opts.fusedAway || !opts.floatConvs) return false;
     if (node.opType === 'Add' && node.inputs.length === 2 && sameDims(node.inputs[0], node.inputs[1])) {
       for (const k of [0, 1]) {
         const y = node.inputs[k], other = node.inputs[1 - k];
@@ -199,6 +209,7 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
         residualConv.delete(y);
         const sum = node.outputs[0];
         absorb(conv, node, y);
+        opts.fusedAway.add(y);
         fusedAdd.set(sum, conv);
         return true;
       }
@@ -209,13 +220,14 @@ export function toNhwcLayout(graph: Graph): Map<string, string> {
       conv.attributes.set('activation', { type: 'string', value: 'Relu' });
       fusedAdd.delete(node.inputs[0]);
       absorb(conv, node, node.inputs[0]);
+      opts.fusedAway.add(node.inputs[0]);
       return true;
     }
     return false;
   };
 
   for (const node of graph.nodes) {
-    const rule = layoutOp(node, rankOf, dtypeOf, dimsOf, isInitializer);
+    const rule = layoutOp(node, rankOf, dtypeOf, dimsOf, isInitializer, opts.floatConvs ?? false);
     const apply = rule && (rule.startsChain || nhwc.has(node.inputs[0])) ? rule.apply : undefined;
     const ew = elementwiseInputs(node, isScalar);
     if (apply) {
