@@ -37,6 +37,8 @@ constexpr size_t kMinParallelMacs = size_t(1) << 18;
 // weight panel passes over it, so the weights are read once per chunk, not once per tile.
 constexpr size_t kChunkInputBytes = 384 * 1024;
 constexpr size_t kSmallWeightsBytes = 64 * 1024;
+// The per-thread pointer lists live in the float scratch.
+constexpr size_t kFloatsPerPointer = sizeof(const float*) / sizeof(float);
 
 class ConvNhwcKernel final : public OpKernel {
  public:
@@ -119,9 +121,8 @@ class ConvNhwcKernel final : public OpKernel {
   }
   size_t scratch_floats() const {
     const size_t w = w_const_ ? 0 : round_up(packed_floats(), 16);
-    if (depthwise_) return w + round_up(c_, 16) + slots_ * round_up(ow_ * taps_ * 2, 16);
-    // Pointers are stored in float-sized slots: two floats per pointer.
-    return w + padded_floats_ + slots_ * round_up(chunk_px_ * runs_ * 2, 16);
+    if (depthwise_) return w + round_up(c_, 16) + slots_ * round_up(ow_ * taps_ * kFloatsPerPointer, 16);
+    return w + padded_floats_ + slots_ * round_up(chunk_px_ * runs_ * kFloatsPerPointer, 16);
   }
 
   Status init_gemm(const OpInit& init) {
@@ -266,7 +267,7 @@ class ConvNhwcKernel final : public OpKernel {
       const size_t t0 = (t / tm) * tiles / tp, t1 = (t / tm + 1) * tiles / tp;
       const size_t j0 = (t % tm) * panels / tm, j1 = (t % tm + 1) * panels / tm;
       if (t0 == t1 || j0 == j1) return;
-      const float** ptrs = reinterpret_cast<const float**>(slots + t * round_up(chunk_px_ * runs_ * 2, 16));
+      const float** ptrs = reinterpret_cast<const float**>(slots + t * round_up(chunk_px_ * runs_ * kFloatsPerPointer, 16));
       const size_t px0 = t0 * mr_, px1 = std::min(pixels, t1 * mr_);
       for (size_t c0 = px0; c0 < px1; c0 += chunk_px_) {
         const size_t c1 = std::min(px1, c0 + chunk_px_);
@@ -322,7 +323,7 @@ class ConvNhwcKernel final : public OpKernel {
     const int64_t sh = geo_.s[1], sw = geo_.s[2], dh = geo_.d[1], dw = geo_.d[2];
     const int64_t pt = geo_.pb[1], pl = geo_.pb[2], IH = int64_t(ih_), IW = int64_t(iw_);
     auto task = [&](size_t t) {
-      const float** ptrs = reinterpret_cast<const float**>(slots + t * round_up(ow_ * taps_ * 2, 16));
+      const float** ptrs = reinterpret_cast<const float**>(slots + t * round_up(ow_ * taps_ * kFloatsPerPointer, 16));
       const size_t r0 = t * rows / tasks, r1 = (t + 1) * rows / tasks;
       for (size_t r = r0; r < r1; ++r) {
         const size_t n = r / oh_, oy = r % oh_;

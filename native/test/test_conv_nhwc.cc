@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -228,6 +229,9 @@ void check_nhwc(const NhwcShape& s, bool const_w, int64_t layout, const std::str
   }
   nq::Status st = op.create();
   REQUIRE_MESSAGE(st.is_ok(), st.message);
+  // OpCase's garbage (0xA5 bytes) reads as -2.9e-16: far too small to show a padding float
+  // that was never zeroed. 0x4F bytes read as 3.5e9.
+  std::memset(op.scratch.data(), 0x4F, op.kernel->scratch_bytes());
   const size_t count = size_t(s.n * oh * ow * s.m);
   std::vector<float> y(count + 1, -7.f);
   std::vector<const void*> ins = {x_in.data(), w.data()};
@@ -259,6 +263,7 @@ TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 
       {1, 3, 7, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true},                     // 3x3 same, C=3
       {2, 4, 9, 8, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true},                     // stride 2, batch 2
       {1, 4, 10, 9, 5, 3, 2, 1, 1, 2, 2, 2, 1, 0, 3, 1, false},                   // dilation, asymmetric pads
+      {1, 5, 11, 10, 7, 3, 3, 2, 1, 2, 1, 2, 1, 1, 0, 1, true},                   // row dilation only (runs of kw*C)
       {1, 70, 9, 9, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true},                   // K=630, M past a panel
       {1, 3, 40, 40, 8, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, true},                   // stem-like
       {1, 64, 20, 20, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false},                // threaded 3x3
