@@ -117,17 +117,35 @@ export class Model {
   /** The graph that actually runs: optimized, with fused ops the native side lacks undone. */
   get executionGraph(): Graph {
     if (!this.executable) {
-      const built = this.buildGraph(false);
-      this.executable = built.graph;
-      this.channelsLast = built.channelsLast;
+      const g = cloneGraph(this.ir.graph);
+      optimize(g, { level: this.options.optimize ?? 'all', opsets: this.ir.meta.opsets });
+      if ((this.options.integerExecution ?? true) && hasQdq(g)) {
+        lowerQdq(g, 'runtime');
+        if (!hasSubgraphs(g)) {
+          inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
+          this.channelsLast = toNhwcLayout(g);
+        }
+      }
+      // Branches of If/Loop with QDQ islands (static quantization of the branch calibration
+      // took) are lowered too; the runtime inlines a decided branch as it stands.
+      for (const sub of (this.options.integerExecution ?? true) ? subgraphsOf(g) : []) if (hasQdq(sub)) lowerQdq(sub, 'runtime');
+      const supported = nativeOps();
+      let counter = 0;
+      const ctx = {
+        opset: this.opset,
+        freshName: (base: string) => `${base}__nq${counter++}`,
+        addInitializer: (name: string, t: Tensor) => void g.initializers.set(name, t),
+      };
+      g.nodes = g.nodes.flatMap((n) => (isFused(n) && !supported.has(`${n.domain}:${n.opType}`) ? unfuseNode(n, ctx) : [n]));
+      this.executable = g;
     }
     return this.executable;
   }
 
   /**
-   * The graph runs are planned from: executionGraph with float convolution chains moved
-   * channels-last as well and Conv+Add(+Relu) fused (a run capturing a value that fusion
-   * removed is planned from the graph without it).
+   * The graph runs are planned from: executionGraph (as a subclass may define it) with float
+   * convolution chains moved channels-last and Conv+Add(+Relu) fused. A run capturing a value
+   * that fusion removed is planned from the graph without it.
    */
   get plannedGraph(): Graph {
     return this.planning.graph;
@@ -135,42 +153,24 @@ export class Model {
 
   private get planning(): { graph: Graph; channelsLast: Map<string, string> } {
     if (!this.planned) {
-      if (this.ir.graph.nodes.some((n) => n.opType === 'Conv')) {
-        this.fusedAway = new Set();
-        this.planned = this.buildGraph(true, this.fusedAway);
-      } else {
-        this.planned = { graph: this.executionGraph, channelsLast: this.channelsLast };
-      }
+      this.fusedAway = new Set();
+      this.planned = this.floatLayout(this.fusedAway);
     }
     return this.planned;
   }
 
   /**
-   * floatLayout: float convolution chains go channels-last as well; fusedAway: residual adds
-   * may fuse into them, recording the values that disappear.
+   * executionGraph with its float convolutions channels-last (fusedAway: residual adds may
+   * fuse, recording the values that disappear). Graphs the integer layout pass already
+   * rewrote keep that layout only.
    */
-  private buildGraph(floatLayout: boolean, fusedAway?: Set<string>): { graph: Graph; channelsLast: Map<string, string> } {
-    const g = cloneGraph(this.ir.graph);
-    let channelsLast = new Map<string, string>();
-    optimize(g, { level: this.options.optimize ?? 'all', opsets: this.ir.meta.opsets });
-    const lowered = (this.options.integerExecution ?? true) && hasQdq(g);
-    if (lowered) lowerQdq(g, 'runtime');
-    if ((lowered || (floatLayout && hasConv(g))) && !hasSubgraphs(g)) {
-      inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
-      channelsLast = toNhwcLayout(g, { floatConvs: floatLayout, fusedAway });
-    }
-    // Branches of If/Loop with QDQ islands (static quantization of the branch calibration
-    // took) are lowered too; the runtime inlines a decided branch as it stands.
-    for (const sub of (this.options.integerExecution ?? true) ? subgraphsOf(g) : []) if (hasQdq(sub)) lowerQdq(sub, 'runtime');
-    const supported = nativeOps();
-    let counter = 0;
-    const ctx = {
-      opset: this.opset,
-      freshName: (base: string) => `${base}__nq${counter++}`,
-      addInitializer: (name: string, t: Tensor) => void g.initializers.set(name, t),
-    };
-    g.nodes = g.nodes.flatMap((n) => (isFused(n) && !supported.has(`${n.domain}:${n.opType}`) ? unfuseNode(n, ctx) : [n]));
-    return { graph: g, channelsLast };
+  private floatLayout(fusedAway?: Set<string>): { graph: Graph; channelsLast: Map<string, string> } {
+    const base = this.executionGraph;
+    const laidOut = this.channelsLast.size > 0 || base.nodes.some((n) => n.attributes.has('channels_last'));
+    if (laidOut || !hasConv(base) || hasSubgraphs(base)) return { graph: base, channelsLast: this.channelsLast };
+    const g = cloneGraph(base);
+    inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
+    return { graph: g, channelsLast: toNhwcLayout(g, { floatConvs: true, fusedAway }) };
   }
 
   get inputs(): ValueSpec[] {
@@ -300,7 +300,7 @@ export class Model {
     if (capture.some((c) => this.fusedAway.has(c))) {
       // A capture of a value the residual fusion removed (calibration observes each Add's
       // inputs) runs the graph built without that fusion.
-      this.unfused ??= this.buildGraph(true);
+      this.unfused ??= this.floatLayout();
       ({ graph, channelsLast } = this.unfused);
     }
     const moved = capture.filter((c) => channelsLast.has(c));
