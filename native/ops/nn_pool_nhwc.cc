@@ -1,37 +1,20 @@
 // MaxPool and GlobalAveragePool with channels_last=1: float32 NHWC images, the form the
 // runtime's layout pass keeps float CNN chains in. Each output pixel is an element-wise max
-// (or the mean) over input pixels, C floats at a time, so the loops vectorize across channels.
+// (kernels/maxpool_nhwc.h over the window's pixels) or the mean of the input pixels, C floats
+// at a time, so channels are the vector axis.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "kernels/maxpool_nhwc.h"
 #include "ops/nn_pool_nhwc.h"
 #include "ops/nn_util.h"
+#include "runtime/dispatch.h"
 #include "runtime/threadpool.h"
 
 namespace nq::ops {
 namespace {
 
-// dst[c] = max over the n taps' channel c, 16 channels at a time so the running max stays in
-// registers and dst is written once.
-inline void max_taps(const float* const* taps, size_t n, float* dst, size_t channels) {
-  constexpr size_t kBlock = 16;
-  size_t c = 0;
-  for (; c + kBlock <= channels; c += kBlock) {
-    float m[kBlock];
-    for (size_t i = 0; i < kBlock; ++i) m[i] = taps[0][c + i];
-    for (size_t t = 1; t < n; ++t) {
-      const float* src = taps[t] + c;
-      for (size_t i = 0; i < kBlock; ++i) m[i] = src[i] > m[i] ? src[i] : m[i];
-    }
-    for (size_t i = 0; i < kBlock; ++i) dst[c + i] = m[i];
-  }
-  for (; c < channels; ++c) {
-    float m = taps[0][c];
-    for (size_t t = 1; t < n; ++t) m = taps[t][c] > m ? taps[t][c] : m;
-    dst[c] = m;
-  }
-}
 // Restrict-qualified so the compiler knows the sum and the pixel do not overlap.
 inline void add_into(float* __restrict dst, const float* __restrict src, size_t c) {
   for (size_t i = 0; i < c; ++i) dst[i] += src[i];
@@ -69,6 +52,7 @@ class NhwcMaxPoolF32 final : public OpKernel {
     if (!s.is_ok()) return s;
     n_ = size_t(xd[0]);
     c_ = size_t(xd[3]);
+    mk_ = &maxpool_nhwc_kernel_for(active_isa());
     return Status::ok();
   }
 
@@ -95,7 +79,7 @@ class NhwcMaxPoolF32 final : public OpKernel {
         // A window entirely in the padding (only possible with ceil_mode): no input, 0 like
         // the NCHW kernel's empty-window value.
         if (n == 0) std::fill(dst, dst + c_, 0.f);
-        else max_taps(taps.data(), n, dst, c_);
+        else mk_->run(taps.data(), n, c_, dst);
       }
     });
     return Status::ok();
@@ -104,6 +88,7 @@ class NhwcMaxPoolF32 final : public OpKernel {
  private:
   SpatialGeom geo_;
   size_t n_ = 0, c_ = 0;
+  const MaxPoolNhwcKernel* mk_ = nullptr;
 };
 
 class NhwcGlobalAveragePoolF32 final : public OpKernel {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/dwconv_nhwc.h"
+#include "kernels/maxpool_nhwc.h"
 #include "kernels/sgemm.h"
 #include "kernels/sigemm.h"
 #include "ops/op.h"
@@ -143,6 +144,30 @@ TEST_CASE("kernels dwconv nhwc: every SIMD variant against the scalar twin") {
                                    << "][" << c << "] got " << g << " want " << e);
             }
         }
+  }
+}
+
+TEST_CASE("kernels maxpool nhwc: every SIMD variant equals the scalar twin bit for bit, NaN included") {
+  for (nq::Isa isa : nq_test::simd_isas()) {
+    const nq::MaxPoolNhwcKernel& k = nq::maxpool_nhwc_kernel_for(isa);
+    REQUIRE(k.isa != nq::Isa::scalar);
+    for (size_t channels : {1, 3, 7, 8, 15, 16, 17, 33, 64, 65, 100})
+      for (size_t n : {1, 2, 9}) {
+        std::vector<std::vector<float>> px;
+        std::vector<const float*> taps;
+        for (size_t t = 0; t < n; ++t) {
+          px.push_back(nq_test::random_f32(channels, uint32_t(70 + t + channels)));
+          // A NaN in the first tap stays in the running max; a NaN in a later tap is skipped.
+          if (channels > 2) px.back()[(t * 5 + 1) % channels] = std::nanf("");
+          taps.push_back(px.back().data());
+        }
+        std::vector<float> got(channels + 1, 9.f), want(channels + 1, 9.f);
+        k.run(taps.data(), n, channels, got.data());
+        nq::maxpool_f32_nhwc__ref.run(taps.data(), n, channels, want.data());
+        CHECK_MESSAGE(got[channels] == 9.f, k.name << " wrote past " << channels << " channels");
+        CHECK_MESSAGE(std::memcmp(got.data(), want.data(), channels * sizeof(float)) == 0,
+                      k.name << " C" << channels << " taps " << n << " differs from the scalar twin");
+      }
   }
 }
 
@@ -324,6 +349,9 @@ TEST_CASE("ops.nn Conv channels_last: unsupported layouts and groups are refused
 }
 
 TEST_CASE("ops.nn MaxPool / GlobalAveragePool channels_last=1 match the NCHW ops") {
+  const nq::Isa isa_before = nq::active_isa();
+  for (nq::Isa isa : nq::supported_isas()) {
+  REQUIRE(nq::set_active_isa(isa));
   struct P { int64_t n, c, h, w, k, s, pad, ceil; };
   const P cases[] = {{1, 64, 12, 12, 3, 2, 1, 0}, {2, 17, 9, 7, 3, 2, 1, 1}, {1, 3, 5, 5, 2, 1, 0, 0}, {1, 33, 8, 8, 3, 3, 0, 1}};
   for (const P& p : cases) {
@@ -378,4 +406,6 @@ TEST_CASE("ops.nn MaxPool / GlobalAveragePool channels_last=1 match the NCHW ops
                       "GlobalAveragePool NHWC [" << n << "][" << c << "] got " << yg[size_t(n * p.c + c)] << " want " << want);
       }
   }
+  }
+  REQUIRE(nq::set_active_isa(isa_before));
 }
