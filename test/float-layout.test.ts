@@ -1,6 +1,7 @@
 // Channels-last float CNNs: the runtime's layout pass moves float Conv chains (with their
 // pools and residual adds) to NHWC and fuses Conv -> Add -> Relu into one conv. Checked on a
-// small network against onnxruntime-node, and on the executed graph's ops.
+// small network against onnxruntime-node, and on the ops of the graph runs are planned from
+// (Model.plannedGraph).
 import { buildModel, NodeSpec } from '../lib/onnx/builder';
 import { load } from '../lib/runtime/load';
 import { Tensor } from '../lib/tensor';
