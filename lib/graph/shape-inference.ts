@@ -3,7 +3,7 @@
 // computations (Shape -> Gather -> Concat -> Reshape, as exported PyTorch models have)
 // resolve. Per-op rules live in shapes/*.ts.
 import { Dim, Graph, Node, ValueInfo, nodeName } from './ir';
-import { InferCtx, Known, ShapeFn, isNum, tensorValue } from './shapes/context';
+import { InferCtx, Known, ShapeFn, isNum, tensorValue, toNchw, toNhwc } from './shapes/context';
 
 export type { Known };
 import { ELEMENTWISE } from './shapes/elementwise';
@@ -22,11 +22,44 @@ const FUNCTIONS: { [op: string]: ShapeFn } = { ...ELEMENTWISE, ...NN, ...TENSOR_
 // Rules for ops outside the default domain, keyed 'domain:OpType'.
 const DOMAIN_FUNCTIONS: { [domainOp: string]: ShapeFn } = { ...QUANT_CONTRIB, ...QUANT_GEMM, ...TRAIN, ...BINARY };
 
+/** Float ops the runtime's layout pass may mark channels_last=1 (X and Y [N, spatial..., C]). */
+const CHANNELS_LAST_FLOAT = new Set(['Conv', 'MaxPool', 'GlobalAveragePool']);
+
+/**
+ * The NCHW rule run on input 0 seen as NCHW, its output 0 given back channels-last
+ * (channels_last=1: NHWC in and out; 2: NCHW in, NHWC out).
+ */
+function channelsLast(fn: ShapeFn): ShapeFn {
+  return (ctx) => {
+    const layout = ctx.int('channels_last', 0);
+    if (layout === 2) {
+      const outs = fn(ctx);
+      const y = outs[0]?.dims;
+      return y && y.length >= 3 ? [{ ...outs[0], dims: toNhwc(y) }, ...outs.slice(1)] : outs;
+    }
+    if (layout !== 1) return fn(ctx);
+    const x = ctx.in(0);
+    const nchw = new InferCtx(ctx.node, ctx.opset, (name) => {
+      const i = ctx.node.inputs.indexOf(name);
+      if (i < 0) return undefined;
+      const k = ctx.in(i);
+      return i === 0 && k.dims && k.dims.length >= 3 ? { ...k, dims: toNchw(k.dims) } : k;
+    });
+    const outs = fn(nchw);
+    const y = outs[0]?.dims;
+    return x.dims && y && y.length >= 3 ? [{ ...outs[0], dims: toNhwc(y) }, ...outs.slice(1)] : outs;
+  };
+}
+
 function shapeFunction(node: Node): ShapeFn | undefined {
-  if (node.domain === '') return FUNCTIONS[node.opType];
+  if (node.domain === '') {
+    const fn: ShapeFn | undefined = FUNCTIONS[node.opType];
+    return fn !== undefined && CHANNELS_LAST_FLOAT.has(node.opType) ? channelsLast(fn) : fn;
+  }
   if (node.domain === NQUANT_DOMAIN && node.opType in FUSED_BASE) {
     if (node.opType === 'FusedMatMul') return (ctx) => [{ dtype: ctx.dtype(0), dims: matmulDims(ctx, ctx.dims(0), ctx.dims(1)) }];
-    return FUNCTIONS[FUSED_BASE[node.opType]];
+    const fn = FUNCTIONS[FUSED_BASE[node.opType]];
+    return node.opType === 'FusedConv' ? channelsLast(fn) : fn;
   }
   return DOMAIN_FUNCTIONS[`${node.domain}:${node.opType}`];
 }

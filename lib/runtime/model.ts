@@ -86,6 +86,10 @@ export interface ModelOptions {
   maxTensorBytes?: number;
 }
 
+function hasConv(g: Graph): boolean {
+  return g.nodes.some((n) => n.opType === 'Conv' || n.opType === 'FusedConv');
+}
+
 function subgraphsOf(g: Graph): Graph[] {
   return g.nodes.flatMap((n) => [...n.attributes.values()].flatMap((a) => (a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [])));
 }
@@ -96,6 +100,16 @@ export class Model {
   private executable?: Graph;
   /** Values the layout pass left only in NHWC form, by name -> their NHWC name. */
   private channelsLast = new Map<string, string>();
+  /**
+   * The graph plans are built from: the execution graph with float convolution chains moved
+   * channels-last too (and Conv+Add+Relu fused). Kept apart from executionGraph, which
+   * quantization and reports read as the model's optimized float graph.
+   */
+  private planned?: { graph: Graph; channelsLast: Map<string, string> };
+  /** Values the residual Conv+Add(+Relu) fusion removed from the planned graph. */
+  private fusedAway = new Set<string>();
+  /** The planned graph without that fusion: runs that capture a fused-away value use it. */
+  private unfused?: { graph: Graph; channelsLast: Map<string, string> };
 
   /** `ir` is the model as loaded (what toOnnx writes); runs use an optimized copy. */
   constructor(readonly ir: ModelIR, private readonly options: ModelOptions = {}) {}
@@ -126,6 +140,37 @@ export class Model {
       this.executable = g;
     }
     return this.executable;
+  }
+
+  /**
+   * The graph runs are planned from: executionGraph (as a subclass may define it) with float
+   * convolution chains moved channels-last and Conv+Add(+Relu) fused. A run capturing a value
+   * that fusion removed is planned from the graph without it.
+   */
+  get plannedGraph(): Graph {
+    return this.planning.graph;
+  }
+
+  private get planning(): { graph: Graph; channelsLast: Map<string, string> } {
+    if (!this.planned) {
+      this.fusedAway = new Set();
+      this.planned = this.floatLayout(this.fusedAway);
+    }
+    return this.planned;
+  }
+
+  /**
+   * executionGraph with its float convolutions channels-last (fusedAway: residual adds may
+   * fuse, recording the values that disappear). Graphs the integer layout pass already
+   * rewrote keep that layout only.
+   */
+  private floatLayout(fusedAway?: Set<string>): { graph: Graph; channelsLast: Map<string, string> } {
+    const base = this.executionGraph;
+    const laidOut = this.channelsLast.size > 0 || base.nodes.some((n) => n.attributes.has('channels_last'));
+    if (laidOut || !hasConv(base) || hasSubgraphs(base)) return { graph: base, channelsLast: this.channelsLast };
+    const g = cloneGraph(base);
+    inferShapes(g, this.ir.meta.opsets);  // the layout pass reads ranks and dtypes
+    return { graph: g, channelsLast: toNhwcLayout(g, { floatConvs: true, fusedAway }) };
   }
 
   get inputs(): ValueSpec[] {
@@ -160,7 +205,8 @@ export class Model {
   /** Whether run(feeds, { capture: [name] }) can return this value of the executed graph. */
   canCapture(name: string): boolean {
     const g = this.executionGraph;
-    if (this.channelsLast.has(name) || g.nodes.some((n) => n.outputs.includes(name)) || g.inputs.some((i) => i.name === name)) return true;
+    const planned = this.planning;
+    if (this.fusedAway.has(name) || planned.channelsLast.has(name) || this.channelsLast.has(name) || g.nodes.some((n) => n.outputs.includes(name)) || g.inputs.some((i) => i.name === name)) return true;
     // A value of an If branch, under the name inlining gives it ('<if>/then/<name>').
     return g.nodes.some((n) => n.opType === 'If' && (['then', 'else'] as const).some((side) => {
       const prefix = inlinedPrefix(n, side);
@@ -193,6 +239,9 @@ export class Model {
     this.plans.clear();
     this.executable = undefined;
     this.channelsLast = new Map();
+    this.planned = undefined;
+    this.fusedAway = new Set();
+    this.unfused = undefined;
   }
 
   /** Frees the native plans (packed weights); the model cannot run afterwards. */
@@ -247,13 +296,19 @@ export class Model {
       this.plans.set(key, cached);
       return cached;
     }
-    let graph = this.executionGraph;
-    const moved = capture.filter((c) => this.channelsLast.has(c));
+    let { graph, channelsLast } = this.planning;
+    if (capture.some((c) => this.fusedAway.has(c))) {
+      // A capture of a value the residual fusion removed (calibration observes each Add's
+      // inputs) runs the graph built without that fusion.
+      this.unfused ??= this.floatLayout();
+      ({ graph, channelsLast } = this.unfused);
+    }
+    const moved = capture.filter((c) => channelsLast.has(c));
     if (moved.length > 0) {
       // Captured values that now live channels-last are transposed back for the caller.
       graph = cloneGraph(graph);
       for (const c of moved) {
-        graph.nodes.push({ name: `${c}_capture_nchw`, opType: 'Transpose', domain: '', inputs: [this.channelsLast.get(c)!], outputs: [c], attributes: new Map([['perm', { type: 'ints' as const, value: TO_NCHW_PERM }]]) });
+        graph.nodes.push({ name: `${c}_capture_nchw`, opType: 'Transpose', domain: '', inputs: [channelsLast.get(c)!], outputs: [c], attributes: new Map([['perm', { type: 'ints' as const, value: TO_NCHW_PERM }]]) });
       }
     }
     let concrete = inferShapesForInputs(graph, inputDims, this.ir.meta.opsets, values);

@@ -312,11 +312,13 @@ Status read_conv_activation(const OpInit& init, ConvActivation* act) {
 }
 
 Status create_conv(const OpInit& init, std::unique_ptr<OpKernel>* out) {
-  Status s = check_arity(init, 2, 3, 1);
+  // The channels-last form (set by the runtime's layout pass) may carry a residual sum Z.
+  const int64_t layout = init.attrs.get_int("channels_last", 0);
+  Status s = check_arity(init, 2, layout != 0 ? 4 : 3, 1);
   if (!s.is_ok()) return s;
   for (size_t i = 0; i < init.inputs.size(); ++i) {
-    if (i == 2 && !present(init, 2)) continue;
-    s = check_input_dtype(init, i, i == 0 ? "X" : i == 1 ? "W" : "B", DType::f32);
+    if (i >= 2 && !present(init, i)) continue;
+    s = check_input_dtype(init, i, i == 0 ? "X" : i == 1 ? "W" : i == 2 ? "B" : "Z", DType::f32);
     if (!s.is_ok()) return s;
   }
   s = check_output_dtype(init, 0, "Y", DType::f32);
@@ -324,6 +326,10 @@ Status create_conv(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   ConvActivation act;
   s = read_conv_activation(init, &act);
   if (!s.is_ok()) return s;
+  if (layout == 1 || layout == 2) return create_conv_nhwc(init, act, layout, out);
+  if (layout != 0)
+    return op_error(init, "channels_last must be 0 (NCHW), 1 (NHWC X and Y) or 2 (NCHW X, NHWC Y), got " +
+                              std::to_string(layout));
   auto k = std::make_unique<ConvKernel>();
   s = k->init(init, act);
   if (!s.is_ok()) return s;

@@ -2,6 +2,7 @@
 // plane kernel.
 #pragma once
 #include <cstddef>
+#include <memory>
 
 #include "kernels/dwconv.h"
 #include "kernels/sgemm.h"
@@ -16,6 +17,11 @@ struct ConvActivation {
 };
 // Reads activation / clip_min / clip_max for the nquant domain's fused ops.
 Status read_conv_activation(const OpInit& init, ConvActivation* act);
+
+// Conv / FusedConv with channels_last=1 (NHWC X and Y, 2-D, group 1 or depthwise) or 2 (NCHW X,
+// NHWC Y, group 1: the first conv of a chain): nn_conv_nhwc.cc.
+Status create_conv_nhwc(const OpInit& init, const ConvActivation& act, int64_t layout,
+                        std::unique_ptr<OpKernel>* out);
 
 // One depthwise output plane from an input plane that needs no bounds checks (already padded
 // or unpadded): y[oy][ox] = act(bias + sum w[ky][kx] * x[oy*sh + ky*dh][ox*sw + kx*dw]).

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "ops/nn_pool_nhwc.h"
 #include "ops/nn_util.h"
 #include "runtime/threadpool.h"
 
@@ -290,13 +291,28 @@ Status create_global(const OpInit& init, bool max, std::unique_ptr<OpKernel>* ou
 
 }  // namespace
 
+// channels_last (set by the runtime's layout pass): 1 = NHWC X and Y (float32 only).
+static Status channels_last(const OpInit& init, int64_t* layout) {
+  *layout = init.attrs.get_int("channels_last", 0);
+  if (*layout == 0 || (*layout == 1 && init.inputs.size() == 1 && init.inputs[0].dtype == DType::f32)) return Status::ok();
+  return op_error(init, "channels_last must be 0, or 1 with a float32 X, got " + std::to_string(*layout));
+}
+
 Status create_max_pool(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  int64_t layout = 0;
+  Status s = channels_last(init, &layout);
+  if (!s.is_ok()) return s;
+  if (layout == 1) return create_max_pool_nhwc(init, out);
   return create_pool(init, PoolKernel::Kind::max, out);
 }
 Status create_average_pool(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   return create_pool(init, PoolKernel::Kind::average, out);
 }
 Status create_global_average_pool(const OpInit& init, std::unique_ptr<OpKernel>* out) {
+  int64_t layout = 0;
+  Status s = channels_last(init, &layout);
+  if (!s.is_ok()) return s;
+  if (layout == 1) return create_global_average_pool_nhwc(init, out);
   return create_global(init, false, out);
 }
 Status create_global_max_pool(const OpInit& init, std::unique_ptr<OpKernel>* out) {

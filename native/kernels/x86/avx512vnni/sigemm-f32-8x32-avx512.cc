@@ -1,0 +1,112 @@
+// AVX-512F FP32 indirect GEMM: 8 output pixels x 32 channels (16 zmm accumulators). Eight
+// rows rather than the packed GEMM's 14: each row's A comes through its own pointer, and
+// eight pointers, B and the loop counters still fit the general registers.
+#include <immintrin.h>
+
+// gcc 12 reports its own _mm512_undefined_*() placeholders inside the intrinsic headers as
+// maybe-uninitialized (a known false positive); nothing in this file reads uninitialised data.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "kernels/sigemm.h"
+
+namespace nq {
+namespace {
+
+constexpr size_t kMr = 8, kNr = 32, kLanes = 16;
+constexpr size_t kPrefetchRows = 16;  // B rows (k steps) ahead of the FMA loop
+
+__mmask16 lane_mask(size_t valid) {
+  return valid >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1u);
+}
+
+template <int MR, int NV>
+void tile(const float* const* a, size_t runs, size_t run_len, const float* b, size_t cols,
+          float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
+  // The epilogue's c (and residual z) rows are not in cache yet: fetching them now hides the
+  // misses behind the K loop.
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    if (NV > 1) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + kLanes), _MM_HINT_T0);
+    if (z) {
+      _mm_prefetch(reinterpret_cast<const char*>(z + i * ldc), _MM_HINT_T0);
+      if (NV > 1) _mm_prefetch(reinterpret_cast<const char*>(z + i * ldc + kLanes), _MM_HINT_T0);
+    }
+  }
+  __m512 acc[MR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  for (size_t q = 0; q < runs; ++q) {
+    const float* p[MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) p[i] = a[i * runs + q];
+    for (size_t k = 0; k < run_len; ++k) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * kNr), _MM_HINT_T0);
+      if (NV > 1) _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * kNr + kLanes), _MM_HINT_T0);
+      __m512 bv[NV];
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + v * kLanes);
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m512 av = _mm512_set1_ps(p[i][k]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+      }
+      b += kNr;
+    }
+  }
+  __mmask16 mask[NV];
+  __m512 bias[NV];
+  for (int v = 0; v < NV; ++v) {
+    mask[v] = lane_mask(cols > v * kLanes ? cols - v * kLanes : 0);
+    bias[v] = args.bias ? _mm512_maskz_loadu_ps(mask[v], args.bias + v * kLanes) : _mm512_setzero_ps();
+  }
+  const __m512 lo = _mm512_set1_ps(args.lo), hi = _mm512_set1_ps(args.hi);
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      __m512 x = acc[i][v];
+      if (z) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], z + i * ldc + v * kLanes));
+      if (args.bias) x = _mm512_add_ps(x, bias[v]);
+      // max(lo, x) / min(hi, x) return x when x is NaN, so NaN passes through.
+      if (args.clamp) x = _mm512_min_ps(hi, _mm512_max_ps(lo, x));
+      _mm512_mask_storeu_ps(c + i * ldc + v * kLanes, mask[v], x);
+    }
+  }
+}
+
+template <int NV>
+void tile_rows(size_t rows, const float* const* a, size_t runs, size_t run_len, const float* b,
+               size_t cols, float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
+  switch (rows) {
+    case 1: return tile<1, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 2: return tile<2, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 3: return tile<3, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 4: return tile<4, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 5: return tile<5, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 6: return tile<6, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    case 7: return tile<7, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+    default: return tile<8, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+  }
+}
+
+void sigemm_avx512(size_t rows, const float* const* a, size_t runs, size_t run_len,
+                   const float* b_panel, size_t cols, float* c, size_t ldc, const float* z,
+                   const SGemmTileArgs& args) {
+  // A panel of at most 16 columns (a channel count's tail) runs half the FMAs; its B rows are
+  // still kNr apart, which tile() steps by regardless of NV.
+  if (cols > kLanes)
+    tile_rows<2>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
+  else
+    tile_rows<1>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
+}
+
+}  // namespace
+
+const SIGemmKernel sigemm_f32_8x32__avx512 = {"sigemm_f32_8x32__avx512", Isa::avx512vnni, kMr,
+                                              kNr, sigemm_avx512};
+
+}  // namespace nq

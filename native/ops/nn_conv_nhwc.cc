@@ -1,0 +1,383 @@
+// Conv and nquant.FusedConv with channels_last=1 (or 2: NCHW X, the first conv of a chain):
+// float32 2-D convolution into NHWC outputs, the form the runtime's layout pass keeps float
+// CNN chains in.
+//
+// With the channels innermost, a 1x1 conv is a GEMM over pixels as it stands and a kxk
+// window is a few contiguous runs (one kw*C run per kernel row), so no patch matrix is built:
+// - group 1 runs the indirect GEMM (kernels/sigemm.h): each output pixel's row of A is read
+//   through per-run pointers into the image, B is the weights packed once per plan, and the
+//   residual sum Z (input 3, a following Add the layout pass fused), bias and Relu/Clip are
+//   applied in the tile's epilogue. A padded conv first copies each image into a
+//   zero-bordered buffer so every window is inside it.
+// - depthwise (group == C == M) runs the NHWC depthwise kernel (kernels/dwconv_nhwc.h) with
+//   padding taps pointing at a zero row.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/dwconv_nhwc.h"
+#include "kernels/sigemm.h"
+#include "kernels/transpose.h"
+#include "ops/nn_conv_internal.h"
+#include "ops/nn_util.h"
+#include "runtime/aligned_buffer.h"
+#include "runtime/dispatch.h"
+#include "runtime/threadpool.h"
+
+namespace nq::ops {
+namespace {
+
+size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+size_t round_up(size_t a, size_t b) { return div_up(a, b) * b; }
+
+// Below this many multiply-adds a conv runs on the calling thread (pool wake-up dominates).
+constexpr size_t kMinParallelMacs = size_t(1) << 18;
+// Input bytes a chunk of output pixels may touch: the chunk's A stays in L2 while every
+// weight panel passes over it, so the weights are read once per chunk, not once per tile.
+constexpr size_t kChunkInputBytes = 384 * 1024;
+constexpr size_t kSmallWeightsBytes = 64 * 1024;
+// The per-thread pointer lists live in the float scratch.
+constexpr size_t kFloatsPerPointer = sizeof(const float*) / sizeof(float);
+
+class ConvNhwcKernel final : public OpKernel {
+ public:
+  // layout 1: X [N, H, W, C]; 2: X [N, C, H, W] (the first conv of a chain). Y is NHWC.
+  Status init(const OpInit& init, const ConvActivation& act, int64_t layout) {
+    const TensorDesc& w = init.inputs[1];
+    const TensorDesc& y = init.outputs[0];
+    if (init.inputs[0].dims.size() != 4 || w.dims.size() != 4 || y.dims.size() != 4)
+      return op_error(init, "channels_last=" + std::to_string(layout) + " takes X " + dims_str(init.inputs[0].dims) +
+                                ", W " + dims_str(w.dims) + " and Y " + dims_str(y.dims) +
+                                " of rank 4 (X [N, H, W, C] or [N, C, H, W] for 2, W [M, C/group, kh, kw], Y [N, OH, OW, M])");
+    nchw_in_ = layout == 2;
+    // X as NHWC dims whatever its layout.
+    std::vector<int64_t> xd = init.inputs[0].dims;
+    if (nchw_in_) xd = {xd[0], xd[2], xd[3], xd[1]};
+    n_ = size_t(xd[0]);
+    c_ = size_t(xd[3]);
+    m_ = size_t(w.dims[0]);
+    const size_t g = size_t(init.attrs.get_int("group", 1));
+    depthwise_ = g > 1 && g == c_ && g == m_ && w.dims[1] == 1;
+    if (nchw_in_ && g != 1)
+      return op_error(init, "channels_last=2 (NCHW X) needs group 1, got group " + std::to_string(g));
+    if (!(g == 1 && size_t(w.dims[1]) == c_) && !depthwise_)
+      return op_error(init, "channels_last=1 needs group 1 (W dim 1 = C) or depthwise (group = C = M), got group " +
+                                std::to_string(g) + ", X " + dims_str(init.inputs[0].dims) + ", W " + dims_str(w.dims));
+    const std::vector<int64_t> in_sp = {xd[1], xd[2]}, k_sp = {w.dims[2], w.dims[3]};
+    const std::vector<int64_t> out_sp = {y.dims[1], y.dims[2]};
+    const auto ks = init.attrs.get_ints("kernel_shape", k_sp);
+    if (ks != k_sp)
+      return op_error(init, "kernel_shape " + dims_str(ks) + " does not match W " + dims_str(w.dims));
+    Status s = make_spatial_geom(init, in_sp, k_sp, out_sp, false, &geo_);
+    if (!s.is_ok()) return s;
+    if (size_t(y.dims[0]) != n_ || size_t(y.dims[3]) != m_)
+      return op_error(init, "Y " + dims_str(y.dims) + " must be [N=" + std::to_string(n_) + ", OH, OW, M=" +
+                                std::to_string(m_) + "]");
+    if (present(init, 2) && init.inputs[2].count() != m_)
+      return op_error(init, "B must have M=" + std::to_string(m_) + " values, got " + dims_str(init.inputs[2].dims));
+    has_z_ = present(init, 3);
+    if (has_z_ && (depthwise_ || init.inputs[3].dims != y.dims))
+      return op_error(init, "Z (the residual sum) must have Y's dims " + dims_str(y.dims) + " and group 1, got Z " +
+                                dims_str(init.inputs[3].dims) + (depthwise_ ? " on a depthwise conv" : ""));
+    ih_ = size_t(geo_.in[1]);
+    iw_ = size_t(geo_.in[2]);
+    oh_ = size_t(geo_.out[1]);
+    ow_ = size_t(geo_.out[2]);
+    kh_ = size_t(geo_.k[1]);
+    kw_ = size_t(geo_.k[2]);
+    taps_ = kh_ * kw_;
+    k_ = taps_ * (depthwise_ ? 1 : c_);
+    slots_ = std::max<size_t>(1, get_num_threads());
+    args_.clamp = act.kind != Activation::none;
+    args_.lo = act.kind == Activation::clip ? act.lo : 0.f;
+    args_.hi = act.kind == Activation::clip ? act.hi : std::numeric_limits<float>::infinity();
+    return depthwise_ ? init_depthwise(init) : init_gemm(init);
+  }
+
+  size_t scratch_bytes() const override { return scratch_floats() * sizeof(float); }
+  void set_scratch(void* scratch) override { scratch_ = static_cast<float*>(scratch); }
+
+  Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* x = static_cast<const float*>(in[0]);
+    const float* w = static_cast<const float*>(in[1]);
+    const float* bias = in.size() > 2 ? static_cast<const float*>(in[2]) : nullptr;
+    const float* z = has_z_ ? static_cast<const float*>(in[3]) : nullptr;
+    float* y = static_cast<float*>(out[0]);
+    float* scratch = scratch_;
+    const float* wp = wpack_.data();
+    if (!w_const_) {
+      pack(w, scratch);
+      wp = scratch;
+      scratch += round_up(packed_floats(), 16);
+    }
+    if (depthwise_) return run_depthwise(x, wp, bias, y, scratch);
+    return run_gemm(x, wp, bias, z, y, scratch);
+  }
+
+ private:
+  size_t packed_floats() const {
+    return depthwise_ ? taps_ * c_ : div_up(m_, nr_) * nr_ * k_;
+  }
+  size_t scratch_floats() const {
+    const size_t w = w_const_ ? 0 : round_up(packed_floats(), 16);
+    if (depthwise_) return w + round_up(c_, 16) + slots_ * round_up(ow_ * taps_ * kFloatsPerPointer, 16);
+    return w + padded_floats_ + slots_ * round_up(chunk_px_ * runs_ * kFloatsPerPointer, 16);
+  }
+
+  Status init_gemm(const OpInit& init) {
+    sk_ = &sigemm_kernel_for(active_isa());
+    tk_ = &transpose_kernel_for(active_isa());
+    mr_ = sk_->mr;
+    nr_ = sk_->nr;
+    // An NCHW X is transposed into the padded buffer (pads 0 or not).
+    padded_ = geo_.has_pads() || nchw_in_;
+    hp_ = ih_ + size_t(geo_.pb[1] + geo_.pe[1]);
+    wp_ = iw_ + size_t(geo_.pb[2] + geo_.pe[2]);
+    padded_floats_ = padded_ ? round_up(hp_ * wp_ * c_, 16) : 0;
+    // A kernel row is one contiguous run of kw*C floats when its taps are adjacent pixels.
+    row_runs_ = geo_.d[2] == 1;
+    runs_ = row_runs_ ? kh_ : taps_;
+    run_len_ = row_runs_ ? kw_ * c_ : c_;
+    const size_t px_bytes = std::max<size_t>(1, size_t(geo_.s[1] * geo_.s[2]) * c_ * sizeof(float));
+    chunk_px_ = std::max(mr_, round_up(std::max<size_t>(1, kChunkInputBytes / px_bytes), mr_));
+    // Weights that stay in L2 anyway gain nothing from chunking: one tile at a time writes
+    // each output pixel's M channels together while its cache lines are hot.
+    if (packed_floats() * sizeof(float) <= kSmallWeightsBytes) chunk_px_ = mr_;
+    chunk_px_ = std::min(chunk_px_, round_up(n_ * oh_ * ow_, mr_));
+    if (const void* wc = constant(init, 1)) {
+      if (!wpack_.reset(packed_floats())) return op_error(init, "could not allocate the packed weights");
+      pack(static_cast<const float*>(wc), wpack_.data());
+      w_const_ = true;
+    }
+    return Status::ok();
+  }
+
+  Status init_depthwise(const OpInit& init) {
+    dk_ = &dwconv_nhwc_kernel_for(active_isa());
+    // Offsets of every (pixel, tap) of an output row whose kernel rows are all inside the
+    // image, from the row's first input row; -1 for a tap in the left/right padding. Such rows
+    // (all but the top and bottom few) then build their pointers with one add each.
+    row_off_.assign(ow_ * taps_, -1);
+    for (size_t ox = 0; ox < ow_; ++ox)
+      for (size_t ky = 0; ky < kh_; ++ky)
+        for (size_t kx = 0; kx < kw_; ++kx) {
+          const int64_t ix = int64_t(ox) * geo_.s[2] - geo_.pb[2] + int64_t(kx) * geo_.d[2];
+          if (ix >= 0 && ix < int64_t(iw_))
+            row_off_[ox * taps_ + ky * kw_ + kx] = (int64_t(ky) * geo_.d[1] * int64_t(iw_) + ix) * int64_t(c_);
+        }
+    if (const void* wc = constant(init, 1)) {
+      if (!wpack_.reset(packed_floats())) return op_error(init, "could not allocate the packed weights");
+      pack(static_cast<const float*>(wc), wpack_.data());
+      w_const_ = true;
+    }
+    return Status::ok();
+  }
+
+  // W [M][C][kh][kw] as the kernels read it: GEMM panels of B[(ky, kx, c)][m] (the order the
+  // runs walk the window in), or depthwise [tap][c].
+  void pack(const float* w, float* dst) const {
+    if (depthwise_) {
+      for (size_t c = 0; c < c_; ++c)
+        for (size_t t = 0; t < taps_; ++t) dst[t * c_ + c] = w[c * taps_ + t];
+      return;
+    }
+    // Panel j holds B[k][j*nr + jj] at [k*nr + jj], k = (tap, c); zeros past M.
+    for (size_t j = 0; j < div_up(m_, nr_); ++j) {
+      float* panel = dst + j * k_ * nr_;
+      for (size_t t = 0; t < taps_; ++t)
+        for (size_t c = 0; c < c_; ++c) {
+          float* row = panel + (t * c_ + c) * nr_;
+          for (size_t jj = 0; jj < nr_; ++jj) {
+            const size_t m = j * nr_ + jj;
+            row[jj] = m < m_ ? w[(m * c_ + c) * taps_ + t] : 0.f;
+          }
+        }
+    }
+  }
+
+  // The image with a zero border of the conv's pads, so every window is inside it (an NCHW
+  // X is transposed to NHWC on the way: cheaper than a Transpose step before the conv).
+  void pad_image(const float* x, float* dst) const {
+    const size_t pt = size_t(geo_.pb[1]), pl = size_t(geo_.pb[2]);
+    const size_t row = wp_ * c_, plane = ih_ * iw_;
+    std::memset(dst, 0, pt * row * sizeof(float));
+    for (size_t iy = 0; iy < ih_; ++iy) {
+      float* d = dst + (pt + iy) * row;
+      std::memset(d, 0, pl * c_ * sizeof(float));
+      if (nchw_in_ && c_ <= 4) {
+        // A stem's few planes: one pass writing pixels in order (the block transpose would
+        // run its scalar edge code for fewer than 8 rows).
+        float* di = d + pl * c_;
+        const float* src = x + iy * iw_;
+        for (size_t ix = 0; ix < iw_; ++ix)
+          for (size_t c = 0; c < c_; ++c) di[ix * c_ + c] = src[c * plane + ix];
+      } else if (nchw_in_) {
+        // Row iy of every channel plane: a [C x W] block (rows plane apart) into W pixels.
+        tk_->x32(reinterpret_cast<const uint32_t*>(x + iy * iw_), plane, reinterpret_cast<uint32_t*>(d + pl * c_), c_, c_,
+                 iw_);
+      } else {
+        std::memcpy(d + pl * c_, x + iy * iw_ * c_, iw_ * c_ * sizeof(float));
+      }
+      std::memset(d + (pl + iw_) * c_, 0, (wp_ - pl - iw_) * c_ * sizeof(float));
+    }
+    std::memset(dst + (pt + ih_) * row, 0, (hp_ - pt - ih_) * row * sizeof(float));
+  }
+
+  // Pointers of output pixels [p0, p0 + count) (pixel index over images of `img_px` pixels
+  // each, images `img_floats` apart in `src`), runs_ per pixel.
+  void pointers(const float* src, size_t img_floats, size_t p0, size_t count, const float** ptrs) const {
+    const size_t os = oh_ * ow_, row = (padded_ ? wp_ : iw_) * c_;
+    const size_t sh = size_t(geo_.s[1]), sw = size_t(geo_.s[2]), dh = size_t(geo_.d[1]), dw = size_t(geo_.d[2]);
+    for (size_t r = 0; r < count; ++r) {
+      const size_t p = p0 + r, n = p / os, o = p % os, oy = o / ow_, ox = o % ow_;
+      const float* base = src + n * img_floats + oy * sh * row + ox * sw * c_;
+      const float** pr = ptrs + r * runs_;
+      for (size_t ky = 0; ky < kh_; ++ky) {
+        const float* rp = base + ky * dh * row;
+        if (row_runs_) {
+          pr[ky] = rp;
+        } else {
+          for (size_t kx = 0; kx < kw_; ++kx) pr[ky * kw_ + kx] = rp + kx * dw * c_;
+        }
+      }
+    }
+  }
+
+  // Output pixels [0, pixels) of src (images img_floats apart) into y rows of M floats.
+  void gemm_pixels(const float* src, size_t img_floats, size_t pixels, const float* wp, const float* bias,
+                   const float* z, float* y, float* slots) const {
+    const size_t tiles = div_up(pixels, mr_), panels = div_up(m_, nr_);
+    size_t threads = std::min(slots_, get_num_threads());
+    if (pixels * m_ * k_ < kMinParallelMacs) threads = 1;
+    // Grid tp (pixel tiles) x tm (weight panels): minimise the biggest task's pixels * columns,
+    // ties to the pixel split (each task then reads the weights, not the image, from L3).
+    size_t tp = 1, tm = 1, best = SIZE_MAX;
+    for (size_t a = 1; a <= threads; ++a) {
+      if (threads % a) continue;
+      const size_t ga = std::min(a, tiles), gb = std::min(threads / a, panels);
+      const size_t cost = div_up(tiles, ga) * mr_ * div_up(panels, gb) * nr_;
+      if (cost < best || (cost == best && ga > tp)) {
+        best = cost;
+        tp = ga;
+        tm = gb;
+      }
+    }
+    auto task = [&](size_t t) {
+      const size_t t0 = (t / tm) * tiles / tp, t1 = (t / tm + 1) * tiles / tp;
+      const size_t j0 = (t % tm) * panels / tm, j1 = (t % tm + 1) * panels / tm;
+      if (t0 == t1 || j0 == j1) return;
+      const float** ptrs = reinterpret_cast<const float**>(slots + t * round_up(chunk_px_ * runs_ * kFloatsPerPointer, 16));
+      const size_t px0 = t0 * mr_, px1 = std::min(pixels, t1 * mr_);
+      for (size_t c0 = px0; c0 < px1; c0 += chunk_px_) {
+        const size_t c1 = std::min(px1, c0 + chunk_px_);
+        pointers(src, img_floats, c0, c1 - c0, ptrs);
+        for (size_t j = j0; j < j1; ++j) {
+          const size_t col = j * nr_, cols = std::min(nr_, m_ - col);
+          SGemmTileArgs a = args_;
+          a.bias = bias ? bias + col : nullptr;
+          const float* panel = wp + j * k_ * nr_;
+          for (size_t p = c0; p < c1; p += mr_)
+            sk_->run(std::min(mr_, c1 - p), ptrs + (p - c0) * runs_, runs_, run_len_, panel, cols,
+                     y + p * m_ + col, m_, z ? z + p * m_ + col : nullptr, a);
+        }
+      }
+    };
+    if (tp * tm == 1)
+      task(0);
+    else
+      parallel_for(tp * tm, task);
+  }
+
+  Status run_gemm(const float* x, const float* wp, const float* bias, const float* z, float* y,
+                  float* scratch) const {
+    const size_t os = oh_ * ow_, img = ih_ * iw_ * c_;
+    if (!padded_) {
+      // Every image's pixels in one pass: tiles may span two images.
+      gemm_pixels(x, img, n_ * os, wp, bias, z, y, scratch);
+      return Status::ok();
+    }
+    float* pimg = scratch;
+    for (size_t n = 0; n < n_; ++n) {
+      pad_image(x + n * img, pimg);
+      gemm_pixels(pimg, 0, os, wp, bias, z ? z + n * os * m_ : nullptr, y + n * os * m_, scratch + padded_floats_);
+    }
+    return Status::ok();
+  }
+
+  Status run_depthwise(const float* x, const float* wp, const float* bias, float* y, float* scratch) const {
+    float* zeros = scratch;
+    std::memset(zeros, 0, c_ * sizeof(float));
+    float* slots = scratch + round_up(c_, 16);
+    const size_t rows = n_ * oh_;
+    size_t tasks = std::min(std::min(slots_, get_num_threads()), rows);
+    if (rows * ow_ * taps_ * c_ < kMinParallelMacs / 4) tasks = 1;
+    DwNhwcArgs a;
+    a.taps = taps_;
+    a.channels = c_;
+    a.w = wp;
+    a.bias = bias;
+    a.clamp = args_.clamp;
+    a.lo = args_.lo;
+    a.hi = args_.hi;
+    const int64_t sh = geo_.s[1], sw = geo_.s[2], dh = geo_.d[1], dw = geo_.d[2];
+    const int64_t pt = geo_.pb[1], pl = geo_.pb[2], IH = int64_t(ih_), IW = int64_t(iw_);
+    auto task = [&](size_t t) {
+      const float** ptrs = reinterpret_cast<const float**>(slots + t * round_up(ow_ * taps_ * kFloatsPerPointer, 16));
+      const size_t r0 = t * rows / tasks, r1 = (t + 1) * rows / tasks;
+      for (size_t r = r0; r < r1; ++r) {
+        const size_t n = r / oh_, oy = r % oh_;
+        const float* img = x + n * ih_ * iw_ * c_;
+        const int64_t iy0 = int64_t(oy) * sh - pt;
+        if (iy0 >= 0 && iy0 + int64_t(kh_ - 1) * dh < IH) {
+          const float* base = img + size_t(iy0) * iw_ * c_;
+          for (size_t i = 0; i < ow_ * taps_; ++i) ptrs[i] = row_off_[i] >= 0 ? base + row_off_[i] : zeros;
+          dk_->run(a, ptrs, ow_, y + r * ow_ * c_, c_);
+          continue;
+        }
+        for (size_t ox = 0; ox < ow_; ++ox) {
+          const float** pr = ptrs + ox * taps_;
+          for (size_t ky = 0; ky < kh_; ++ky) {
+            const int64_t iy = int64_t(oy) * sh - pt + int64_t(ky) * dh;
+            for (size_t kx = 0; kx < kw_; ++kx) {
+              const int64_t ix = int64_t(ox) * sw - pl + int64_t(kx) * dw;
+              pr[ky * kw_ + kx] = (iy < 0 || iy >= IH || ix < 0 || ix >= IW) ? zeros : img + (size_t(iy) * iw_ + size_t(ix)) * c_;
+            }
+          }
+        }
+        dk_->run(a, ptrs, ow_, y + r * ow_ * c_, c_);
+      }
+    };
+    if (tasks <= 1)
+      task(0);
+    else
+      parallel_for(tasks, task);
+    return Status::ok();
+  }
+
+  SpatialGeom geo_;
+  SGemmTileArgs args_;
+  size_t n_ = 0, c_ = 0, m_ = 0, ih_ = 0, iw_ = 0, oh_ = 0, ow_ = 0, kh_ = 1, kw_ = 1, taps_ = 1, k_ = 0;
+  size_t slots_ = 1, mr_ = 1, nr_ = 1, runs_ = 1, run_len_ = 1, chunk_px_ = 1;
+  size_t hp_ = 0, wp_ = 0, padded_floats_ = 0;
+  bool depthwise_ = false, w_const_ = false, padded_ = false, row_runs_ = true, nchw_in_ = false, has_z_ = false;
+  const SIGemmKernel* sk_ = nullptr;
+  const DwNhwcKernel* dk_ = nullptr;
+  const TransposeKernel* tk_ = nullptr;
+  AlignedBuffer<float> wpack_;
+  std::vector<int64_t> row_off_;
+  float* scratch_ = nullptr;
+};
+
+}  // namespace
+
+Status create_conv_nhwc(const OpInit& init, const ConvActivation& act, int64_t layout,
+                        std::unique_ptr<OpKernel>* out) {
+  auto k = std::make_unique<ConvNhwcKernel>();
+  Status s = k->init(init, act, layout);
+  if (!s.is_ok()) return s;
+  *out = std::move(k);
+  return Status::ok();
+}
+
+}  // namespace nq::ops
