@@ -66,6 +66,13 @@ export async function benchGemm(opts: { quick?: boolean; log?: (line: string) =>
         const w = native.qgemmPackB(b8, k, n, false, null, isa);
         const g = gops(m, n, k, (await t(() => native.qgemm(a8, m, za, w, c32, {}, true))).medianMs);
         add({ shape, threads, kind: 'int8', impl: w.kernel, gops: g, peer: 'ORT MatMulInteger', peerGops: ortIg, ratio: g / ortIg });
+        if (m === 1) {
+          // onnxruntime-node runs a session on the main thread (session.run inside setImmediate),
+          // so for a call this short the like-for-like row is our synchronous call; the row above
+          // adds the hop to a libuv thread that keeps the event loop free.
+          const gs = gops(m, n, k, (await t(async () => native.qgemm(a8, m, za, w, c32, {}, false))).medianMs);
+          add({ shape, threads, kind: 'int8', impl: `${w.kernel} (sync)`, gops: gs, peer: 'ORT MatMulInteger', peerGops: ortIg, ratio: gs / ortIg });
+        }
         w.dispose();
       }
 
@@ -92,10 +99,12 @@ export async function benchGemm(opts: { quick?: boolean; log?: (line: string) =>
         for (const isa of isas) {
           const w = native.int4Pack(q.packed, q.scales, null, n, k, block, isa);
           for (const int8 of [false, true]) {
-            const g = gops(m, n, k, (await t(() => native.int4Gemm(af, m, w, null, int8, cf, true))).medianMs);
-            const impl = `${w.kernel}${int8 ? ' (s8 acts)' : ''}`;
-            add({ shape, threads, kind: 'int4', impl, gops: g, peer: 'ORT MatMulInteger (INT8)', peerGops: ortIg, ratio: g / ortIg });
-            add({ shape, threads, kind: 'int4', impl, gops: g, peer: 'ORT MatMulNBits (INT4)', peerGops: ortNg, ratio: g / ortNg });
+            for (const sync of [false, true]) {
+              const g = gops(m, n, k, (await t(async () => (sync ? native.int4Gemm(af, m, w, null, int8, cf, false) : native.int4Gemm(af, m, w, null, int8, cf, true)))).medianMs);
+              const impl = `${w.kernel}${int8 ? ' (s8 acts)' : ''}${sync ? ' (sync)' : ''}`;
+              add({ shape, threads, kind: 'int4', impl, gops: g, peer: 'ORT MatMulInteger (INT8)', peerGops: ortIg, ratio: g / ortIg });
+              add({ shape, threads, kind: 'int4', impl, gops: g, peer: 'ORT MatMulNBits (INT4)', peerGops: ortNg, ratio: g / ortNg });
+            }
           }
           w.dispose();
         }
