@@ -50,6 +50,15 @@ class ConvTransposeKernel final : public OpKernel {
     for (size_t i = 0; i < nsp; ++i) {
       const size_t a = 3 - nsp + i;
       const int64_t in = x.dims[2 + i], k = w.dims[2 + i], out = y.dims[2 + i];
+      // Bounded so `full` below cannot overflow int64 (no real model comes near).
+      constexpr int64_t kMax = int64_t(1) << 31;
+      const auto within = [&](int64_t v, int64_t lo) { return v >= lo && v <= kMax; };
+      if (!within(in, 0) || !within(k, 1) || !within(strides[i], 1) || !within(dil[i], 1) || !within(outpad[i], 0) ||
+          !within(pads[i], 0) || !within(pads[i + nsp], 0))
+        return op_error(init, "axis " + std::to_string(i) + ": needs input dim in [0, 2^31], kernel in [1, 2^31], strides and "
+                                  "dilations in [1, 2^31], output_padding and pads in [0, 2^31], got " +
+                                  std::to_string(in) + ", " + std::to_string(k) + ", " + std::to_string(strides[i]) + ", " +
+                                  std::to_string(dil[i]) + ", " + std::to_string(outpad[i]) + " and pads " + dims_str(pads));
       const int64_t full = strides[i] * (in - 1) + outpad[i] + (k - 1) * dil[i] + 1;
       int64_t pb, pe;
       if (from_shape) {

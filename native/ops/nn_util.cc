@@ -54,6 +54,8 @@ Status check_output(const OpInit& init, size_t o, const char* name, DType t,
                             ", got " + dtype_name(d.dtype) + " " + dims_str(d.dims));
 }
 
+constexpr int64_t kMaxGeometry = int64_t(1) << 31;
+
 Status make_spatial_geom(const OpInit& init, const std::vector<int64_t>& in_spatial,
                          const std::vector<int64_t>& kernel,
                          const std::vector<int64_t>& out_spatial, bool allow_ceil,
@@ -89,6 +91,12 @@ Status make_spatial_geom(const OpInit& init, const std::vector<int64_t>& in_spat
                             "stride >= 1 and dilation >= 1, got " + std::to_string(in) + ", " +
                             std::to_string(k) + ", " + std::to_string(s) + ", " +
                             std::to_string(d));
+    // Bounded so the window arithmetic below cannot overflow int64 (no real model comes near).
+    if (in > kMaxGeometry || k > kMaxGeometry || s > kMaxGeometry || d > kMaxGeometry ||
+        pads[i] > kMaxGeometry || pads[i + n] > kMaxGeometry)
+      return op_error(init, "axis " + std::to_string(i) + ": input dim, kernel, stride, dilation and pads must be "
+                            "at most 2^31, got " + std::to_string(in) + ", " + std::to_string(k) + ", " +
+                            std::to_string(s) + ", " + std::to_string(d) + " and pads " + dims_str(pads));
     const int64_t dk = (k - 1) * d + 1;
     int64_t pb = pads[i], pe = pads[i + n], out;
     if (auto_pad == "VALID") {

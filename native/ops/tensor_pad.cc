@@ -67,6 +67,10 @@ class PadKernel final : public OpKernel {
     for (size_t i = 0; i < k; ++i) {
       const size_t a = static_cast<size_t>(axes[i]);
       (*b)[a] = pads[i];
+      // Each |pad| within 2^62 keeps the sum below inside int64 (dims are below 2^48).
+      constexpr int64_t kMaxPad = int64_t(1) << 62;
+      if (pads[i] > kMaxPad || pads[i] < -kMaxPad || pads[i + k] > kMaxPad || pads[i + k] < -kMaxPad)
+        return "pads " + dims_str(pads) + " must each lie within +-2^62";
       if (in_dims_[a] + pads[i] + pads[i + k] != out_dims_[a])
         return "pads " + dims_str(pads) + " turn " + dims_str(in_dims_) + " into other dims than the output " +
                dims_str(out_dims_);

@@ -43,9 +43,11 @@ Status grad_geom(const OpInit& init, const std::vector<int64_t>& in_sp,
     const size_t a = 3 - n + i;
     const int64_t in = in_sp[i], k = kernel[i], s = strides[i], d = dil[i];
     const int64_t pb = pads[i], pe = pads[i + n];
-    if (in < 1 || k < 1 || s < 1 || d < 1 || pb < 0 || pe < 0)
+    constexpr int64_t kMax = int64_t(1) << 31;  // keeps the window arithmetic inside int64
+    if (in < 1 || k < 1 || s < 1 || d < 1 || pb < 0 || pe < 0 || in > kMax || k > kMax || s > kMax || d > kMax ||
+        pb > kMax || pe > kMax)
       return op_error(init, "axis " + std::to_string(i) + ": needs input dim >= 1, kernel >= 1, "
-                            "stride >= 1, dilation >= 1 and pads >= 0, got " +
+                            "stride >= 1, dilation >= 1 and pads >= 0, each at most 2^31, got " +
                             std::to_string(in) + ", " + std::to_string(k) + ", " +
                             std::to_string(s) + ", " + std::to_string(d) + ", " +
                             dims_str(pads));

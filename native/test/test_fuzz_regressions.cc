@@ -393,3 +393,21 @@ TEST_CASE("fuzz regression: integer ReduceLogSum, ConvTranspose's output, Resize
   st = rz_tiny.create();
   CHECK(contains(st.message, "must have the dims the scales give, [5, 0, 2, 240]"));
 }
+
+// fuzz_op_registry-maxpool-huge-pads: MaxPool with pads {4.6e18, -1, 7.8e18, 9} overflowed
+// int64 computing the window span (UBSan). Conv/pool geometry (and ConvTranspose's, the
+// gradient ops', Pad's) now bounds every value before the arithmetic.
+TEST_CASE("fuzz regression: conv and pool geometry refuses values that overflow its arithmetic") {
+  OpCase pool("MaxPool");
+  pool.in(DType::f32, {1, 2, 5, 5}).out(DType::f32, {1, 2, 3, 3});
+  pool.init.attrs.set("kernel_shape", attr_ints({3, 3}));
+  pool.init.attrs.set("pads", attr_ints({4611404543451070463, -1, 7802208173699432447, 9}));
+  nq::Status st = pool.create();
+  CHECK(contains(st.message, "must be at most 2^31"));
+  const float w[2 * 3 * 9] = {};
+  OpCase ct("ConvTranspose");
+  ct.in(DType::f32, {1, 2, 3, 3}).in(DType::f32, {2, 3, 3, 3}, w).out(DType::f32, {1, 3, 5, 5});
+  ct.init.attrs.set("strides", attr_ints({int64_t(1) << 40, 1}));
+  st = ct.create();
+  CHECK(contains(st.message, "strides and dilations in [1, 2^31]"));
+}
