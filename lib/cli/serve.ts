@@ -5,30 +5,14 @@ import { createServer } from '../serve/index';
 import type { ServeOptions } from '../serve/index';
 import { CliError } from './errors';
 
-export interface ServeCliOptions {
-  port?: number;
-  host?: string;
-  name?: string;
-  workers?: number;
-  maxBatchSize?: number;
-  maxQueueDelayMs?: number;
-  maxQueue?: number;
-  maxBodyBytes?: number;
-  maxHeaderBytes?: number;
-  maxJsonDepth?: number;
-  maxConnections?: number;
-  headersTimeoutMs?: number;
-  requestTimeoutMs?: number;
-  keepAliveTimeoutMs?: number;
-  threads?: number;
-  concurrency?: number;
-}
-
 // The CLI's server flags map one to one onto createServer's options, which validate them.
 const PASSED_THROUGH = [
   'name', 'workers', 'maxBatchSize', 'maxQueueDelayMs', 'maxQueue', 'maxBodyBytes', 'maxHeaderBytes', 'maxJsonDepth',
   'maxConnections', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'threads', 'concurrency',
-] as const satisfies readonly (keyof ServeCliOptions & keyof ServeOptions)[];
+] as const satisfies readonly (keyof ServeOptions)[];
+
+/** `nquant serve`'s flags: where to listen, and the createServer options it passes on. */
+export type ServeCliOptions = Pick<ServeOptions, (typeof PASSED_THROUGH)[number]> & { port?: number; host?: string };
 
 export interface Serving {
   url: string;
