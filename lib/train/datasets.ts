@@ -57,10 +57,10 @@ export async function loadFashionMnist(opts: FashionMnistOptions = {}): Promise<
   const split = opts.split ?? 'train';
   if (split !== 'train' && split !== 'test') throw invalidRange('split', "'train' or 'test'", split);
   const prefix = split === 'train' ? 'train' : 't10k';
-  const [imageBytes, labelBytes] = await Promise.all([
-    readDatasetFile(dir, `${prefix}-images-idx3-ubyte`),
-    readDatasetFile(dir, `${prefix}-labels-idx1-ubyte`),
-  ]);
+  // One after the other: with both missing, the error always names the images file (read in
+  // parallel, whichever rejection came first won).
+  const imageBytes = await readDatasetFile(dir, `${prefix}-images-idx3-ubyte`);
+  const labelBytes = await readDatasetFile(dir, `${prefix}-labels-idx1-ubyte`);
   const images = readIdx(imageBytes);
   const labels = readIdx(labelBytes);
   if (images.dims.length !== 3 || images.dims[1] !== SIDE || images.dims[2] !== SIDE) {
