@@ -49,6 +49,17 @@ class PromiseWorker : public Napi::AsyncWorker {
     Settle([this, &e](Napi::Env) { deferred_.Reject(e.Value()); });
   }
 
+  // The same teardown can fail before OnOK runs: node-addon-api opens a HandleScope and wraps
+  // the callback around it, and either throws a Napi::Error once the environment is going away.
+  // Nothing can be settled then; free the worker, as the base would after settling.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    try {
+      Napi::AsyncWorker::OnWorkComplete(env, status);  // settles, then deletes this
+    } catch (const Napi::Error&) {
+      Destroy();  // thrown before the base reached its own Destroy()
+    }
+  }
+
  private:
   PromiseWorker(Napi::Env env, Work work, Result result)
       : Napi::AsyncWorker(env, "nquant"),
