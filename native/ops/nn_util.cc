@@ -54,6 +54,19 @@ Status check_output(const OpInit& init, size_t o, const char* name, DType t,
                             ", got " + dtype_name(d.dtype) + " " + dims_str(d.dims));
 }
 
+Status check_output_count(const OpInit& init, size_t o, const char* name, DType t, size_t count,
+                          bool required) {
+  if (!output_is_present(init, o)) {
+    if (!required) return Status::ok();
+    return op_error(init, std::string("output ") + name + " is required");
+  }
+  const TensorDesc& d = init.outputs[o];
+  if (d.dtype == t && d.count() == count) return Status::ok();
+  return op_error(init, std::string("output ") + name + " must be " + dtype_name(t) + " with " +
+                            std::to_string(count) + " values, got " + dtype_name(d.dtype) + " " +
+                            dims_str(d.dims));
+}
+
 constexpr int64_t kMaxGeometry = int64_t(1) << 31;
 
 Status make_spatial_geom(const OpInit& init, const std::vector<int64_t>& in_spatial,

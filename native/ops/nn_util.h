@@ -34,6 +34,10 @@ Status check_output_dtype(const OpInit& init, size_t o, const char* name, DType 
 // writes). An omitted output passes unless required; so does one past the end of the list.
 Status check_output(const OpInit& init, size_t o, const char* name, DType t,
                     const std::vector<int64_t>& dims, bool required = true);
+// As check_output, for outputs whose shape is free (a scalar or a vector) but whose element
+// count the kernel fixes.
+Status check_output_count(const OpInit& init, size_t o, const char* name, DType t, size_t count,
+                          bool required = true);
 inline bool present(const OpInit& init, size_t i) {
   return i < init.inputs.size() && (i >= init.input_present.size() || init.input_present[i]);
 }

@@ -11,19 +11,6 @@
 namespace nq::ops {
 namespace {
 
-// Output o is float32 with `count` values (any dims); an omitted one passes unless required.
-Status check_f32_output(const OpInit& init, size_t o, const char* name, size_t count, bool required) {
-  if (!output_is_present(init, o)) {
-    if (required) return op_error(init, std::string("output ") + name + " is required");
-    return Status::ok();
-  }
-  const TensorDesc& d = init.outputs[o];
-  if (d.dtype != DType::f32 || d.count() != count)
-    return op_error(init, std::string("output ") + name + " must be float32 with " + std::to_string(count) +
-                              " values, got " + dtype_name(d.dtype) + " " + dims_str(d.dims));
-  return Status::ok();
-}
-
 // ChannelRange(X) -> range: [C, 2] (min, max) along `axis`, or [2] when axis is absent/-1000.
 // NaNs are ignored; a channel without finite values gets [0, 0].
 class ChannelRangeKernel final : public OpKernel {
@@ -43,7 +30,7 @@ class ChannelRangeKernel final : public OpKernel {
     } else {
       inner_ = init.inputs[0].count();
     }
-    return check_f32_output(init, 0, "range", channels_ * 2, true);
+    return check_output_count(init, 0, "range", DType::f32, channels_ * 2, true);
   }
   Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const float* x = static_cast<const float*>(in[0]);
@@ -78,8 +65,8 @@ class QParamsFromRangeKernel final : public OpKernel {
     rows_ = init.inputs[0].count() / 2;
     if (init.inputs[0].count() % 2 != 0 || init.inputs[0].dims.empty() || init.inputs[0].dims.back() != 2)
       return op_error(init, "range " + dims_str(init.inputs[0].dims) + " must end in a dim of 2 (min, max)");
-    Status s = check_f32_output(init, 0, "scale", rows_, true);
-    if (s.is_ok()) s = check_f32_output(init, 1, "zero_point", rows_, false);
+    Status s = check_output_count(init, 0, "scale", DType::f32, rows_, true);
+    if (s.is_ok()) s = check_output_count(init, 1, "zero_point", DType::f32, rows_, false);
     if (!s.is_ok()) return s;
     qmin_ = double(init.attrs.get_int("qmin", 0));
     qmax_ = double(init.attrs.get_int("qmax", 255));

@@ -29,17 +29,8 @@ using nq::test::OpCase;
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-std::vector<nq::Isa> every_isa() {
-  std::vector<nq::Isa> v = nq_test::simd_isas();
-  v.push_back(nq::Isa::scalar);
-  return v;
-}
-
-struct IsaScope {
-  nq::Isa saved = nq::active_isa();
-  explicit IsaScope(nq::Isa isa) { REQUIRE(nq::set_active_isa(isa)); }
-  ~IsaScope() { nq::set_active_isa(saved); }
-};
+using nq_test::every_isa;
+using nq_test::IsaScope;
 
 }  // namespace
 

@@ -33,17 +33,8 @@ using nq::test::OpCase;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-std::vector<nq::Isa> every_isa() {
-  std::vector<nq::Isa> v = nq_test::simd_isas();
-  v.push_back(nq::Isa::scalar);
-  return v;
-}
-
-struct IsaScope {
-  nq::Isa saved = nq::active_isa();
-  explicit IsaScope(nq::Isa isa) { REQUIRE(nq::set_active_isa(isa)); }
-  ~IsaScope() { nq::set_active_isa(saved); }
-};
+using nq_test::every_isa;
+using nq_test::IsaScope;
 
 // 67 values: a 64-lane body plus a tail, NaN of both signs, +-Inf, and plain values.
 std::vector<float> faulty(size_t n) {

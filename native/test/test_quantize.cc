@@ -112,11 +112,7 @@ struct ActiveIsaScope {
   ~ActiveIsaScope() { nq::set_active_isa(saved); }
 };
 
-std::vector<nq::Isa> all_isas() {
-  std::vector<nq::Isa> v = nq_test::simd_isas();
-  v.push_back(nq::Isa::scalar);
-  return v;
-}
+using nq_test::every_isa;
 
 }  // namespace
 
@@ -165,7 +161,7 @@ TEST_CASE("quant: division differs from multiplying by the reciprocal (why we di
     if (round_half_even(div) != round_half_even(mul)) {
       found = true;
       const float want = round_half_even(div);
-      for (nq::Isa isa : all_isas()) {
+      for (nq::Isa isa : every_isa()) {
         int8_t y;
         nq::kernels_for(isa).quant->quantize_s8(&x, 1, s, 0, &y);
         CAPTURE(nq::isa_name(isa));
@@ -476,7 +472,7 @@ TEST_CASE("quant histogram: SIMD counts equal ref") {
 
 TEST_CASE("quant drivers: ONNX test vectors") {
   ActiveIsaScope scope;
-  for (nq::Isa isa : all_isas()) {
+  for (nq::Isa isa : every_isa()) {
     REQUIRE(nq::set_active_isa(isa));
     CAPTURE(nq::isa_name(isa));
     {  // test_quantizelinear
@@ -583,7 +579,7 @@ TEST_CASE("quant drivers: per-axis views and threading equal an element loop") {
         if (less(wmax[c], x[i])) wmax[c] = x[i];
       }
     }
-    for (nq::Isa isa : all_isas()) {
+    for (nq::Isa isa : every_isa()) {
       REQUIRE(nq::set_active_isa(isa));
       INFO("isa=", nq::isa_name(isa), " view=[", v.outer, ",", v.channels, ",", v.inner, "]");
       std::vector<uint8_t> gu(n);
@@ -622,7 +618,7 @@ TEST_CASE("quant drivers: histogram and f16 on big inputs, threaded") {
   ref().histogram(x.data(), n, -3.f, 3.f, 2048, want.data());
   std::vector<uint16_t> hwant(n);
   ref().f32_to_f16(x.data(), n, hwant.data());
-  for (nq::Isa isa : all_isas()) {
+  for (nq::Isa isa : every_isa()) {
     REQUIRE(nq::set_active_isa(isa));
     CAPTURE(nq::isa_name(isa));
     std::vector<uint64_t> got(2048, 0);

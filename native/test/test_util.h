@@ -1,5 +1,7 @@
 // Shared helpers for the kernel tests: seeded data and the ISA levels to sweep.
 #pragma once
+#include <doctest.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +22,22 @@ inline std::vector<nq::Isa> simd_isas() {
     if (isa != nq::Isa::scalar) out.push_back(isa);
   return out;
 }
+
+// Every supported level with scalar last, for tests that hold each path to the same expectation.
+inline std::vector<nq::Isa> every_isa() {
+  std::vector<nq::Isa> v = simd_isas();
+  v.push_back(nq::Isa::scalar);
+  return v;
+}
+
+// Forces one ISA for a scope (failing the test if the CPU lacks it) and restores the previous one.
+struct IsaScope {
+  nq::Isa saved = nq::active_isa();
+  explicit IsaScope(nq::Isa isa) { REQUIRE(nq::set_active_isa(isa)); }
+  ~IsaScope() { nq::set_active_isa(saved); }
+  IsaScope(const IsaScope&) = delete;
+  IsaScope& operator=(const IsaScope&) = delete;
+};
 
 inline std::vector<uint8_t> random_u8(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
