@@ -26,9 +26,9 @@ inline __m512i bcast4(const uint8_t* p) {
 }
 
 // One output row's NV vectors of int32 sums plus the column terms to bytes, with
-// the epilogue's float_scale rule. Narrow layers (a 1x1 conv over 16-32 channels) spend more
-// time here than in the products, so the clamp is mostly done by saturating packs instead of
-// float min/max and VPMOVDB: only the upper float bound is applied before the conversion
+// the epilogue's float_scale rule. On narrow layers (a 1x1 conv over 16-32 channels) this is
+// a large share of the instructions, so the clamp is mostly done by saturating packs instead
+// of float min/max and VPMOVDB: only the upper float bound is applied before the conversion
 // (so a large positive value cannot wrap to the conversion's INT_MIN), INT_MIN itself (a
 // large negative value, -inf or NaN) saturates to the low end as the float clamp to lo would,
 // and rounding commutes with clamping to integer bounds. The packs saturate to int16 (after
