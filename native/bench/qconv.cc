@@ -5,6 +5,7 @@
 //                    [--int8-only] (skips the float Conv, e.g. to profile the INT8 path alone)
 //                    [--nhwc] (the runtime's layout: nquant QLinearConv, x and y channels-last)
 //                    [--cold] (caches flushed before each call: weights come from memory)
+//                    [--batch=N] (N images per call, as a batched model run)
 // Timing is best-of-runs: on a shared machine the best run is the one least disturbed.
 #include <algorithm>
 #include <chrono>
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
   double min_time = 0.5;
   std::string only;
   bool int8_only = false, nhwc = false;
+  int64_t batch = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--threads=", 0) == 0) {
@@ -133,6 +135,8 @@ int main(int argc, char** argv) {
       min_time = std::atof(arg.c_str() + 11);
     } else if (arg == "--nhwc") {
       nhwc = true;
+    } else if (arg.rfind("--batch=", 0) == 0) {
+      batch = std::max<int64_t>(1, std::atoll(arg.c_str() + 8));
     } else if (arg == "--cold") {
       g_cold = true;
     } else if (arg == "--int8-only") {
@@ -177,7 +181,7 @@ int main(int argc, char** argv) {
       const int64_t ow = (s.w + 2 * pad - s.k) / s.stride + 1;
       const int64_t cg = s.c / s.group;
       std::mt19937 rng(7);
-      std::vector<uint8_t> x(size_t(s.c * s.h * s.w));
+      std::vector<uint8_t> x(size_t(batch * s.c * s.h * s.w));
       std::vector<int8_t> w(size_t(s.m * cg * s.k * s.k));
       for (auto& v : x) v = uint8_t(rng() & 255);
       for (auto& v : w) v = int8_t(int(rng() % 255) - 127);
@@ -194,7 +198,7 @@ int main(int argc, char** argv) {
       q.init.op_type = "QLinearConv";
       q.init.node_name = "bench";
       if (nhwc) q.init.domain = "nquant";
-      q.in(DType::u8, nhwc ? std::vector<int64_t>{1, s.h, s.w, s.c} : std::vector<int64_t>{1, s.c, s.h, s.w}, nullptr);
+      q.in(DType::u8, nhwc ? std::vector<int64_t>{batch, s.h, s.w, s.c} : std::vector<int64_t>{batch, s.c, s.h, s.w}, nullptr);
       q.in(DType::f32, {}, &xs);
       q.in(DType::u8, {}, &xz);
       q.in(DType::s8, {s.m, cg, s.k, s.k}, w.data());
@@ -203,7 +207,7 @@ int main(int argc, char** argv) {
       q.in(DType::f32, {}, &ys);
       q.in(DType::u8, {}, &yz);
       q.in(DType::s32, {s.m}, bias.data());
-      q.init.outputs.push_back(TensorDesc{DType::u8, nhwc ? std::vector<int64_t>{1, oh, ow, s.m} : std::vector<int64_t>{1, s.m, oh, ow}});
+      q.init.outputs.push_back(TensorDesc{DType::u8, nhwc ? std::vector<int64_t>{batch, oh, ow, s.m} : std::vector<int64_t>{batch, s.m, oh, ow}});
       q.init.attrs.set("pads", ints({pad, pad, pad, pad}));
       q.init.attrs.set("strides", ints({s.stride, s.stride}));
       q.init.attrs.set("group", one(s.group));
@@ -212,16 +216,16 @@ int main(int argc, char** argv) {
       Op f;
       f.init.op_type = "Conv";
       f.init.node_name = "bench";
-      f.in(DType::f32, {1, s.c, s.h, s.w}, nullptr);
+      f.in(DType::f32, {batch, s.c, s.h, s.w}, nullptr);
       f.in(DType::f32, {s.m, cg, s.k, s.k}, wf.data());
       f.in(DType::f32, {s.m}, bf.data());
-      f.init.outputs.push_back(TensorDesc{DType::f32, {1, s.m, oh, ow}});
+      f.init.outputs.push_back(TensorDesc{DType::f32, {batch, s.m, oh, ow}});
       f.init.attrs = q.init.attrs;
       f.init.attrs.set("channels_last", one(0));
       f.init.attrs.set("__opset", one(17));
       if (!q.create() || !f.create()) return 1;
       // Aligned like the runtime's arena, so chunk boundaries fall on cache lines.
-      nq::AlignedBuffer<uint8_t> y(size_t(s.m * oh * ow));
+      nq::AlignedBuffer<uint8_t> y(size_t(batch * s.m * oh * ow));
       nq::AlignedBuffer<float> yf(y.size());
       const std::vector<const void*> qin = {x.data(), &xs, &xz, w.data(), wscale.data(),
                                             wzp.data(), &ys, &yz, bias.data()};

@@ -119,6 +119,7 @@ class QConvKernel final : public OpKernel {
                                 dims_str(y.dims) + " must all be rank 3 to 5 (N, C, spatial...)");
     n_ = size_t(x.dims[0]);
     c_ = size_t(x.dims[1]);
+    cx_ = c_;
     m_ = size_t(w.dims[0]);
     g_ = size_t(init.attrs.get_int("group", 1));
     if (g_ < 1 || c_ % g_ || m_ % g_ || size_t(w.dims[1]) * g_ != c_)
@@ -297,7 +298,46 @@ class QConvKernel final : public OpKernel {
     uint8_t* y;
   };
 
-  size_t xt_bytes() const { return c_ > 1 && !x_channels_last_ ? round64(n_ * is_ * c_) : 0; }
+  size_t xt_bytes() const { return cx_ != c_ || (c_ > 1 && !x_channels_last_) ? round64(n_ * is_ * c_) : 0; }
+
+  // x as the NHWC image of c_ channels the paths read: x itself when it is one, else a copy
+  // in xt (transposed from NCHW, or widened by the channels of a padded stem).
+  const uint8_t* nhwc_input(const uint8_t* x, uint8_t* xt) const {
+    if (cx_ != c_) {
+      widen_channels(x, xt);
+      return xt;
+    }
+    if (c_ > 1 && !x_channels_last_) {
+      to_nhwc(x, xt);
+      return xt;
+    }
+    return x;
+  }
+
+  // x's cx_ channels into an NHWC image of c_; the added channels are 0 (their weights are 0,
+  // so any value would do, but the bytes are defined).
+  void widen_channels(const uint8_t* x, uint8_t* xt) const {
+    const size_t pixels = n_ * is_;
+    if (x_channels_last_) {
+      // 3 -> 4 channels (the only widening): a 4-byte move per pixel takes the next pixel's
+      // first byte along, overwritten next (a byte-wise loop here cost ~0.08 ms on a 224x224
+      // image, most of what this path saves).
+      // The last pixel goes byte by byte (no read past x).
+      const size_t fast = pixels ? pixels - 1 : 0;
+      for (size_t p = 0; p < fast; ++p) {
+        std::memcpy(xt + p * 4, x + p * 3, 4);
+        xt[p * 4 + 3] = 0;
+      }
+      for (size_t p = fast; p < pixels; ++p) {
+        for (size_t c = 0; c < 3; ++c) xt[p * 4 + c] = x[p * 3 + c];
+        xt[p * 4 + 3] = 0;
+      }
+      return;
+    }
+    std::memset(xt, 0, pixels * c_);
+    to_nhwc(x, xt);
+  }
+
   // Depthwise per-channel epilogue columns: int32 term, scale, requant scale, float bias.
   // The direct path's: int32 term and requant scale.
   size_t dw_column_bytes() const { return depthwise_ ? 4 * round64(m_ * 4) : direct_ ? 2 * round64(m_ * 4) : 0; }
@@ -348,7 +388,7 @@ class QConvKernel final : public OpKernel {
     return Status::ok();
   }
 
-  // NCHW image(s) -> NHWC, split over pixel blocks.
+  // NCHW image(s) of cx_ channels -> NHWC rows of c_ bytes, split over pixel blocks.
   void to_nhwc(const uint8_t* x, uint8_t* xt) const {
     const size_t block = std::max<size_t>(64, (size_t(1) << 15) / c_ / 8 * 8);
     const size_t per_image = div_up(is_, block), tasks = n_ * per_image;
@@ -356,7 +396,7 @@ class QConvKernel final : public OpKernel {
       const size_t n = t / per_image, p0 = (t % per_image) * block;
       const size_t rows = std::min(block, is_ - p0);
       // Source is C x IS: rows of the transposed problem are channels.
-      tk_->x8(x + n * c_ * is_ + p0, is_, xt + (n * is_ + p0) * c_, c_, c_, rows);
+      tk_->x8(x + n * cx_ * is_ + p0, is_, xt + (n * is_ + p0) * c_, c_, cx_, rows);
     };
     if (tasks == 1 || n_ * is_ * c_ < (size_t(1) << 16))
       for (size_t t = 0; t < tasks; ++t) body(t);
@@ -462,11 +502,7 @@ class QConvKernel final : public OpKernel {
   // computes and stores one. x is made NHWC first.
   template <typename Chunk>
   Status for_chunks(const Buffers& buf, size_t macs_per_pixel, size_t min_rows, Chunk&& chunk) const {
-    const uint8_t* xt = buf.x;
-    if (c_ > 1 && !x_channels_last_) {
-      to_nhwc(buf.x, buf.xt);
-      xt = buf.xt;
-    }
+    const uint8_t* xt = nhwc_input(buf.x, buf.xt);
     uint8_t* slots = buf.slots;
     uint8_t* y = buf.y;
     size_t threads = std::min(slots_, get_num_threads());
@@ -613,15 +649,23 @@ class QConvKernel final : public OpKernel {
   // Taken when the fused kernel exists and needs nothing the GEMM path does: uint8 x, int8
   // constant weights whose zero points are all 0, a quantized output, one group, and runs of
   // whole 4-byte groups (C a multiple of 4). The im2col copy, A packing and row sums go away.
+  // A 3-channel stem (an RGB image) is padded to 4 channels with zero weights: a third more
+  // products, but its patch rows of 27 or 147 bytes, their packing and row sums cost more.
   void choose_direct(const void* wzc, bool w_const) {
     qig_ = qigemm_kernel_for(active_isa());
+    const size_t c4 = c_ == 3 ? 4 : c_;
     if (!qig_ || depthwise_ || !stage_.quantized() || x_type_ != DType::u8 || w_type_ != DType::s8 ||
-        !w_const || g_ != 1 || c_ % 4 != 0 || kg_ > kQGemmMaxKInt32)
+        !w_const || g_ != 1 || c4 % 4 != 0 || taps_ * c4 > kQGemmMaxKInt32)
       return;
     if (wzc) {
       const int8_t* z = static_cast<const int8_t*>(wzc);
       for (size_t j = 0; j < nwz_; ++j)
         if (z[j] != 0) return;
+    }
+    if (c4 != c_) {
+      c_ = cg_ = c4;
+      kg_ = taps_ * c4;
+      pointwise_ = false;  // x is read through the widened copy
     }
     if (geo_.d[2] == 1) {
       // One run per kernel row (kd, ky): kw * C contiguous NHWC bytes.
@@ -642,7 +686,7 @@ class QConvKernel final : public OpKernel {
     std::vector<int8_t> wt(m_ * kg_);
     for (size_t j = 0; j < m_; ++j)
       for (size_t c = 0; c < c_; ++c)
-        for (size_t t = 0; t < taps_; ++t) wt[j * kg_ + t * c_ + c] = src[(j * c_ + c) * taps_ + t];
+        for (size_t t = 0; t < taps_; ++t) wt[j * kg_ + t * c_ + c] = c < cx_ ? src[(j * cx_ + c) * taps_ + t] : 0;
     direct_colsum_.assign(m_, 0);
     for (size_t j = 0; j < m_; ++j)
       for (size_t k = 0; k < kg_; ++k) direct_colsum_[j] += wt[j * kg_ + k];
@@ -744,11 +788,7 @@ class QConvKernel final : public OpKernel {
     if (n_ == 1 && threads > 1 && os_ < threads * 64 && os_ <= chunk_rows_ && panels >= 2 &&
         os_ * kg_ * m_ >= kMinParallelMacs) {
       // A small image: too few pixels to share, so the threads share the output channels.
-      const uint8_t* xt = buf.x;
-      if (c_ > 1 && !x_channels_last_) {
-        to_nhwc(buf.x, buf.xt);
-        xt = buf.xt;
-      }
+      const uint8_t* xt = nhwc_input(buf.x, buf.xt);
       const uint8_t** ptrs = reinterpret_cast<const uint8_t**>(buf.slots);
       direct_pointers(xt, 0, os_, pad, buf.slots + edge_off, ptrs);
       uint8_t* tmp = channels_last_ ? buf.y : buf.slots + tmp_off;
@@ -813,7 +853,8 @@ class QConvKernel final : public OpKernel {
   QConvOp op_ = QConvOp::qlinear_conv;
   bool pointwise_ = false, depthwise_ = false, w_const_ = false, channels_last_ = false, x_channels_last_ = false;
   size_t iw_ = 1, ixz_ = 2, iwz_ = 3, nwz_ = 0;
-  size_t n_ = 0, c_ = 0, m_ = 0, g_ = 1, cg_ = 0, mg_ = 0, is_ = 0, os_ = 0, taps_ = 1, kg_ = 0;
+  // c_: channels as the kernel reads them (cx_, x's own, or 4 for a padded 3-channel stem).
+  size_t n_ = 0, c_ = 0, cx_ = 0, m_ = 0, g_ = 1, cg_ = 0, mg_ = 0, is_ = 0, os_ = 0, taps_ = 1, kg_ = 0;
   size_t esize_ = 1, slots_ = 1, chunk_rows_ = 0;
   DType x_type_ = DType::u8, w_type_ = DType::u8;
   SpatialGeom geo_;

@@ -657,6 +657,12 @@ TEST_CASE("ops.quant_gemm nquant QLinearConv with symmetric weights (the fused d
       {1, 40, 9, 10, 40, 3, 3, 2, 1, 1, 1, 1, 1, 0, 1, 40, u8, s8, 7, false, true, 2, true},   // dw 32 + 8 channels
       {1, 19, 12, 12, 19, 5, 5, 1, 1, 2, 2, 4, 4, 4, 4, 19, u8, s8, 0, true, true, 1, true},   // dw dilated 5x5
       {1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16, u8, s8, 50, true, true, 0, true},    // dw float out
+      // 3 channels (an RGB stem) are padded to 4 with zero weights and take the direct path
+      {1, 3, 17, 15, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, u8, s8, 77, true, true, 1, true},    // MobileNet stem
+      {2, 3, 20, 18, 24, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, u8, s8, 128, true, true, 2, true},   // ResNet stem
+      {1, 3, 12, 13, 40, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, u8, s8, 5, false, false, 1, true},   // dilated: per-tap runs
+      {1, 3, 9, 9, 8, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 255, true, true, 1, true},      // 1x1 over RGB
+      {1, 3, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, s8, s8, -7, true, true, 1, true},     // int8 x: GEMM path
   };
   for (size_t i = 0, n = cases.size(); i < n; ++i) {
     for (int layout : {1, 2}) {

@@ -3,6 +3,7 @@
 // lengths, clamps and zero points, and never writes past the columns it was given.
 #include <doctest.h>
 
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -15,6 +16,9 @@ namespace {
 struct Case {
   size_t rows, cols, runs, run_len;
   int32_t zc, qmin, qmax;
+  // Nonzero: columns get scales of +-big, NaN and +-inf among the usual ones, so results
+  // overflow int16, int32 and the float range's ends (the saturating paths of the kernels).
+  float big = 0.f;
 };
 
 void check(const nq::QIGemmKernel& k, const Case& s, uint32_t seed) {
@@ -31,6 +35,11 @@ void check(const nq::QIGemmKernel& k, const Case& s, uint32_t seed) {
   for (size_t j = 0; j < s.cols; ++j) {
     term[j] = int32_t(rng() % 200001) - 100000;
     scale[j] = 1.f / float(200 + rng() % 3000);
+    if (s.big != 0.f) {
+      const float odd[] = {s.big, -s.big, std::numeric_limits<float>::quiet_NaN(),
+                           std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(), scale[j]};
+      scale[j] = odd[j % 6];
+    }
   }
   std::vector<int8_t> panel(K * k.nr);
   nq::qgemm_pack_b_interleaved(w.data(), K, s.cols, K, true, K, 0, k.nr, 4, panel.data());
@@ -55,7 +64,7 @@ void check(const nq::QIGemmKernel& k, const Case& s, uint32_t seed) {
     for (size_t j = s.cols; j < ldc; ++j) bad += c[r * ldc + j] != 0xEE;  // untouched
   }
   CHECK_MESSAGE(bad == 0, k.name << " rows " << s.rows << " cols " << s.cols << " runs " << s.runs
-                                 << " run_len " << s.run_len << " zc " << s.zc << " clamp [" << s.qmin
+                                 << " run_len " << s.run_len << " big " << s.big << " zc " << s.zc << " clamp [" << s.qmin
                                  << ", " << s.qmax << "]: " << bad << " wrong");
 }
 
@@ -75,5 +84,12 @@ TEST_CASE("kernels qigemm: every variant equals the definition, tails and clamps
     check(*k, {k->mr, k->nr, 1, 16, 120, 120, 240}, seed++);   // a fused Relu and a clamp
     check(*k, {5, 9, 2, 20, -9, -128, 127}, seed++);            // int8 output
     check(*k, {3, k->nr, 3, 4608 / 3, 0, -128, 100}, seed++);  // ResNet's largest K
+    for (float big : {0.01f, 1.f, 300.f, 1e12f})
+      for (size_t cols : {size_t(5), size_t(16), size_t(k->nr)}) {
+        check(*k, {k->mr, cols, 2, 8, 3, 0, 255, big}, seed++);
+        check(*k, {4, cols, 1, 16, 200, 7, 250, big}, seed++);
+        check(*k, {3, cols, 3, 4, -5, -128, 127, big}, seed++);
+        check(*k, {2, cols, 1, 24, 100, 3, 120, big}, seed++);  // int8 output, narrowed
+      }
   }
 }
