@@ -67,9 +67,11 @@ export async function benchGemm(opts: { quick?: boolean; log?: (line: string) =>
         const g = gops(m, n, k, (await t(() => native.qgemm(a8, m, za, w, c32, {}, true))).medianMs);
         add({ shape, threads, kind: 'int8', impl: w.kernel, gops: g, peer: 'ORT MatMulInteger', peerGops: ortIg, ratio: g / ortIg });
         if (m === 1) {
-          // onnxruntime-node runs a session on the main thread (session.run inside setImmediate),
-          // so for a call this short the like-for-like row is our synchronous call; the row above
-          // adds the hop to a libuv thread that keeps the event loop free.
+          // onnxruntime-node runs a session on the main thread (session.run inside setImmediate).
+          // Our Promise row above does the same for calls up to the async inline limit (2^24
+          // multiply-adds and bytes of weights, so this shape in INT8 and INT4, not in FP32);
+          // larger calls hop to a libuv thread to keep the event loop free. The sync row has
+          // no setImmediate at all.
           const gs = gops(m, n, k, (await t(async () => native.qgemm(a8, m, za, w, c32, {}, false))).medianMs);
           add({ shape, threads, kind: 'int8', impl: `${w.kernel} (sync)`, gops: gs, peer: 'ORT MatMulInteger', peerGops: ortIg, ratio: gs / ortIg });
         }
