@@ -140,7 +140,7 @@ describe('qgemm binding', () => {
     w.dispose();
   });
 
-  test('small async calls run on the main thread in a setImmediate, large ones and limit 0 on a worker', () => {
+  test('small async calls run on the main thread in a setImmediate (two queued at most), large ones and limit 0 on a worker', () => {
     // The addon calls the main realm's setImmediate (not jest's sandbox), so count it in a child.
     const script = `
       const b = require(${JSON.stringify(ADDON)});
@@ -166,6 +166,9 @@ describe('qgemm binding', () => {
         await step('sgemm small', () => b.sgemm(af, m, sw, cf, {}, true));
         log.push(['sgemm value', cf[0]]);
         await step('qgemm 2x4096x4096', () => b.qgemm(a, 2, 0, big, new Int32Array(2 * 4096), {}, true));
+        const outs = Array.from({ length: 5 }, () => new Int32Array(m * n));
+        await step('burst of 5 small', () => Promise.all(outs.map((o) => b.qgemm(a, m, 0, w, o, {}, true))));
+        log.push(['burst values', outs.every((o) => o.every((v) => v === 128))]);
         log.push(['previous limit', b.setAsyncInlineLimit(0)]);
         c.fill(0);
         await step('qgemm small, limit 0', () => b.qgemm(a, m, 0, w, c, {}, true));
@@ -179,6 +182,7 @@ describe('qgemm binding', () => {
       ['qgemm small', 1], ['qgemm value', 128, 128],
       ['sgemm small', 1], ['sgemm value', 64],
       ['qgemm 2x4096x4096', 0],
+      ['burst of 5 small', 2], ['burst values', true],  // two queued at most, the rest hop
       ['previous limit', 2 ** 24],
       ['qgemm small, limit 0', 0], ['qgemm value', 128, 128],
     ]);

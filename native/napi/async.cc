@@ -10,6 +10,12 @@ namespace {
 constexpr size_t kDefaultInlineMacs = size_t(1) << 24;
 std::atomic<size_t> g_inline_macs{kDefaultInlineMacs};
 
+// Immediates queued before a check phase all run in it, back to back: a burst of small calls
+// (a Promise.all over many rows) would block the loop for all of them. Past this many queued
+// on one JS thread, further calls take the worker-thread path, which also runs them in parallel.
+constexpr size_t kMaxQueuedInline = 2;
+thread_local size_t t_queued_inline = 0;
+
 struct ImmediateJob {
   Napi::Promise::Deferred deferred;
   PromiseWorker::Work work;
@@ -22,6 +28,7 @@ void RunImmediate(const std::shared_ptr<ImmediateJob>& job, Napi::Env env) {
   if (!job->work) return;  // already ran
   PromiseWorker::Work work = std::move(job->work);
   job->work = nullptr;
+  --t_queued_inline;
   try {
     const Status st = work();
     if (!st.is_ok()) {
@@ -42,8 +49,9 @@ size_t async_inline_macs() { return g_inline_macs.load(std::memory_order_relaxed
 Napi::Promise StartOnImmediate(Napi::Env env, PromiseWorker::Work work,
                                PromiseWorker::Result result,
                                const std::vector<Napi::Value>& keep_alive) {
-  Napi::Value set_immediate = env.Global().Get("setImmediate");
-  if (!set_immediate.IsFunction())  // a realm without it: the worker-thread path still works
+  Napi::Value set_immediate = t_queued_inline < kMaxQueuedInline ? env.Global().Get("setImmediate")
+                                                                  : env.Undefined();
+  if (!set_immediate.IsFunction())  // a burst, or a realm without setImmediate
     return PromiseWorker::Start(env, std::move(work), std::move(result), keep_alive);
   auto job = std::make_shared<ImmediateJob>(
       ImmediateJob{Napi::Promise::Deferred::New(env), std::move(work), std::move(result)});
@@ -56,6 +64,7 @@ Napi::Promise StartOnImmediate(Napi::Env env, PromiseWorker::Work work,
   // Workers the job will use wake now and spin through the setImmediate gap.
   prewake_threads();
   set_immediate.As<Napi::Function>().Call({run, keep});
+  ++t_queued_inline;
   return job->deferred.Promise();
 }
 

@@ -112,7 +112,8 @@ size_t async_inline_macs();
 // as onnxruntime-node runs every session: for a call of a few hundred microseconds the hop to
 // a libuv thread and back costs more than the call (two thread wake-ups, measured 30-60 us on
 // 2 cores, ~250 us when the waking event loop queues behind a spinning pool worker).
-// keep_alive is passed to setImmediate, which holds it until the callback has run.
+// keep_alive is passed to setImmediate, which holds it until the callback has run. With two
+// such calls already queued on this thread, it takes the worker-thread path instead.
 Napi::Promise StartOnImmediate(Napi::Env env, PromiseWorker::Work work,
                                PromiseWorker::Result result,
                                const std::vector<Napi::Value>& keep_alive);
