@@ -66,10 +66,13 @@ export async function benchGemm(opts: { quick?: boolean; log?: (line: string) =>
         const w = native.qgemmPackB(b8, k, n, false, null, isa);
         const g = gops(m, n, k, (await t(() => native.qgemm(a8, m, za, w, c32, {}, true))).medianMs);
         add({ shape, threads, kind: 'int8', impl: w.kernel, gops: g, peer: 'ORT MatMulInteger', peerGops: ortIg, ratio: g / ortIg });
-        if (m === 1) {
-          // onnxruntime-node runs a session on the main thread (session.run inside setImmediate),
-          // so for a call this short the like-for-like row is our synchronous call; the row above
-          // adds the hop to a libuv thread that keeps the event loop free.
+        if (m === 1 || isa === isas[0]) {
+          // onnxruntime-node runs a session on the main thread (session.run inside setImmediate).
+          // Our Promise row above does the same for calls up to the async inline limit (2^24
+          // multiply-adds and bytes of weights, so 1x4096x4096 in INT8 and INT4, not in FP32);
+          // larger calls hop to a libuv thread (two thread wake-ups, tens of microseconds) to
+          // keep the event loop free. The sync row has no setImmediate and no hop: the kernel
+          // against ORT's session.
           const gs = gops(m, n, k, (await t(async () => native.qgemm(a8, m, za, w, c32, {}, false))).medianMs);
           add({ shape, threads, kind: 'int8', impl: `${w.kernel} (sync)`, gops: gs, peer: 'ORT MatMulInteger', peerGops: ortIg, ratio: gs / ortIg });
         }
@@ -85,6 +88,10 @@ export async function benchGemm(opts: { quick?: boolean; log?: (line: string) =>
         const w = native.sgemmPackB(bf, k, n, false, isa);
         const g = gops(m, n, k, (await t(() => native.sgemm(af, m, w, cf, {}, true))).medianMs);
         add({ shape, threads, kind: 'fp32', impl: w.kernel, gops: g, peer: 'ORT MatMul', peerGops: ortFg, ratio: g / ortFg });
+        if (isa === isas[0]) {
+          const gs = gops(m, n, k, (await t(async () => native.sgemm(af, m, w, cf, {}, false))).medianMs);
+          add({ shape, threads, kind: 'fp32', impl: `${w.kernel} (sync)`, gops: gs, peer: 'ORT MatMul', peerGops: ortFg, ratio: gs / ortFg });
+        }
         w.dispose();
       }
 

@@ -140,6 +140,94 @@ describe('qgemm binding', () => {
     w.dispose();
   });
 
+  test('small async calls run on the main thread in a setImmediate (two queued at most), large ones and limit 0 on a worker', () => {
+    // The addon calls the main realm's setImmediate (not jest's sandbox), so count it in a child.
+    const script = `
+      const b = require(${JSON.stringify(ADDON)});
+      let immediates = 0;
+      const orig = setImmediate;
+      globalThis.setImmediate = (...args) => { immediates++; return orig(...args); };
+      const k = 64, n = 48, m = 3;
+      const w = b.qgemmPackB(new Int8Array(k * n).fill(2), k, n, false, null);
+      const big = b.qgemmPackB(new Int8Array(4096 * 4096).fill(1), 4096, 4096, false, null);
+      const sw = b.sgemmPackB(new Float32Array(k * n).fill(0.5), k, n, false);
+      const a = new Uint8Array(4096 * 2).fill(1), af = new Float32Array(m * k).fill(2);
+      const log = [];
+      const step = async (name, start) => {
+        const before = immediates;
+        const p = start();
+        log.push([name, immediates - before]);
+        await p;
+      };
+      (async () => {
+        const c = new Int32Array(m * n), cf = new Float32Array(m * n);
+        await step('qgemm small', () => b.qgemm(a, m, 0, w, c, {}, true));
+        log.push(['qgemm value', c[0], c[m * n - 1]]);
+        await step('sgemm small', () => b.sgemm(af, m, sw, cf, {}, true));
+        log.push(['sgemm value', cf[0]]);
+        await step('qgemm 2x4096x4096', () => b.qgemm(a, 2, 0, big, new Int32Array(2 * 4096), {}, true));
+        const outs = Array.from({ length: 5 }, () => new Int32Array(m * n));
+        await step('burst of 5 small', () => Promise.all(outs.map((o) => b.qgemm(a, m, 0, w, o, {}, true))));
+        log.push(['burst values', outs.every((o) => o.every((v) => v === 128))]);
+        log.push(['previous limit', b.setAsyncInlineLimit(0)]);
+        c.fill(0);
+        await step('qgemm small, limit 0', () => b.qgemm(a, m, 0, w, c, {}, true));
+        log.push(['qgemm value', c[0], c[m * n - 1]]);
+        b.setAsyncInlineLimit(2 ** 24);
+        process.stdout.write(JSON.stringify(log));
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual([
+      ['qgemm small', 1], ['qgemm value', 128, 128],
+      ['sgemm small', 1], ['sgemm value', 64],
+      ['qgemm 2x4096x4096', 0],
+      ['burst of 5 small', 2], ['burst values', true],  // two queued at most, the rest hop
+      ['previous limit', 2 ** 24],
+      ['qgemm small, limit 0', 0], ['qgemm value', 128, 128],
+    ]);
+  });
+
+  test.each([0, 2 ** 24])('with the inline limit at %d, async results match sync ones, run after the call returns, and kernel errors reject', async (limit) => {
+    const previous = native.setAsyncInlineLimit(limit);
+    try {
+      const w = native.qgemmPackB(b, k, n, false, null);
+      const out = new Int32Array(m * n).fill(-7);
+      const done = native.qgemm(a, m, 0, w, out, {}, true);
+      if (limit > 0) expect(out.every((v) => v === -7)).toBe(true);  // not run inside the call
+      await done;
+      expect(Array.from(out)).toEqual(Array.from(refQGemm(a, 0, b, 0, m, n, k)));
+      // qmin > qmax is caught by the kernel, not the binding: it must reject, never throw.
+      const bad = native.qgemm(a, m, 0, w, new Uint8Array(m * n),
+        { multipliers: new Int32Array([1 << 30]), shifts: new Int32Array([1]), qmin: 10, qmax: 5 }, true);
+      await expect(bad).rejects.toThrow(/qmin\/qmax/);
+      w.dispose();
+
+      const kf = 33, nf = 21, mf = 2;
+      const bf = Float32Array.from({ length: kf * nf }, (_, i) => ((i * 7) % 11) - 5);
+      const af = Float32Array.from({ length: mf * kf }, (_, i) => ((i * 5) % 9) - 4);
+      const sw = native.sgemmPackB(bf, kf, nf, false);
+      const ys = new Float32Array(mf * nf), ya = new Float32Array(mf * nf);
+      native.sgemm(af, mf, sw, ys, {}, false);
+      await native.sgemm(af, mf, sw, ya, {}, true);
+      expect(Array.from(ya)).toEqual(Array.from(ys));
+      const ym = new Float32Array(mf * nf);
+      await native.matmul(af, bf, mf, kf, nf, false, ym, {}, true);
+      expect(Array.from(ym)).toEqual(Array.from(ys));
+      sw.dispose();
+
+      const q = native.int4QuantizeBlockwise(bf, nf, kf, 16, true);
+      const w4 = native.int4Pack(q.packed, q.scales, null, nf, kf, 16);
+      const y4s = new Float32Array(mf * nf), y4a = new Float32Array(mf * nf);
+      native.int4Gemm(af, mf, w4, null, true, y4s, false);
+      await native.int4Gemm(af, mf, w4, null, true, y4a, true);
+      expect(Array.from(y4a)).toEqual(Array.from(y4s));
+      w4.dispose();
+    } finally {
+      native.setAsyncInlineLimit(previous);
+    }
+  });
+
   test('worker threads each load the addon and run alongside the main thread', () => {
     const addon = JSON.stringify(ADDON);
     const script = `

@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 
+#include <cstdint>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -85,6 +86,48 @@ class PromiseWorker : public Napi::AsyncWorker {
   Status status_;
   std::vector<Napi::ObjectReference> refs_;
 };
+
+// What an async call costs, for choosing where it runs (see start_async).
+struct AsyncCost {
+  size_t macs = 0;          // multiply-adds
+  size_t weight_bytes = 0;  // bytes of packed weights the call streams
+  bool simd = true;         // false for the scalar reference kernels (10-50x slower)
+
+  // a * b * c, saturating (shapes are checked elsewhere; this only has to order them).
+  static size_t product(size_t a, size_t b, size_t c) {
+    size_t ab, abc;
+    if (__builtin_mul_overflow(a, b, &ab) || __builtin_mul_overflow(ab, c, &abc)) return SIZE_MAX;
+    return abc;
+  }
+};
+
+// The largest async call that runs on the main thread, in multiply-adds and in bytes of
+// weights: by default 2^24 of each (an INT8 GEMV of 4096x4096, 0.15-0.6 ms on one core here
+// depending on ISA; FP32 weights of that shape, 64 MiB, go to a worker). Returns the
+// previous limit; 0 sends every call to a worker thread.
+size_t set_async_inline_macs(size_t macs);
+size_t async_inline_macs();
+
+// Runs work on the main thread inside a setImmediate and settles the returned Promise there,
+// as onnxruntime-node runs every session: for a call of a few hundred microseconds the hop to
+// a libuv thread and back costs more than the call (two thread wake-ups, measured 30-60 us on
+// 2 cores, ~250 us when the waking event loop queues behind a spinning pool worker).
+// keep_alive is passed to setImmediate, which holds it until the callback has run. With two
+// such calls already queued on this thread, it takes the worker-thread path instead.
+Napi::Promise StartOnImmediate(Napi::Env env, PromiseWorker::Work work,
+                               PromiseWorker::Result result,
+                               const std::vector<Napi::Value>& keep_alive);
+
+// An async kernel call: small ones (by cost, see set_async_inline_macs) on the main thread
+// in a setImmediate, the rest on a libuv worker so the event loop stays free.
+inline Napi::Promise start_async(Napi::Env env, const AsyncCost& cost, PromiseWorker::Work work,
+                                 const std::vector<Napi::Value>& keep_alive,
+                                 PromiseWorker::Result result = nullptr) {
+  const size_t limit = async_inline_macs();
+  if (cost.simd && cost.macs <= limit && cost.weight_bytes <= limit)
+    return StartOnImmediate(env, std::move(work), std::move(result), keep_alive);
+  return PromiseWorker::Start(env, std::move(work), std::move(result), keep_alive);
+}
 
 // Runs work now (throwing on failure) or on a worker thread (returning a Promise).
 inline Napi::Value run_sync_or_async(Napi::Env env, bool run_async, PromiseWorker::Work work,

@@ -10,6 +10,7 @@
 #include "kernels/quantize.h"
 #include "kernels/sgemm.h"
 #include "napi/args.h"
+#include "napi/async.h"
 #include "napi/modules.h"
 #include "runtime/cpu.h"
 #include "runtime/dispatch.h"
@@ -69,6 +70,13 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setAsyncInlineLimit(macs) -> previous: async GEMM calls up to this many multiply-adds (and
+// bytes of weights) run on the main thread in a setImmediate; 0 sends all to a worker thread.
+Napi::Value SetAsyncInlineLimit(const Napi::CallbackInfo& info) {
+  const size_t macs = get_size(info, 0, "macs");
+  return Napi::Number::New(info.Env(), static_cast<double>(set_async_inline_macs(macs)));
+}
+
 }  // namespace
 
 void InitCpu(Napi::Env env, Napi::Object exports) {
@@ -76,6 +84,7 @@ void InitCpu(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
+  exports.Set("setAsyncInlineLimit", Napi::Function::New(env, SetAsyncInlineLimit));
 }
 
 }  // namespace nq::napi
