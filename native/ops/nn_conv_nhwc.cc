@@ -229,9 +229,19 @@ class ConvNhwcKernel final : public OpKernel {
   void pointers(const float* src, size_t img_floats, size_t p0, size_t count, const float** ptrs) const {
     const size_t os = oh_ * ow_, row = (padded_ ? wp_ : iw_) * c_;
     const size_t sh = size_t(geo_.s[1]), sw = size_t(geo_.s[2]), dh = size_t(geo_.d[1]), dw = size_t(geo_.d[2]);
+    // The pixel's (image, row, column) advance by one column per pointer row: divisions only
+    // once per call (a small-K conv builds pointers for every tile, and two divisions per
+    // pixel cost as much as its multiply-adds).
+    size_t n = p0 / os, oy = (p0 % os) / ow_, ox = p0 % ow_;
     for (size_t r = 0; r < count; ++r) {
-      const size_t p = p0 + r, n = p / os, o = p % os, oy = o / ow_, ox = o % ow_;
       const float* base = src + n * img_floats + oy * sh * row + ox * sw * c_;
+      if (++ox == ow_) {
+        ox = 0;
+        if (++oy == oh_) {
+          oy = 0;
+          ++n;
+        }
+      }
       const float** pr = ptrs + r * runs_;
       for (size_t ky = 0; ky < kh_; ++ky) {
         const float* rp = base + ky * dh * row;
