@@ -210,8 +210,19 @@ class ConvNhwcKernel final : public OpKernel {
         // run its scalar edge code for fewer than 8 rows).
         float* di = d + pl * c_;
         const float* src = x + iy * iw_;
-        for (size_t ix = 0; ix < iw_; ++ix)
-          for (size_t c = 0; c < c_; ++c) di[ix * c_ + c] = src[c * plane + ix];
+        if (c_ == 3) {
+          // RGB, the usual stem: straight-line per pixel (the generic loop's unknown trip
+          // count cost as much as the stem's GEMM).
+          const float *r = src, *g = src + plane, *b = src + 2 * plane;
+          for (size_t ix = 0; ix < iw_; ++ix) {
+            di[3 * ix] = r[ix];
+            di[3 * ix + 1] = g[ix];
+            di[3 * ix + 2] = b[ix];
+          }
+        } else {
+          for (size_t ix = 0; ix < iw_; ++ix)
+            for (size_t c = 0; c < c_; ++c) di[ix * c_ + c] = src[c * plane + ix];
+        }
       } else if (nchw_in_) {
         // Row iy of every channel plane: a [C x W] block (rows plane apart) into W pixels.
         tk_->x32(reinterpret_cast<const uint32_t*>(x + iy * iw_), plane, reinterpret_cast<uint32_t*>(d + pl * c_), c_, c_,
