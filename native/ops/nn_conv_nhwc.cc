@@ -274,7 +274,11 @@ class ConvNhwcKernel final : public OpKernel {
   // Output pixels [0, pixels) of src (images img_floats apart) into y rows of M floats.
   void gemm_pixels(const float* src, size_t img_floats, size_t pixels, const float* wp, const float* bias,
                    const float* z, float* y, float* slots) const {
-    const size_t tiles = div_up(pixels, mr_), panels = div_up(m_, nr_);
+    // Tasks split the pixels in units of at most 8: a kernel call takes any row count up to
+    // mr, and the AVX-512 kernel's mr of 16 is two 8-row tiles on wide panels, so splitting
+    // 49 or 196 pixels at 16 would leave one thread a third more rows than the other.
+    const size_t unit = std::min<size_t>(mr_, 8);
+    const size_t tiles = div_up(pixels, unit), panels = div_up(m_, nr_);
     size_t threads = std::min(slots_, get_num_threads());
     if (pixels * m_ * k_ < kMinParallelMacs) threads = 1;
     // Grid tp (pixel tiles) x tm (weight panels): minimise the biggest task's pixels * columns,
@@ -283,7 +287,7 @@ class ConvNhwcKernel final : public OpKernel {
     for (size_t a = 1; a <= threads; ++a) {
       if (threads % a) continue;
       const size_t ga = std::min(a, tiles), gb = std::min(threads / a, panels);
-      const size_t cost = div_up(tiles, ga) * mr_ * div_up(panels, gb) * nr_;
+      const size_t cost = div_up(tiles, ga) * unit * div_up(panels, gb) * nr_;
       if (cost < best || (cost == best && ga > tp)) {
         best = cost;
         tp = ga;
@@ -295,7 +299,7 @@ class ConvNhwcKernel final : public OpKernel {
       const size_t j0 = (t % tm) * panels / tm, j1 = (t % tm + 1) * panels / tm;
       if (t0 == t1 || j0 == j1) return;
       const float** ptrs = reinterpret_cast<const float**>(slots + t * round_up(chunk_px_ * runs_ * kFloatsPerPointer, 16));
-      const size_t px0 = t0 * mr_, px1 = std::min(pixels, t1 * mr_);
+      const size_t px0 = t0 * unit, px1 = std::min(pixels, t1 * unit);
       for (size_t c0 = px0; c0 < px1; c0 += chunk_px_) {
         const size_t c1 = std::min(px1, c0 + chunk_px_);
         pointers(src, img_floats, c0, c1 - c0, ptrs);
