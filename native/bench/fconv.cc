@@ -1,9 +1,10 @@
 // Float Conv micro-benchmark at the op level: the NCHW im2col path next to the channels-last
 // path (channels_last=1: NHWC in and out, what the runtime's layout pass runs) on the layer
-// shapes of ResNet-18 and MobileNetV2 (batch 1, bias, Relu fused). Milliseconds per call,
+// shapes of ResNet-18 and MobileNetV2 (batch 1 or --batch, bias, Relu fused). Milliseconds per call,
 // best and median of runs; on a shared machine the best run is the one least disturbed.
 // Usage: bench_fconv [--threads=1,2] [--min-time=0.3] [--only=NAME]
 //                    [--nchw-in] (channels_last=2 for group-1 shapes: NCHW X, NHWC Y)
+//                    [--batch=1] (images per call)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
   double min_time = 0.3;
   std::string only;
   bool nchw_in = false;
+  int64_t batch = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--threads=", 0) == 0) {
@@ -105,6 +107,8 @@ int main(int argc, char** argv) {
       }
     } else if (arg.rfind("--min-time=", 0) == 0) {
       min_time = std::atof(arg.c_str() + 11);
+    } else if (arg.rfind("--batch=", 0) == 0) {
+      batch = std::max<int64_t>(1, std::atoll(arg.c_str() + 8));
     } else if (arg == "--nchw-in") {
       nchw_in = true;
     } else if (arg.rfind("--only=", 0) == 0) {
@@ -138,11 +142,11 @@ int main(int argc, char** argv) {
       const int64_t pad = s.k / 2, oh = (s.h + 2 * pad - s.k) / s.stride + 1, cg = s.c / s.group;
       std::mt19937 rng(7);
       std::uniform_real_distribution<float> d(-1.f, 1.f);
-      std::vector<float> x(size_t(s.c * s.h * s.h)), w(size_t(s.m * cg * s.k * s.k)), b(size_t(s.m));
+      std::vector<float> x(size_t(batch * s.c * s.h * s.h)), w(size_t(s.m * cg * s.k * s.k)), b(size_t(s.m));
       for (auto& v : x) v = d(rng);
       for (auto& v : w) v = d(rng);
       for (auto& v : b) v = d(rng);
-      std::vector<float> y(size_t(s.m * oh * oh));
+      std::vector<float> y(size_t(batch * s.m * oh * oh));
       std::pair<double, double> t[2];
       for (int layout = 0; layout < 2; ++layout) {
         const int64_t attr = layout && nchw_in && s.group == 1 ? 2 : layout;
@@ -151,10 +155,10 @@ int main(int argc, char** argv) {
         f.init.op_type = "FusedConv";
         f.init.domain = "nquant";
         f.init.node_name = "bench";
-        f.in(x_nhwc ? std::vector<int64_t>{1, s.h, s.h, s.c} : std::vector<int64_t>{1, s.c, s.h, s.h}, nullptr);
+        f.in(x_nhwc ? std::vector<int64_t>{batch, s.h, s.h, s.c} : std::vector<int64_t>{batch, s.c, s.h, s.h}, nullptr);
         f.in({s.m, cg, s.k, s.k}, w.data());
         f.in({s.m}, b.data());
-        f.init.outputs.push_back(TensorDesc{DType::f32, layout ? std::vector<int64_t>{1, oh, oh, s.m} : std::vector<int64_t>{1, s.m, oh, oh}});
+        f.init.outputs.push_back(TensorDesc{DType::f32, layout ? std::vector<int64_t>{batch, oh, oh, s.m} : std::vector<int64_t>{batch, s.m, oh, oh}});
         f.init.attrs.set("pads", ints({pad, pad, pad, pad}));
         f.init.attrs.set("strides", ints({s.stride, s.stride}));
         f.init.attrs.set("group", one(s.group));

@@ -7,8 +7,9 @@
 // - group 1 runs the indirect GEMM (kernels/sigemm.h): each output pixel's row of A is read
 //   through per-run pointers into the image, B is the weights packed once per plan, and the
 //   residual sum Z (input 3, a following Add the layout pass fused), bias and Relu/Clip are
-//   applied in the tile's epilogue. A padded conv first copies each image into a
-//   zero-bordered buffer so every window is inside it.
+//   applied in the tile's epilogue. A padded conv first copies each image (every image of
+//   the batch when a chunk of pixels spans images) into a zero-bordered buffer so every
+//   window is inside it.
 // - depthwise (group == C == M) runs the NHWC depthwise kernel (kernels/dwconv_nhwc.h) with
 //   padding taps pointing at a zero row.
 #include <algorithm>
@@ -122,7 +123,7 @@ class ConvNhwcKernel final : public OpKernel {
   size_t scratch_floats() const {
     const size_t w = w_const_ ? 0 : round_up(packed_floats(), 16);
     if (depthwise_) return w + round_up(c_, 16) + slots_ * round_up(ow_ * taps_ * kFloatsPerPointer, 16);
-    return w + padded_floats_ + slots_ * round_up(chunk_px_ * runs_ * kFloatsPerPointer, 16);
+    return w + padded_floats_ * (batch_pad_ ? n_ : 1) + slots_ * round_up(chunk_px_ * runs_ * kFloatsPerPointer, 16);
   }
 
   Status init_gemm(const OpInit& init) {
@@ -142,9 +143,17 @@ class ConvNhwcKernel final : public OpKernel {
     const size_t px_bytes = std::max<size_t>(1, size_t(geo_.s[1] * geo_.s[2]) * c_ * sizeof(float));
     chunk_px_ = std::max(mr_, round_up(std::max<size_t>(1, kChunkInputBytes / px_bytes), mr_));
     // Weights that stay in L2 anyway gain nothing from chunking: one tile at a time writes
-    // each output pixel's M channels together while its cache lines are hot.
-    if (packed_floats() * sizeof(float) <= kSmallWeightsBytes) chunk_px_ = mr_;
+    // each output pixel's M channels together while its cache lines are hot. The tile is 8
+    // rows unless one panel of at most nr/2 columns holds all of M (the AVX-512 kernel's 16
+    // rows then): 16 rows of a wide output leave twice the partly written lines in flight,
+    // and at batch 8 (outputs far past L3) 16->96 at 112x112 measured 4.28 ms against 3.16.
+    if (packed_floats() * sizeof(float) <= kSmallWeightsBytes) chunk_px_ = m_ <= nr_ / 2 ? mr_ : std::min<size_t>(mr_, 8);
     chunk_px_ = std::min(chunk_px_, round_up(n_ * oh_ * ow_, mr_));
+    // A padded batch whose chunk holds two or more images' pixels (ResNet's 7x7 layers, whose
+    // weights are 9 MB) pads every image first so a chunk spans images: the weights then pass
+    // once per chunk rather than once per image. (At about one image per chunk, 14x14x256,
+    // it measured neutral and costs n images of scratch.)
+    batch_pad_ = padded_ && n_ > 1 && chunk_px_ >= 2 * oh_ * ow_;
     if (const void* wc = constant(init, 1)) {
       if (!wpack_.reset(packed_floats())) return op_error(init, "could not allocate the packed weights");
       pack(static_cast<const float*>(wc), wpack_.data());
@@ -210,8 +219,19 @@ class ConvNhwcKernel final : public OpKernel {
         // run its scalar edge code for fewer than 8 rows).
         float* di = d + pl * c_;
         const float* src = x + iy * iw_;
-        for (size_t ix = 0; ix < iw_; ++ix)
-          for (size_t c = 0; c < c_; ++c) di[ix * c_ + c] = src[c * plane + ix];
+        if (c_ == 3) {
+          // RGB, the usual stem: straight-line per pixel (the generic loop's unknown trip
+          // count cost as much as the stem's GEMM).
+          const float *r = src, *g = src + plane, *b = src + 2 * plane;
+          for (size_t ix = 0; ix < iw_; ++ix) {
+            di[3 * ix] = r[ix];
+            di[3 * ix + 1] = g[ix];
+            di[3 * ix + 2] = b[ix];
+          }
+        } else {
+          for (size_t ix = 0; ix < iw_; ++ix)
+            for (size_t c = 0; c < c_; ++c) di[ix * c_ + c] = src[c * plane + ix];
+        }
       } else if (nchw_in_) {
         // Row iy of every channel plane: a [C x W] block (rows plane apart) into W pixels.
         tk_->x32(reinterpret_cast<const uint32_t*>(x + iy * iw_), plane, reinterpret_cast<uint32_t*>(d + pl * c_), c_, c_,
@@ -229,9 +249,19 @@ class ConvNhwcKernel final : public OpKernel {
   void pointers(const float* src, size_t img_floats, size_t p0, size_t count, const float** ptrs) const {
     const size_t os = oh_ * ow_, row = (padded_ ? wp_ : iw_) * c_;
     const size_t sh = size_t(geo_.s[1]), sw = size_t(geo_.s[2]), dh = size_t(geo_.d[1]), dw = size_t(geo_.d[2]);
+    // The pixel's (image, row, column) advance by one column per pointer row: divisions only
+    // once per call (a small-K conv builds pointers for every tile, and two divisions per
+    // pixel cost as much as its multiply-adds).
+    size_t n = p0 / os, oy = (p0 % os) / ow_, ox = p0 % ow_;
     for (size_t r = 0; r < count; ++r) {
-      const size_t p = p0 + r, n = p / os, o = p % os, oy = o / ow_, ox = o % ow_;
       const float* base = src + n * img_floats + oy * sh * row + ox * sw * c_;
+      if (++ox == ow_) {
+        ox = 0;
+        if (++oy == oh_) {
+          oy = 0;
+          ++n;
+        }
+      }
       const float** pr = ptrs + r * runs_;
       for (size_t ky = 0; ky < kh_; ++ky) {
         const float* rp = base + ky * dh * row;
@@ -247,7 +277,11 @@ class ConvNhwcKernel final : public OpKernel {
   // Output pixels [0, pixels) of src (images img_floats apart) into y rows of M floats.
   void gemm_pixels(const float* src, size_t img_floats, size_t pixels, const float* wp, const float* bias,
                    const float* z, float* y, float* slots) const {
-    const size_t tiles = div_up(pixels, mr_), panels = div_up(m_, nr_);
+    // Tasks split the pixels in units of at most 8: a kernel call takes any row count up to
+    // mr, and the AVX-512 kernel's mr of 16 is two 8-row tiles on wide panels, so splitting
+    // 49 or 196 pixels at 16 would leave one thread a third more rows than the other.
+    const size_t unit = std::min<size_t>(mr_, 8);
+    const size_t tiles = div_up(pixels, unit), panels = div_up(m_, nr_);
     size_t threads = std::min(slots_, get_num_threads());
     if (pixels * m_ * k_ < kMinParallelMacs) threads = 1;
     // Grid tp (pixel tiles) x tm (weight panels): minimise the biggest task's pixels * columns,
@@ -256,7 +290,7 @@ class ConvNhwcKernel final : public OpKernel {
     for (size_t a = 1; a <= threads; ++a) {
       if (threads % a) continue;
       const size_t ga = std::min(a, tiles), gb = std::min(threads / a, panels);
-      const size_t cost = div_up(tiles, ga) * mr_ * div_up(panels, gb) * nr_;
+      const size_t cost = div_up(tiles, ga) * unit * div_up(panels, gb) * nr_;
       if (cost < best || (cost == best && ga > tp)) {
         best = cost;
         tp = ga;
@@ -268,7 +302,7 @@ class ConvNhwcKernel final : public OpKernel {
       const size_t j0 = (t % tm) * panels / tm, j1 = (t % tm + 1) * panels / tm;
       if (t0 == t1 || j0 == j1) return;
       const float** ptrs = reinterpret_cast<const float**>(slots + t * round_up(chunk_px_ * runs_ * kFloatsPerPointer, 16));
-      const size_t px0 = t0 * mr_, px1 = std::min(pixels, t1 * mr_);
+      const size_t px0 = t0 * unit, px1 = std::min(pixels, t1 * unit);
       for (size_t c0 = px0; c0 < px1; c0 += chunk_px_) {
         const size_t c1 = std::min(px1, c0 + chunk_px_);
         pointers(src, img_floats, c0, c1 - c0, ptrs);
@@ -298,6 +332,11 @@ class ConvNhwcKernel final : public OpKernel {
       return Status::ok();
     }
     float* pimg = scratch;
+    if (batch_pad_) {
+      for (size_t n = 0; n < n_; ++n) pad_image(x + n * img, pimg + n * padded_floats_);
+      gemm_pixels(pimg, padded_floats_, n_ * os, wp, bias, z, y, scratch + n_ * padded_floats_);
+      return Status::ok();
+    }
     for (size_t n = 0; n < n_; ++n) {
       pad_image(x + n * img, pimg);
       gemm_pixels(pimg, 0, os, wp, bias, z ? z + n * os * m_ : nullptr, y + n * os * m_, scratch + padded_floats_);
@@ -360,7 +399,7 @@ class ConvNhwcKernel final : public OpKernel {
   size_t n_ = 0, c_ = 0, m_ = 0, ih_ = 0, iw_ = 0, oh_ = 0, ow_ = 0, kh_ = 1, kw_ = 1, taps_ = 1, k_ = 0;
   size_t slots_ = 1, mr_ = 1, nr_ = 1, runs_ = 1, run_len_ = 1, chunk_px_ = 1;
   size_t hp_ = 0, wp_ = 0, padded_floats_ = 0;
-  bool depthwise_ = false, w_const_ = false, padded_ = false, row_runs_ = true, nchw_in_ = false, has_z_ = false;
+  bool depthwise_ = false, w_const_ = false, padded_ = false, batch_pad_ = false, row_runs_ = true, nchw_in_ = false, has_z_ = false;
   const SIGemmKernel* sk_ = nullptr;
   const DwNhwcKernel* dk_ = nullptr;
   const TransposeKernel* tk_ = nullptr;

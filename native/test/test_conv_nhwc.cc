@@ -300,6 +300,10 @@ TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 
       {1, 100, 14, 14, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 100, true, "Clip", 0.f, 6.f},  // depthwise relu6
       {2, 16, 6, 6, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, true},       // residual + relu
       {1, 24, 9, 9, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, false, "", 0, 0, true},          // residual, no bias
+      // Padded batch whose chunk spans images (weights past L2, few pixels per image): every
+      // image is padded first, at every ISA's tile height.
+      {3, 256, 4, 5, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, true},
+      {2, 64, 7, 7, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, false},
   };
   const size_t threads_before = nq::get_num_threads();
   const nq::Isa isa_before = nq::active_isa();

@@ -1,6 +1,8 @@
-// AVX-512F FP32 indirect GEMM: 8 output pixels x 32 channels (16 zmm accumulators). Eight
-// rows rather than the packed GEMM's 14: each row's A comes through its own pointer, and
-// eight pointers, B and the loop counters still fit the general registers.
+// AVX-512F FP32 indirect GEMM: up to 16 output pixels x 32 channels per call, run as 8 x 32
+// tiles (16 zmm accumulators), or as one 16 x 16 tile when the panel has at most 16 columns.
+// Each row's A comes through its own pointer: eight pointers, B and the loop counters fit the
+// general registers; the 16-row tile spills a few pointers, which costs a load per k step
+// next to 16 FMAs.
 #include <immintrin.h>
 
 // gcc 12 reports its own _mm512_undefined_*() placeholders inside the intrinsic headers as
@@ -12,7 +14,7 @@
 namespace nq {
 namespace {
 
-constexpr size_t kMr = 8, kNr = 32, kLanes = 16;
+constexpr size_t kMr = 16, kNr = 32, kLanes = 16;
 constexpr size_t kPrefetchRows = 16;  // B rows (k steps) ahead of the FMA loop
 
 __mmask16 lane_mask(size_t valid) {
@@ -24,7 +26,7 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
           float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
   // The epilogue's c (and residual z) rows are not in cache yet: fetching them now hides the
   // misses behind the K loop.
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     if (NV > 1) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + kLanes), _MM_HINT_T0);
@@ -34,13 +36,13 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
     }
   }
   __m512 acc[MR][NV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   for (size_t q = 0; q < runs; ++q) {
     const float* p[MR];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) p[i] = a[i * runs + q];
     for (size_t k = 0; k < run_len; ++k) {
       _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * kNr), _MM_HINT_T0);
@@ -48,7 +50,7 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
       __m512 bv[NV];
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + v * kLanes);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const __m512 av = _mm512_set1_ps(p[i][k]);
 #pragma GCC unroll 2
@@ -64,7 +66,7 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
     bias[v] = args.bias ? _mm512_maskz_loadu_ps(mask[v], args.bias + v * kLanes) : _mm512_setzero_ps();
   }
   const __m512 lo = _mm512_set1_ps(args.lo), hi = _mm512_set1_ps(args.hi);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) {
@@ -78,18 +80,29 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
   }
 }
 
-template <int NV>
+// Rows per tile: 16 for one vector of columns, 8 (two blocks of a call's 16) for two. Each
+// accumulator's FMA chain waits the FMA latency per k step, so a 16-column panel (a narrow
+// 1x1 projection, e.g. 32->16 channels over 112x112 pixels) needs 16 independent rows to keep
+// both FMA pipes busy; at two vectors 8 rows already give 16 chains, and 16 x 2 accumulators
+// would leave no register for B.
+constexpr int kMr1 = 16, kMr2 = 8;
+
+// tile<R, NV> for R = rows (1 <= rows <= MAXR).
+template <int NV, int R>
 void tile_rows(size_t rows, const float* const* a, size_t runs, size_t run_len, const float* b,
                size_t cols, float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
-  switch (rows) {
-    case 1: return tile<1, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
-    case 2: return tile<2, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
-    case 3: return tile<3, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
-    case 4: return tile<4, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
-    case 5: return tile<5, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
-    case 6: return tile<6, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
-    case 7: return tile<7, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
-    default: return tile<8, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+  if constexpr (R > 1) {
+    if (rows < size_t(R)) return tile_rows<NV, R - 1>(rows, a, runs, run_len, b, cols, c, ldc, z, args);
+  }
+  tile<R, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
+}
+
+template <int NV, int MAXR>
+void tile_blocks(size_t rows, const float* const* a, size_t runs, size_t run_len, const float* b,
+                 size_t cols, float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
+  for (size_t r = 0; r < rows; r += MAXR) {
+    const size_t n = rows - r < size_t(MAXR) ? rows - r : size_t(MAXR);
+    tile_rows<NV, MAXR>(n, a + r * runs, runs, run_len, b, cols, c + r * ldc, ldc, z ? z + r * ldc : nullptr, args);
   }
 }
 
@@ -99,14 +112,14 @@ void sigemm_avx512(size_t rows, const float* const* a, size_t runs, size_t run_l
   // A panel of at most 16 columns (a channel count's tail) runs half the FMAs; its B rows are
   // still kNr apart, which tile() steps by regardless of NV.
   if (cols > kLanes)
-    tile_rows<2>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    tile_blocks<2, kMr2>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
   else
-    tile_rows<1>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
+    tile_blocks<1, kMr1>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
 }
 
 }  // namespace
 
-const SIGemmKernel sigemm_f32_8x32__avx512 = {"sigemm_f32_8x32__avx512", Isa::avx512vnni, kMr,
+const SIGemmKernel sigemm_f32_16x32__avx512 = {"sigemm_f32_16x32__avx512", Isa::avx512vnni, kMr,
                                               kNr, sigemm_avx512};
 
 }  // namespace nq
