@@ -148,14 +148,7 @@ class ThreadPool {
           *seen = g;
           return !stopping_.load();
         }
-        if ((i & 63) == 63) {
-          if (std::chrono::steady_clock::now() > spin_until) break;
-          // A thread just woken on this core (the event loop, resuming after an async call
-          // whose job this worker helped with) would otherwise wait out the whole spin: on 2
-          // cores that added ~200 us to every async GEMV at 2 threads. Yielding every few
-          // microseconds lets it run and costs one syscall when nothing else is runnable.
-          if ((i & 255) == 255) std::this_thread::yield();
-        }
+        if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) break;
         NQ_CPU_RELAX();
       }
       std::unique_lock<std::mutex> lock(state_mutex_);
