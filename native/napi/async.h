@@ -93,6 +93,15 @@ struct AsyncCost {
   size_t weight_bytes = 0;  // bytes of packed weights the call streams
   bool simd = true;         // false for the scalar reference kernels (10-50x slower)
 
+  // An m x n x k GEMM over n x k weights of weight_bits each, on a kernel of `isa`.
+  static AsyncCost gemm(size_t m, size_t n, size_t k, size_t weight_bits, Isa isa) {
+    AsyncCost c;
+    c.macs = product(m, n, k);
+    c.weight_bytes = product(n, k, weight_bits) / 8;
+    c.simd = isa != Isa::scalar;
+    return c;
+  }
+
   // a * b * c, saturating (shapes are checked elsewhere; this only has to order them).
   static size_t product(size_t a, size_t b, size_t c) {
     size_t ab, abc;
@@ -138,6 +147,18 @@ inline Napi::Value run_sync_or_async(Napi::Env env, bool run_async, PromiseWorke
     return result ? result(env) : env.Undefined();
   }
   return PromiseWorker::Start(env, std::move(work), std::move(result), keep_alive);
+}
+
+// The same for a call whose async form may run on the main thread when cost says it is small.
+inline Napi::Value run_sync_or_async(Napi::Env env, bool run_async, const AsyncCost& cost,
+                                     PromiseWorker::Work work,
+                                     const std::vector<Napi::Value>& keep_alive,
+                                     PromiseWorker::Result result = nullptr) {
+  if (!run_async) {
+    throw_if_failed(env, work());
+    return result ? result(env) : env.Undefined();
+  }
+  return start_async(env, cost, std::move(work), keep_alive, std::move(result));
 }
 
 }  // namespace nq::napi

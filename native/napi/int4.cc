@@ -49,16 +49,10 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   const bool int8_acts = get_bool(info, 4, "int8Activations");
   View<float> y = get_array<float>(arg(info, 5), "y", checked_mul(env, m, w->n, "m*n"));
   const bool run_async = arg(info, 6).IsBoolean() && arg(info, 6).As<Napi::Boolean>().Value();
-  auto work = [=]() { return int4_gemm(x.data, m, *w, bias.data, int8_acts, y.data); };
-  if (!run_async) {
-    throw_if_failed(env, work());
-    return env.Undefined();
-  }
-  AsyncCost cost;
-  cost.macs = AsyncCost::product(m, w->n, w->k);
-  cost.weight_bytes = AsyncCost::product(w->n, w->k, 1) / 2;
-  cost.simd = w->kernel->isa != Isa::scalar;
-  return start_async(env, cost, work, {arg(info, 0), arg(info, 2), arg(info, 3), arg(info, 5)});
+  return run_sync_or_async(
+      env, run_async, AsyncCost::gemm(m, w->n, w->k, 4, w->kernel->isa),
+      [=]() { return int4_gemm(x.data, m, *w, bias.data, int8_acts, y.data); },
+      {arg(info, 0), arg(info, 2), arg(info, 3), arg(info, 5)});
 }
 
 }  // namespace

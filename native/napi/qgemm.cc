@@ -192,11 +192,8 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
     throw_if_failed(env, qgemm(a, *packed, out));
     return env.Undefined();
   }
-  AsyncCost cost;
-  cost.macs = AsyncCost::product(m, n, k);
-  cost.weight_bytes = AsyncCost::product(n, k, 1);
-  cost.simd = packed->kernel->isa != Isa::scalar;
-  return start_async(env, cost, [a, out, packed]() { return qgemm(a, *packed, out); }, keep);
+  return start_async(env, AsyncCost::gemm(m, n, k, 8, packed->kernel->isa),
+                     [a, out, packed]() { return qgemm(a, *packed, out); }, keep);
 }
 
 }  // namespace

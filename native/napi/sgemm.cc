@@ -95,11 +95,8 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
     throw_if_failed(env, sgemm(ap, m, lda, *packed, cp, ldc, e));
     return env.Undefined();
   }
-  AsyncCost cost;
-  cost.macs = AsyncCost::product(m, n, k);
-  cost.weight_bytes = AsyncCost::product(n, k, sizeof(float));
-  cost.simd = packed->kernel->isa != Isa::scalar;
-  return start_async(env, cost, [=]() { return sgemm(ap, m, lda, *packed, cp, ldc, e); }, keep);
+  return start_async(env, AsyncCost::gemm(m, n, k, 32, packed->kernel->isa),
+                     [=]() { return sgemm(ap, m, lda, *packed, cp, ldc, e); }, keep);
 }
 
 // matmul(a, b, m, k, n, bTransposed, out, options, async, isa?): both operands dynamic.
@@ -127,11 +124,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
     throw_if_failed(env, work());
     return env.Undefined();
   }
-  AsyncCost cost;
-  cost.macs = AsyncCost::product(m, n, k);
-  cost.weight_bytes = AsyncCost::product(n, k, sizeof(float));
-  cost.simd = kernel->isa != Isa::scalar;
-  return start_async(env, cost, work, keep);
+  return start_async(env, AsyncCost::gemm(m, n, k, 32, kernel->isa), work, keep);
 }
 
 }  // namespace
