@@ -108,11 +108,11 @@ export declare namespace Binding {
     setThreads(threads: number): void;
     getThreads(): number;
     setIsa(isa: Isa): void;
-    /** Async qgemm/sgemm/matmul/int4Gemm calls of at most this many multiply-adds (and bytes of
-     *  weights), on a SIMD kernel, run on the main thread inside a setImmediate, as
-     *  onnxruntime-node runs every session; larger ones on a worker thread. Default 2^24; 0
-     *  sends every call to a worker. Returns the previous limit. */
-    setAsyncInlineLimit(macs: number): number;
+    /** Async qgemm/sgemm/matmul/int4Gemm calls estimated (from shape, weight width, kernel ISA
+     *  and thread count) to take at most this many microseconds run on the main thread inside
+     *  a setImmediate, as onnxruntime-node runs every session; longer ones on a worker thread.
+     *  Default 2000; 0 sends every call to a worker. Returns the previous budget. */
+    setAsyncInlineBudget(microseconds: number): number;
 
     /** sparsity 'auto' (default) stores B for the sparse kernel when few enough of its 4-deep
      *  column groups hold a nonzero weight (and the ISA has one); 'dense'/'sparse' force it. */

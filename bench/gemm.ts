@@ -68,11 +68,11 @@ export async function benchGemm(opts: { quick?: boolean; log?: (line: string) =>
         add({ shape, threads, kind: 'int8', impl: w.kernel, gops: g, peer: 'ORT MatMulInteger', peerGops: ortIg, ratio: g / ortIg });
         if (m === 1 || isa === isas[0]) {
           // onnxruntime-node runs a session on the main thread (session.run inside setImmediate).
-          // Our Promise row above does the same for calls up to the async inline limit (2^24
-          // multiply-adds and bytes of weights, so 1x4096x4096 in INT8 and INT4, not in FP32);
-          // larger calls hop to a libuv thread (two thread wake-ups, tens of microseconds) to
-          // keep the event loop free. The sync row has no setImmediate and no hop: the kernel
-          // against ORT's session.
+          // Our Promise row above does the same for calls estimated to take up to the async
+          // inline budget (2 ms: at the best ISA every shape here but 1024^3, and FP32 1x4096x4096
+          // whose 64 MiB of weights count as slow); longer calls hop to a libuv thread (two thread
+          // wake-ups, tens of microseconds) to keep the event loop free. The sync row has no
+          // setImmediate and no hop: the kernel against ORT's session.
           const gs = gops(m, n, k, (await t(async () => native.qgemm(a8, m, za, w, c32, {}, false))).medianMs);
           add({ shape, threads, kind: 'int8', impl: `${w.kernel} (sync)`, gops: gs, peer: 'ORT MatMulInteger', peerGops: ortIg, ratio: gs / ortIg });
         }

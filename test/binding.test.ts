@@ -73,6 +73,14 @@ describe('cpu()', () => {
     expect(() => setThreads(0)).toThrow(RangeError);
     expect(() => setThreads(1.5 as number)).toThrow(/threads: expected an integer/);
   });
+
+  test('setAsyncInlineBudget returns the previous budget and rejects nonsense', () => {
+    const before = native.setAsyncInlineBudget(500);
+    expect(native.setAsyncInlineBudget(before)).toBe(500);
+    expect(() => native.setAsyncInlineBudget(-1)).toThrow(/microseconds: expected a number of microseconds from 0 to 1e9, received -1/);
+    expect(() => native.setAsyncInlineBudget(NaN)).toThrow(RangeError);
+    expect(native.setAsyncInlineBudget(before)).toBe(before);
+  });
 });
 
 describe('qgemm binding', () => {
@@ -140,7 +148,7 @@ describe('qgemm binding', () => {
     w.dispose();
   });
 
-  test('small async calls run on the main thread in a setImmediate (two queued at most), large ones and limit 0 on a worker', () => {
+  test('short async calls run on the main thread in a setImmediate (two queued at most), long ones and budget 0 on a worker', () => {
     // The addon calls the main realm's setImmediate (not jest's sandbox), so count it in a child.
     const script = `
       const b = require(${JSON.stringify(ADDON)});
@@ -151,7 +159,7 @@ describe('qgemm binding', () => {
       const w = b.qgemmPackB(new Int8Array(k * n).fill(2), k, n, false, null);
       const big = b.qgemmPackB(new Int8Array(4096 * 4096).fill(1), 4096, 4096, false, null);
       const sw = b.sgemmPackB(new Float32Array(k * n).fill(0.5), k, n, false);
-      const a = new Uint8Array(4096 * 2).fill(1), af = new Float32Array(m * k).fill(2);
+      const a = new Uint8Array(4096 * 256).fill(1), af = new Float32Array(m * k).fill(2);
       const log = [];
       const step = async (name, start) => {
         const before = immediates;
@@ -165,15 +173,16 @@ describe('qgemm binding', () => {
         log.push(['qgemm value', c[0], c[m * n - 1]]);
         await step('sgemm small', () => b.sgemm(af, m, sw, cf, {}, true));
         log.push(['sgemm value', cf[0]]);
-        await step('qgemm 2x4096x4096', () => b.qgemm(a, 2, 0, big, new Int32Array(2 * 4096), {}, true));
+        // 2^32 multiply-adds: several ms by any kernel's estimate, past the 2 ms budget.
+        await step('qgemm 256x4096x4096', () => b.qgemm(a, 256, 0, big, new Int32Array(256 * 4096), {}, true));
         const outs = Array.from({ length: 5 }, () => new Int32Array(m * n));
         await step('burst of 5 small', () => Promise.all(outs.map((o) => b.qgemm(a, m, 0, w, o, {}, true))));
         log.push(['burst values', outs.every((o) => o.every((v) => v === 128))]);
-        log.push(['previous limit', b.setAsyncInlineLimit(0)]);
+        log.push(['previous budget', b.setAsyncInlineBudget(0)]);
         c.fill(0);
-        await step('qgemm small, limit 0', () => b.qgemm(a, m, 0, w, c, {}, true));
+        await step('qgemm small, budget 0', () => b.qgemm(a, m, 0, w, c, {}, true));
         log.push(['qgemm value', c[0], c[m * n - 1]]);
-        b.setAsyncInlineLimit(2 ** 24);
+        b.setAsyncInlineBudget(2000);
         process.stdout.write(JSON.stringify(log));
       })();`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
@@ -181,15 +190,15 @@ describe('qgemm binding', () => {
     expect(JSON.parse(r.stdout)).toEqual([
       ['qgemm small', 1], ['qgemm value', 128, 128],
       ['sgemm small', 1], ['sgemm value', 64],
-      ['qgemm 2x4096x4096', 0],
+      ['qgemm 256x4096x4096', 0],
       ['burst of 5 small', 2], ['burst values', true],  // two queued at most, the rest hop
-      ['previous limit', 2 ** 24],
-      ['qgemm small, limit 0', 0], ['qgemm value', 128, 128],
+      ['previous budget', 2000],
+      ['qgemm small, budget 0', 0], ['qgemm value', 128, 128],
     ]);
   });
 
-  test.each([0, 2 ** 24])('with the inline limit at %d, async results match sync ones, run after the call returns, and kernel errors reject', async (limit) => {
-    const previous = native.setAsyncInlineLimit(limit);
+  test.each([0, 2000])('with the inline budget at %d us, async results match sync ones, run after the call returns, and kernel errors reject', async (limit) => {
+    const previous = native.setAsyncInlineBudget(limit);
     try {
       const w = native.qgemmPackB(b, k, n, false, null);
       const out = new Int32Array(m * n).fill(-7);
@@ -224,7 +233,7 @@ describe('qgemm binding', () => {
       expect(Array.from(y4a)).toEqual(Array.from(y4s));
       w4.dispose();
     } finally {
-      native.setAsyncInlineLimit(previous);
+      native.setAsyncInlineBudget(previous);
     }
   });
 

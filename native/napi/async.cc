@@ -7,8 +7,29 @@
 namespace nq::napi {
 namespace {
 
-constexpr size_t kDefaultInlineMacs = size_t(1) << 24;
-std::atomic<size_t> g_inline_macs{kDefaultInlineMacs};
+constexpr double kDefaultInlineBudgetUs = 2000;
+std::atomic<double> g_inline_budget_us{kDefaultInlineBudgetUs};
+
+// Multiply-adds per microsecond on one core, by kernel family. Measured on the AMD EPYC
+// (Zen 5) of bench/RESULTS.md: VNNI int8 350-400k, AVX2 int8 ~70k, AVX-512 fp32 ~95k, AVX2
+// fp32 ~48k, the int4 kernels 45k (float activations) to 145k (int8). These are 60-85% of
+// that, so slower clocks or a busy core still give an estimate on the long side; NEON and
+// scalar are guesses in the same spirit (AMX is taken at the VNNI rate).
+double macs_per_us(Isa isa, size_t weight_bits) {
+  const bool fp32 = weight_bits == 32, int4 = weight_bits == 4;
+  switch (isa) {
+    case Isa::amx:
+    case Isa::avx512vnni: return fp32 ? 80e3 : int4 ? 30e3 : 250e3;
+    case Isa::avx2: return fp32 ? 35e3 : int4 ? 15e3 : 50e3;
+    case Isa::neon: return fp32 ? 10e3 : int4 ? 5e3 : 20e3;
+    case Isa::scalar: break;
+  }
+  return 500;
+}
+
+// Weight bytes per microsecond one call can stream (10 GB/s: a fraction of one core's DRAM
+// bandwidth, so weights that miss every cache are not underestimated).
+constexpr double kWeightBytesPerUs = 10e3;
 
 // Immediates queued before a check phase all run in it, back to back: a burst of small calls
 // (a Promise.all over many rows) would block the loop for all of them. Past this many queued
@@ -43,8 +64,14 @@ void RunImmediate(const std::shared_ptr<ImmediateJob>& job, Napi::Env env) {
 
 }  // namespace
 
-size_t set_async_inline_macs(size_t macs) { return g_inline_macs.exchange(macs); }
-size_t async_inline_macs() { return g_inline_macs.load(std::memory_order_relaxed); }
+double AsyncCost::estimated_us(size_t threads) const {
+  const double compute = double(macs) / (macs_per_us(isa, weight_bits) * double(threads ? threads : 1));
+  const double memory = double(weight_bytes) / kWeightBytesPerUs;
+  return compute > memory ? compute : memory;
+}
+
+double set_async_inline_budget_us(double us) { return g_inline_budget_us.exchange(us); }
+double async_inline_budget_us() { return g_inline_budget_us.load(std::memory_order_relaxed); }
 
 Napi::Promise StartOnImmediate(Napi::Env env, PromiseWorker::Work work,
                                PromiseWorker::Result result,

@@ -91,16 +91,24 @@ class PromiseWorker : public Napi::AsyncWorker {
 struct AsyncCost {
   size_t macs = 0;          // multiply-adds
   size_t weight_bytes = 0;  // bytes of packed weights the call streams
-  bool simd = true;         // false for the scalar reference kernels (10-50x slower)
+  size_t weight_bits = 8;   // 32 (float), 8 or 4: picks the throughput the estimate uses
+  Isa isa = Isa::scalar;
 
   // An m x n x k GEMM over n x k weights of weight_bits each, on a kernel of `isa`.
   static AsyncCost gemm(size_t m, size_t n, size_t k, size_t weight_bits, Isa isa) {
     AsyncCost c;
     c.macs = product(m, n, k);
     c.weight_bytes = product(n, k, weight_bits) / 8;
-    c.simd = isa != Isa::scalar;
+    c.weight_bits = weight_bits;
+    c.isa = isa;
     return c;
   }
+
+  // Wall time the call should take on `threads` threads, in microseconds: the larger of its
+  // arithmetic at a per-core rate for the kernel family and its weight traffic at a memory
+  // rate. The rates are below what this project's benchmarks measure on the machines seen
+  // (see async.cc), so the estimate errs long and a call hops rather than stall the loop.
+  double estimated_us(size_t threads) const;
 
   // a * b * c, saturating (shapes are checked elsewhere; this only has to order them).
   static size_t product(size_t a, size_t b, size_t c) {
@@ -110,12 +118,13 @@ struct AsyncCost {
   }
 };
 
-// The largest async call that runs on the main thread, in multiply-adds and in bytes of
-// weights: by default 2^24 of each (an INT8 GEMV of 4096x4096, 0.15-0.6 ms on one core here
-// depending on ISA; FP32 weights of that shape, 64 MiB, go to a worker). Returns the
-// previous limit; 0 sends every call to a worker thread.
-size_t set_async_inline_macs(size_t macs);
-size_t async_inline_macs();
+// The longest async call, by estimate, that runs on the main thread: 2000 us by default.
+// Below that the hop to a worker thread and back (two thread wake-ups, 40-100 us measured on
+// 2 cores) is a large share of the call, and the event loop is held no longer than a minor
+// GC pause; above it, the hop costs under 5%. Returns the previous budget; 0 sends every call
+// to a worker thread.
+double set_async_inline_budget_us(double us);
+double async_inline_budget_us();
 
 // Runs work on the main thread inside a setImmediate and settles the returned Promise there,
 // as onnxruntime-node runs every session: for a call of a few hundred microseconds the hop to
@@ -127,13 +136,13 @@ Napi::Promise StartOnImmediate(Napi::Env env, PromiseWorker::Work work,
                                PromiseWorker::Result result,
                                const std::vector<Napi::Value>& keep_alive);
 
-// An async kernel call: small ones (by cost, see set_async_inline_macs) on the main thread
-// in a setImmediate, the rest on a libuv worker so the event loop stays free.
+// An async kernel call: short ones (by estimate, see set_async_inline_budget_us) on the main
+// thread in a setImmediate, the rest on a libuv worker so the event loop stays free.
 inline Napi::Promise start_async(Napi::Env env, const AsyncCost& cost, PromiseWorker::Work work,
                                  const std::vector<Napi::Value>& keep_alive,
                                  PromiseWorker::Result result = nullptr) {
-  const size_t limit = async_inline_macs();
-  if (cost.simd && cost.macs <= limit && cost.weight_bytes <= limit)
+  const double budget = async_inline_budget_us();
+  if (budget > 0 && cost.estimated_us(get_num_threads()) <= budget)
     return StartOnImmediate(env, std::move(work), std::move(result), keep_alive);
   return PromiseWorker::Start(env, std::move(work), std::move(result), keep_alive);
 }

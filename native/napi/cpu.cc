@@ -70,11 +70,12 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// setAsyncInlineLimit(macs) -> previous: async GEMM calls up to this many multiply-adds (and
-// bytes of weights) run on the main thread in a setImmediate; 0 sends all to a worker thread.
-Napi::Value SetAsyncInlineLimit(const Napi::CallbackInfo& info) {
-  const size_t macs = get_size(info, 0, "macs");
-  return Napi::Number::New(info.Env(), static_cast<double>(set_async_inline_macs(macs)));
+// setAsyncInlineBudget(microseconds) -> previous: async GEMM calls estimated to take no longer
+// run on the main thread in a setImmediate; 0 sends all to a worker thread.
+Napi::Value SetAsyncInlineBudget(const Napi::CallbackInfo& info) {
+  const double us = get_number(info, 0, "microseconds");
+  if (!(us >= 0) || us > 1e9) throw_range(info.Env(), "microseconds", "a number of microseconds from 0 to 1e9", std::to_string(us));
+  return Napi::Number::New(info.Env(), set_async_inline_budget_us(us));
 }
 
 }  // namespace
@@ -84,7 +85,7 @@ void InitCpu(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
-  exports.Set("setAsyncInlineLimit", Napi::Function::New(env, SetAsyncInlineLimit));
+  exports.Set("setAsyncInlineBudget", Napi::Function::New(env, SetAsyncInlineBudget));
 }
 
 }  // namespace nq::napi
