@@ -40,9 +40,11 @@ class ThreadPool {
 
   // A job is about to be posted from another thread (an async call on its way to a libuv
   // worker): sleeping workers wake now and spin, so their futex wake-up overlaps that hop
-  // instead of following it. Costs one notify when anyone sleeps, nothing otherwise.
+  // instead of following it. Costs one notify when anyone sleeps, nothing otherwise. With one
+  // thread wanted the job runs on the caller alone: workers left from an earlier setThreads()
+  // stay asleep rather than spin on a core the caller may need.
   void prewake() {
-    if (sleeping_.load(std::memory_order_acquire) == 0) return;
+    if (wanted_.load(std::memory_order_relaxed) <= 1 || sleeping_.load(std::memory_order_acquire) == 0) return;
     {
       std::lock_guard<std::mutex> lock(state_mutex_);
       prewake_.fetch_add(1, std::memory_order_release);
