@@ -36,8 +36,9 @@ bool in_range(int32_t v, bool is_signed) {
 
 // Expands a 1-or-n parameter to n values.
 template <typename T>
-bool broadcast(const T* src, size_t count, size_t n, T fallback, AlignedBuffer<T>* dst) {
-  if (!dst->reset(n)) return false;
+bool broadcast(const T* src, size_t count, size_t n, T fallback, AlignedBuffer<T>& reused,
+               CallScratch<T>* dst) {
+  if (!dst->reset(reused, n)) return false;
   for (size_t j = 0; j < n; ++j) (*dst)[j] = src == nullptr ? fallback : src[count == 1 ? 0 : j];
   return true;
 }
@@ -312,9 +313,12 @@ Status qgemm(const QGemmA& a, const QGemmPackedB& b, const QGemmOutput& out) {
   e.zb = b.zero_points.data();
   e.zb_uniform = std::all_of(b.zero_points.begin(), b.zero_points.end(),
                              [&](int32_t z) { return z == b.zero_points[0]; });
-  AlignedBuffer<int32_t> col_term, mult, shift;
-  AlignedBuffer<float> scale, rq_scale;
-  if (!col_term.reset(n)) return Status::oom("qgemm: could not allocate " + num(n) + " column terms");
+  // Per-thread buffers behind the per-call terms (see CallScratch).
+  thread_local AlignedBuffer<int32_t> reused_col_term, reused_mult, reused_shift;
+  thread_local AlignedBuffer<float> reused_scale, reused_rq_scale;
+  CallScratch<int32_t> col_term, mult, shift;
+  CallScratch<float> scale, rq_scale;
+  if (!col_term.reset(reused_col_term, n)) return Status::oom("qgemm: could not allocate " + num(n) + " column terms");
   for (size_t j = 0; j < n; ++j) {
     uint32_t t = wrap(int64_t{1} * static_cast<int64_t>(k) * za * b.zero_points[j]) -
                  wrap(int64_t{za} * b.col_sums[j]);
@@ -324,7 +328,7 @@ Status qgemm(const QGemmA& a, const QGemmPackedB& b, const QGemmOutput& out) {
   e.col_term = col_term.data();
   bool ok = true;
   if (is_float) {
-    ok = broadcast(out.b_scales, out.num_b_scales, n, 1.f, &scale);
+    ok = broadcast(out.b_scales, out.num_b_scales, n, 1.f, reused_scale, &scale);
     for (size_t j = 0; ok && j < n; ++j) scale[j] = out.a_scale * scale[j];
     e.scale = scale.data();
     e.bias = out.bias;
@@ -335,12 +339,12 @@ Status qgemm(const QGemmA& a, const QGemmPackedB& b, const QGemmOutput& out) {
     e.qmin = out.qmin;
     e.qmax = out.qmax;
     if (out.requant_mode == RequantMode::fixed_point) {
-      ok = broadcast(out.multipliers, out.num_requant, n, 0, &mult) &&
-           broadcast(out.shifts, out.num_requant, n, 0, &shift);
+      ok = broadcast(out.multipliers, out.num_requant, n, 0, reused_mult, &mult) &&
+           broadcast(out.shifts, out.num_requant, n, 0, reused_shift, &shift);
       e.mult = mult.data();
       e.shift = shift.data();
     } else {
-      ok = broadcast(out.requant_scales, out.num_requant, n, 0.f, &rq_scale);
+      ok = broadcast(out.requant_scales, out.num_requant, n, 0.f, reused_rq_scale, &rq_scale);
       e.rq_scale = rq_scale.data();
     }
   }

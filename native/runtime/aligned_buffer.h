@@ -77,4 +77,35 @@ class AlignedBuffer {
   size_t size_ = 0;
 };
 
+// Zeroed scratch for one kernel call, taken from a buffer the calling thread keeps (`reused`,
+// a thread_local of the call site) rather than from a fresh allocation. When calls alternate
+// with other work's allocations (an event loop's, between async calls on the main thread),
+// malloc trims its heap in between and each call's scratch pages fault in anew: that cost
+// ~30 us per 1x4096x4096 INT8 GEMV here. Requests above kMaxReusedBytes get their own buffer,
+// so an idle thread never holds more than that per call site.
+template <typename T>
+class CallScratch {
+ public:
+  static constexpr size_t kMaxReusedBytes = size_t{4} << 20;
+
+  // Returns false when memory is exhausted.
+  bool reset(AlignedBuffer<T>& reused, size_t count) {
+    if (count > kMaxReusedBytes / sizeof(T)) {
+      buf_ = &own_;
+      return own_.reset(count);
+    }
+    buf_ = &reused;
+    if (reused.size() < count && !reused.reset(count)) return false;
+    if (count) std::memset(static_cast<void*>(reused.data()), 0, count * sizeof(T));
+    return true;
+  }
+
+  T* data() { return buf_->data(); }
+  T& operator[](size_t i) { return buf_->data()[i]; }
+
+ private:
+  AlignedBuffer<T> own_;
+  AlignedBuffer<T>* buf_ = &own_;
+};
+
 }  // namespace nq
