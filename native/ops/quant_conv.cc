@@ -48,6 +48,9 @@ constexpr size_t kDwPixels = 16;
 constexpr size_t kMaxTasks = 64;
 // Packed weights up to this size are walked whole for each row tile on the direct path.
 constexpr size_t kDirectL1Weights = 16 * 1024;
+// A 3-channel stem is widened to 4 channels (the kernel reads the image through runs) when
+// that adds at most this many bytes to K per pixel; beyond, patch rows are cheaper.
+constexpr size_t kMaxWidenBytes = 16;
 // Below this many multiply-adds a conv runs on the calling thread.
 constexpr size_t kMinParallelMacs = size_t(1) << 18;
 
@@ -200,7 +203,7 @@ class QConvKernel final : public OpKernel {
     // Chunk rows: a multiple of 64 (a cache line of an int8 output plane; every GEMM kernel's
     // mr divides 64 or is covered by it).
     const size_t row_bytes = depthwise_ ? taps_ * sizeof(void*) + m_ * esize_
-                             : direct_  ? runs_ * sizeof(void*) + (direct_edges_ ? kg_ : 0) + m_ * esize_
+                             : direct_  ? runs_ * sizeof(void*) + (direct_edges_ ? kp_ : 0) + m_ * esize_
                                         : (pointwise_ ? 0 : kg_) + m_ * esize_;
     chunk_rows_ = std::max<size_t>(64, kChunkBytes / std::max<size_t>(1, row_bytes) / 64 * 64);
     chunk_rows_ = std::max<size_t>(1, std::min(chunk_rows_, os_));
@@ -346,7 +349,7 @@ class QConvKernel final : public OpKernel {
   // tap pointers, int32 sums, the pixel-major result, a row of x's zero point.
   size_t slot_bytes() const {
     if (direct_)
-      return round64(chunk_rows_ * runs_ * sizeof(void*)) + round64(direct_edges_ ? chunk_rows_ * kg_ : 0) +
+      return round64(chunk_rows_ * runs_ * sizeof(void*)) + round64(direct_edges_ ? chunk_rows_ * kp_ : 0) +
              round64(channels_last_ ? 0 : chunk_rows_ * m_ * esize_);
     if (depthwise_)
       return round64(chunk_rows_ * taps_ * sizeof(void*)) + round64(kDwPixels * m_ * 4) +
@@ -404,9 +407,10 @@ class QConvKernel final : public OpKernel {
       parallel_for(tasks, body);
   }
 
-  // Patch rows [p0, p0 + rows) of group g from the NHWC image: row r holds the Kg taps of
-  // output pixel p0 + r in (kd, ky, kx, c) order; padding taps take x's zero point.
-  void im2col(const uint8_t* xt, size_t g, size_t p0, size_t rows, uint8_t pad, uint8_t* cols) const {
+  // Patch rows [p0, p0 + rows) of group g from the NHWC image: row r (at cols + r * ld) holds
+  // the Kg taps of output pixel p0 + r in (kd, ky, kx, c) order; padding taps take x's zero
+  // point, and the ld - Kg bytes after them are 0.
+  void im2col(const uint8_t* xt, size_t g, size_t p0, size_t rows, uint8_t pad, uint8_t* cols, size_t ld) const {
     const SpatialGeom& G = geo_;
     const bool whole_rows = g_ == 1 && G.d[2] == 1;  // a kernel row's taps are one run
     const uint8_t* xg = xt + g * cg_;
@@ -416,7 +420,8 @@ class QConvKernel final : public OpKernel {
     int64_t ox = int64_t(p0) % G.out[2], rem = int64_t(p0) / G.out[2];
     int64_t oy = rem % G.out[1], od = rem / G.out[1];
     for (size_t r = 0; r < rows; ++r) {
-      uint8_t* dst = cols + r * kg_;
+      uint8_t* dst = cols + r * ld;
+      for (size_t i = kg_; i < ld; ++i) dst[i] = 0;
       const int64_t iz0 = od * G.s[0] - G.pb[0], iy0 = oy * G.s[1] - G.pb[1], ix0 = ox * G.s[2] - G.pb[2];
       if (whole_rows && iz0 >= 0 && iz0 + span[0] < G.in[0] && iy0 >= 0 && iy0 + span[1] < G.in[1] &&
           ix0 >= 0 && ix0 + span[2] < G.in[2]) {
@@ -482,7 +487,7 @@ class QConvKernel final : public OpKernel {
         a.data = xt_n + p0 * c_ + g * cg_;
         a.lda = c_;
       } else {
-        im2col(xt_n, g, p0, rows, uint8_t(zx), cols);
+        im2col(xt_n, g, p0, rows, uint8_t(zx), cols, kg_);
         a.data = cols;
       }
       const QGemmOutput o = stage_.column_output(params, g * mg_, mg_, tmp + g * mg_ * esize_, m_);
@@ -647,15 +652,21 @@ class QConvKernel final : public OpKernel {
 
   // ---- the direct path (kernels/qigemm.h) ----------------------------------------------------
   // Taken when the fused kernel exists and needs nothing the GEMM path does: uint8 x, int8
-  // constant weights whose zero points are all 0, a quantized output, one group, and runs of
-  // whole 4-byte groups (C a multiple of 4). The im2col copy, A packing and row sums go away.
-  // A 3-channel stem (an RGB image) is padded to 4 channels with zero weights: a third more
-  // products, but its patch rows of 27 or 147 bytes, their packing and row sums cost more.
+  // constant weights whose zero points are all 0, a quantized output and one group. With C a
+  // multiple of 4 the runs are whole 4-byte groups and the im2col copy, A packing and row sums
+  // go away. A 3x3 3-channel stem (an RGB image) is padded to 4 channels with zero weights: a
+  // third more products, but patch rows of 27 bytes cost more. Other channel counts, and a
+  // 3-channel stem whose widening would add more than kMaxWidenBytes to K (the 7x7 one: 196
+  // against 148), copy every pixel's taps to a patch row padded to whole groups: fewer
+  // products than widening, one long run per row for the kernel, and still no A packing or
+  // row sums (the GEMM path's cost for them).
   void choose_direct(const void* wzc, bool w_const) {
     qig_ = qigemm_kernel_for(active_isa());
-    const size_t c4 = c_ == 3 ? 4 : c_;
+    const size_t k4 = (kg_ + 3) / 4 * 4;
+    const bool patch = c_ % 4 != 0 && (c_ != 3 || taps_ * 4 > k4 + kMaxWidenBytes);
+    const size_t c4 = c_ == 3 && !patch ? 4 : c_;
     if (!qig_ || depthwise_ || !stage_.quantized() || x_type_ != DType::u8 || w_type_ != DType::s8 ||
-        !w_const || g_ != 1 || c4 % 4 != 0 || taps_ * c4 > kQGemmMaxKInt32)
+        !w_const || g_ != 1 || (c4 % 4 != 0 && !patch) || taps_ * c4 + 3 > kQGemmMaxKInt32)
       return;
     if (wzc) {
       const int8_t* z = static_cast<const int8_t*>(wzc);
@@ -667,7 +678,11 @@ class QConvKernel final : public OpKernel {
       kg_ = taps_ * c4;
       pointwise_ = false;  // x is read through the widened copy
     }
-    if (geo_.d[2] == 1) {
+    if (patch) {
+      patch_ = true;
+      runs_ = 1;
+      run_len_ = k4;
+    } else if (geo_.d[2] == 1) {
       // One run per kernel row (kd, ky): kw * C contiguous NHWC bytes.
       runs_ = run_offsets_count();
       run_len_ = size_t(geo_.k[2]) * c_;
@@ -675,7 +690,8 @@ class QConvKernel final : public OpKernel {
       runs_ = taps_;
       run_len_ = c_;
     }
-    direct_edges_ = geo_.has_pads();  // without pads every window is inside
+    kp_ = runs_ * run_len_;
+    direct_edges_ = patch_ || geo_.has_pads();  // without pads every window is inside
     direct_ = true;
   }
   size_t run_offsets_count() const { return size_t(geo_.k[0] * geo_.k[1]); }
@@ -683,16 +699,16 @@ class QConvKernel final : public OpKernel {
   // W^T with taps in (kd, ky, kx, c) order, in the fused kernel's panels, and its column sums.
   void direct_pack(const void* w) {
     const int8_t* src = static_cast<const int8_t*>(w);
-    std::vector<int8_t> wt(m_ * kg_);
+    std::vector<int8_t> wt(m_ * kp_, 0);
     for (size_t j = 0; j < m_; ++j)
       for (size_t c = 0; c < c_; ++c)
-        for (size_t t = 0; t < taps_; ++t) wt[j * kg_ + t * c_ + c] = c < cx_ ? src[(j * cx_ + c) * taps_ + t] : 0;
+        for (size_t t = 0; t < taps_; ++t) wt[j * kp_ + t * c_ + c] = c < cx_ ? src[(j * cx_ + c) * taps_ + t] : 0;
     direct_colsum_.assign(m_, 0);
     for (size_t j = 0; j < m_; ++j)
-      for (size_t k = 0; k < kg_; ++k) direct_colsum_[j] += wt[j * kg_ + k];
+      for (size_t k = 0; k < kp_; ++k) direct_colsum_[j] += wt[j * kp_ + k];
     const size_t nr = qig_->nr, panels = div_up(m_, nr);
-    direct_b_.reset(panels * kg_ * nr);
-    qgemm_pack_b_interleaved(wt.data(), kg_, m_, kg_, true, kg_, 0, nr, 4, direct_b_.data());
+    direct_b_.reset(panels * kp_ * nr);
+    qgemm_pack_b_interleaved(wt.data(), kp_, m_, kp_, true, kp_, 0, nr, 4, direct_b_.data());
     // Run offsets of the per-tap layout (dilated kernel rows are not contiguous).
     if (runs_ == taps_ && taps_ > 1)
       for (int64_t kd = 0; kd < geo_.k[0]; ++kd)
@@ -709,6 +725,11 @@ class QConvKernel final : public OpKernel {
                        const uint8_t** ptrs) const {
     const SpatialGeom& G = geo_;
     const int64_t span[3] = {(G.k[0] - 1) * G.d[0], (G.k[1] - 1) * G.d[1], (G.k[2] - 1) * G.d[2]};
+    if (patch_) {
+      im2col(xt, 0, p0, rows, pad, edge, kp_);
+      for (size_t r = 0; r < rows; ++r) ptrs[r] = edge + r * kp_;
+      return;
+    }
     const size_t* offsets = direct_offsets_.data();
     int64_t ox = int64_t(p0) % G.out[2], rem = int64_t(p0) / G.out[2];
     int64_t oy = rem % G.out[1], od = rem / G.out[1];
@@ -720,7 +741,7 @@ class QConvKernel final : public OpKernel {
         const uint8_t* base = xt + size_t((iz0 * G.in[1] + iy0) * G.in[2] + ix0) * c_;
         for (size_t q = 0; q < runs_; ++q) pr[q] = base + offsets[q];
       } else {
-        uint8_t* row = edge + r * kg_;
+        uint8_t* row = edge + r * kp_;
         im2col_edge(xt, iz0, iy0, ix0, pad, row);
         for (size_t q = 0; q < runs_; ++q) pr[q] = row + q * run_len_;
       }
@@ -749,10 +770,10 @@ class QConvKernel final : public OpKernel {
       QIGemmRequant rp = rq;
       rp.col_term += col0;
       rp.scale += col0;
-      qig_->run(tile_start(t + 1) - r0, ptrs + r0 * runs_, runs_, run_len_, direct_b_.data() + p * kg_ * nr,
+      qig_->run(tile_start(t + 1) - r0, ptrs + r0 * runs_, runs_, run_len_, direct_b_.data() + p * kp_ * nr,
                 cols, rp, out + r0 * m_ + col0, m_);
     };
-    if ((p_end - p_begin) * kg_ * nr <= kDirectL1Weights) {
+    if ((p_end - p_begin) * kp_ * nr <= kDirectL1Weights) {
       // Small weights (a 1x1 conv with few input channels) stay in L1 anyway: finishing each
       // row tile across all panels writes every output line once, not once per panel.
       for (size_t t = 0; t < tiles; ++t)
@@ -784,7 +805,7 @@ class QConvKernel final : public OpKernel {
     const size_t panels = div_up(m_, size_t(qig_->nr));
     const size_t threads = std::min(slots_, get_num_threads());
     const size_t edge_off = round64(chunk_rows_ * runs_ * sizeof(void*));
-    const size_t tmp_off = edge_off + round64(direct_edges_ ? chunk_rows_ * kg_ : 0);
+    const size_t tmp_off = edge_off + round64(direct_edges_ ? chunk_rows_ * kp_ : 0);
     if (n_ == 1 && threads > 1 && os_ < threads * 64 && os_ <= chunk_rows_ && panels >= 2 &&
         os_ * kg_ * m_ >= kMinParallelMacs) {
       // A small image: too few pixels to share, so the threads share the output channels.
@@ -863,8 +884,11 @@ class QConvKernel final : public OpKernel {
   const QDwConvKernel* qdw_ = nullptr;
   // The direct path: its kernel, run geometry, packed weights and their column sums.
   const QIGemmKernel* qig_ = nullptr;
-  bool direct_ = false, direct_edges_ = false;
-  size_t runs_ = 1, run_len_ = 0;
+  // patch_: every pixel's taps are copied to a patch row (else the kernel reads the image
+  // through runs_ pointers, and only windows that cross the padding get patch rows); kp_ =
+  // runs_ * run_len_ is K as the kernel sees it, Kg rounded up to whole 4-byte groups.
+  bool direct_ = false, direct_edges_ = false, patch_ = false;
+  size_t runs_ = 1, run_len_ = 0, kp_ = 0;
   AlignedBuffer<int8_t> direct_b_;
   std::vector<int32_t> direct_colsum_;
   std::vector<size_t> direct_offsets_;
