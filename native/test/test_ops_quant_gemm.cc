@@ -643,6 +643,7 @@ TEST_CASE("ops.quant_gemm nquant QLinearConv with symmetric weights (the fused d
   std::vector<ConvCase> cases = {
       // n  c   h   w   m  kh kw sh sw dh dw pt pl pb pr  g
       {1, 16, 10, 10, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 17, true, true, 1, true},   // pointwise
+      {1, 16, 40, 41, 96, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 60, true, true, 2, true},   // row blocks, chunks
       {2, 32, 12, 11, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 128, true, true, 2, true},  // N 16, relu
       {1, 24, 9, 9, 20, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, u8, s8, 5, false, false, 1, true},    // 1x1 stride 2
       {1, 8, 9, 11, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 90, true, true, 1, true},     // 3x3 pads: edges
