@@ -852,14 +852,21 @@ class QConvKernel final : public OpKernel {
     const size_t taps = taps_;
     int64_t ox = int64_t(p0) % G.out[2], rem = int64_t(p0) / G.out[2];
     int64_t oy = rem % G.out[1], od = rem / G.out[1];
-    for (size_t r = 0; r < rows; ++r) {
-      const uint8_t** pr = ptrs + r * taps;
-      const int64_t iz0 = od * G.s[0] - G.pb[0], iy0 = oy * G.s[1] - G.pb[1], ix0 = ox * G.s[2] - G.pb[2];
-      if (iz0 >= 0 && iz0 + span[0] < G.in[0] && iy0 >= 0 && iy0 + span[1] < G.in[1] && ix0 >= 0 &&
-          ix0 + span[2] < G.in[2]) {
-        const uint8_t* base = xt + size_t((iz0 * G.in[1] + iy0) * G.in[2] + ix0) * c_;
-        for (size_t t = 0; t < taps; ++t) pr[t] = base + offsets[t];
-      } else {
+    for (size_t r = 0; r < rows;) {
+      // One output row at a time, as in direct_pointers (the per-pixel checks were a third of
+      // a 3x3 depthwise layer's time at 112x112).
+      const int64_t iz0 = od * G.s[0] - G.pb[0], iy0 = oy * G.s[1] - G.pb[1];
+      const bool rows_in = iz0 >= 0 && iz0 + span[0] < G.in[0] && iy0 >= 0 && iy0 + span[1] < G.in[1];
+      const size_t n = std::min(rows - r, size_t(G.out[2] - ox));
+      const uint8_t* row_base = rows_in ? xt + size_t((iz0 * G.in[1] + iy0) * G.in[2]) * c_ : nullptr;
+      for (size_t i = 0; i < n; ++i, ++r, ++ox) {
+        const uint8_t** pr = ptrs + r * taps;
+        const int64_t ix0 = ox * G.s[2] - G.pb[2];
+        if (rows_in && ix0 >= 0 && ix0 + span[2] < G.in[2]) {
+          const uint8_t* base = row_base + size_t(ix0) * c_;
+          for (size_t t = 0; t < taps; ++t) pr[t] = base + offsets[t];
+          continue;
+        }
         for (int64_t kd = 0; kd < G.k[0]; ++kd) {
           const int64_t iz = iz0 + kd * G.d[0];
           for (int64_t ky = 0; ky < G.k[1]; ++ky) {
@@ -874,7 +881,7 @@ class QConvKernel final : public OpKernel {
           }
         }
       }
-      if (++ox == G.out[2]) {
+      if (ox == G.out[2]) {
         ox = 0;
         if (++oy == G.out[1]) {
           oy = 0;
