@@ -339,8 +339,7 @@ class QConvKernel final : public OpKernel {
       }
       return;
     }
-    std::memset(xt, 0, pixels * c_);
-    to_nhwc(x, xt);
+    to_nhwc(x, xt);  // its 3-channel case writes the 4th channel's zeros too
   }
 
   // Depthwise per-channel epilogue columns: int32 term, scale, requant scale, float bias.
@@ -400,8 +399,28 @@ class QConvKernel final : public OpKernel {
     auto body = [&](size_t t) {
       const size_t n = t / per_image, p0 = (t % per_image) * block;
       const size_t rows = std::min(block, is_ - p0);
+      const uint8_t* src = x + n * cx_ * is_ + p0;
+      uint8_t* dst = xt + (n * is_ + p0) * c_;
+      if (cx_ == 3) {
+        // An RGB image (the stem): the general transpose spends most of its time on tiles
+        // of which 3 rows are used; the zero 4th channel of a widened copy comes along.
+        const uint8_t *r = src, *g = src + is_, *b = src + 2 * is_;
+        if (c_ == 4) {
+          for (size_t p = 0; p < rows; ++p) {
+            const uint32_t v = uint32_t(r[p]) | uint32_t(g[p]) << 8 | uint32_t(b[p]) << 16;
+            std::memcpy(dst + p * 4, &v, 4);
+          }
+        } else {
+          for (size_t p = 0; p < rows; ++p) {
+            dst[p * 3] = r[p];
+            dst[p * 3 + 1] = g[p];
+            dst[p * 3 + 2] = b[p];
+          }
+        }
+        return;
+      }
       // Source is C x IS: rows of the transposed problem are channels.
-      tk_->x8(x + n * cx_ * is_ + p0, is_, xt + (n * is_ + p0) * c_, c_, cx_, rows);
+      tk_->x8(src, is_, dst, c_, cx_, rows);
     };
     if (tasks == 1 || n_ * is_ * c_ < (size_t(1) << 16))
       for (size_t t = 0; t < tasks; ++t) body(t);
