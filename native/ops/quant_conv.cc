@@ -79,6 +79,11 @@ inline void copy_run(uint8_t* d, const uint8_t* s, size_t n) {
 inline void fill_run(uint8_t* d, uint8_t v, size_t n) {
   if (n >= 32) {
     std::memset(d, v, n);
+  } else if (n >= 8) {
+    // Overlapping 8-byte stores, as copy_run does.
+    const uint64_t w = uint64_t(v) * 0x0101010101010101ull;
+    for (size_t i = 0; i + 8 < n; i += 8) std::memcpy(d + i, &w, 8);
+    std::memcpy(d + n - 8, &w, 8);
   } else {
     for (size_t i = 0; i < n; ++i) d[i] = v;
   }
@@ -466,7 +471,28 @@ class QConvKernel final : public OpKernel {
   void im2col_edge(const uint8_t* xg, int64_t iz0, int64_t iy0, int64_t ix0, uint8_t pad, uint8_t* dst) const {
     const SpatialGeom& G = geo_;
     const size_t k2 = size_t(G.k[2]);
-    const bool whole_row = g_ == 1 && G.d[2] == 1 && ix0 >= 0 && ix0 + (G.k[2] - 1) * G.d[2] < G.in[2];
+    if (g_ == 1 && G.d[2] == 1) {
+      // A kernel row's taps inside the image are one run: the padding before and after it
+      // is filled in two moves, not tap by tap (a 3-channel stem's taps are 3 bytes each).
+      const size_t lo = size_t(std::clamp<int64_t>(-ix0, 0, G.k[2]));
+      const size_t hi = std::max(lo, size_t(std::clamp<int64_t>(G.in[2] - ix0, 0, G.k[2])));
+      const size_t row = k2 * c_;
+      for (int64_t kd = 0; kd < G.k[0]; ++kd) {
+        const int64_t iz = iz0 + kd * G.d[0];
+        for (int64_t ky = 0; ky < G.k[1]; ++ky, dst += row) {
+          const int64_t iy = iy0 + ky * G.d[1];
+          if (iz < 0 || iz >= G.in[0] || iy < 0 || iy >= G.in[1] || hi == lo) {
+            fill_run(dst, pad, row);
+            continue;
+          }
+          const uint8_t* src = xg + size_t(((iz * G.in[1] + iy) * G.in[2] + ix0 + int64_t(lo))) * c_;
+          fill_run(dst, pad, lo * c_);
+          copy_run(dst + lo * c_, src, (hi - lo) * c_);
+          fill_run(dst + hi * c_, pad, (k2 - hi) * c_);
+        }
+      }
+      return;
+    }
     for (int64_t kd = 0; kd < G.k[0]; ++kd) {
       const int64_t iz = iz0 + kd * G.d[0];
       for (int64_t ky = 0; ky < G.k[1]; ++ky, dst += k2 * cg_) {
@@ -476,10 +502,6 @@ class QConvKernel final : public OpKernel {
           continue;
         }
         const uint8_t* src = xg + size_t((iz * G.in[1] + iy) * G.in[2]) * c_;
-        if (whole_row) {
-          copy_run(dst, src + size_t(ix0) * c_, k2 * c_);
-          continue;
-        }
         for (size_t kx = 0; kx < k2; ++kx) {
           const int64_t ix = ix0 + int64_t(kx) * G.d[2];
           if (ix >= 0 && ix < G.in[2])
