@@ -27,9 +27,10 @@ struct QIGemmRequant {
 struct QIGemmKernel {
   const char* name;  // e.g. "qigemm_u8s8_8x32__avx512vnni"
   Isa isa;
-  uint32_t mr;  // rows (output pixels) per call at most
+  uint32_t mr;  // rows (output pixels) per register tile
   uint32_t nr;  // columns per packed B panel
-  // One panel: rows <= mr, cols <= nr. a holds rows*runs pointers; run_len % 4 == 0 and each
+  // One panel: any number of rows (in tiles of at most mr, of near-equal height, the panel
+  // streamed once per tile), cols <= nr. a holds rows*runs pointers; run_len % 4 == 0 and each
   // pointer has run_len readable bytes. b_panel is [K/4][nr][4] s8 (K = runs*run_len), as
   // qgemm_pack_b_interleaved lays it out with il = 4. c: rows of ldc bytes, cols written.
   void (*run)(size_t rows, const uint8_t* const* a, size_t runs, size_t run_len,

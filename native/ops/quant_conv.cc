@@ -48,6 +48,11 @@ constexpr size_t kDwPixels = 16;
 constexpr size_t kMaxTasks = 64;
 // Packed weights up to this size are walked whole for each row tile on the direct path.
 constexpr size_t kDirectL1Weights = 16 * 1024;
+// A 3-channel stem is widened to 4 channels (the kernel reads the image through runs) when
+// that adds at most this many bytes to K per pixel; beyond, patch rows are cheaper.
+constexpr size_t kMaxWidenBytes = 16;
+// Register tiles per block of rows when small packed weights are walked whole per block.
+constexpr size_t kDirectBlockTiles = 4;
 // Below this many multiply-adds a conv runs on the calling thread.
 constexpr size_t kMinParallelMacs = size_t(1) << 18;
 
@@ -74,6 +79,11 @@ inline void copy_run(uint8_t* d, const uint8_t* s, size_t n) {
 inline void fill_run(uint8_t* d, uint8_t v, size_t n) {
   if (n >= 32) {
     std::memset(d, v, n);
+  } else if (n >= 8) {
+    // Overlapping 8-byte stores, as copy_run does.
+    const uint64_t w = uint64_t(v) * 0x0101010101010101ull;
+    for (size_t i = 0; i + 8 < n; i += 8) std::memcpy(d + i, &w, 8);
+    std::memcpy(d + n - 8, &w, 8);
   } else {
     for (size_t i = 0; i < n; ++i) d[i] = v;
   }
@@ -200,7 +210,7 @@ class QConvKernel final : public OpKernel {
     // Chunk rows: a multiple of 64 (a cache line of an int8 output plane; every GEMM kernel's
     // mr divides 64 or is covered by it).
     const size_t row_bytes = depthwise_ ? taps_ * sizeof(void*) + m_ * esize_
-                             : direct_  ? runs_ * sizeof(void*) + (direct_edges_ ? kg_ : 0) + m_ * esize_
+                             : direct_  ? runs_ * sizeof(void*) + (direct_edges_ ? kp_ : 0) + m_ * esize_
                                         : (pointwise_ ? 0 : kg_) + m_ * esize_;
     chunk_rows_ = std::max<size_t>(64, kChunkBytes / std::max<size_t>(1, row_bytes) / 64 * 64);
     chunk_rows_ = std::max<size_t>(1, std::min(chunk_rows_, os_));
@@ -334,8 +344,7 @@ class QConvKernel final : public OpKernel {
       }
       return;
     }
-    std::memset(xt, 0, pixels * c_);
-    to_nhwc(x, xt);
+    to_nhwc(x, xt);  // its 3-channel case writes the 4th channel's zeros too
   }
 
   // Depthwise per-channel epilogue columns: int32 term, scale, requant scale, float bias.
@@ -346,7 +355,7 @@ class QConvKernel final : public OpKernel {
   // tap pointers, int32 sums, the pixel-major result, a row of x's zero point.
   size_t slot_bytes() const {
     if (direct_)
-      return round64(chunk_rows_ * runs_ * sizeof(void*)) + round64(direct_edges_ ? chunk_rows_ * kg_ : 0) +
+      return round64(chunk_rows_ * runs_ * sizeof(void*)) + round64(direct_edges_ ? chunk_rows_ * kp_ : 0) +
              round64(channels_last_ ? 0 : chunk_rows_ * m_ * esize_);
     if (depthwise_)
       return round64(chunk_rows_ * taps_ * sizeof(void*)) + round64(kDwPixels * m_ * 4) +
@@ -395,8 +404,28 @@ class QConvKernel final : public OpKernel {
     auto body = [&](size_t t) {
       const size_t n = t / per_image, p0 = (t % per_image) * block;
       const size_t rows = std::min(block, is_ - p0);
+      const uint8_t* src = x + n * cx_ * is_ + p0;
+      uint8_t* dst = xt + (n * is_ + p0) * c_;
+      if (cx_ == 3) {
+        // An RGB image (the stem): the general transpose spends most of its time on tiles
+        // of which 3 rows are used; the zero 4th channel of a widened copy comes along.
+        const uint8_t *r = src, *g = src + is_, *b = src + 2 * is_;
+        if (c_ == 4) {
+          for (size_t p = 0; p < rows; ++p) {
+            const uint32_t v = uint32_t(r[p]) | uint32_t(g[p]) << 8 | uint32_t(b[p]) << 16;
+            std::memcpy(dst + p * 4, &v, 4);
+          }
+        } else {
+          for (size_t p = 0; p < rows; ++p) {
+            dst[p * 3] = r[p];
+            dst[p * 3 + 1] = g[p];
+            dst[p * 3 + 2] = b[p];
+          }
+        }
+        return;
+      }
       // Source is C x IS: rows of the transposed problem are channels.
-      tk_->x8(x + n * cx_ * is_ + p0, is_, xt + (n * is_ + p0) * c_, c_, cx_, rows);
+      tk_->x8(src, is_, dst, c_, cx_, rows);
     };
     if (tasks == 1 || n_ * is_ * c_ < (size_t(1) << 16))
       for (size_t t = 0; t < tasks; ++t) body(t);
@@ -404,9 +433,10 @@ class QConvKernel final : public OpKernel {
       parallel_for(tasks, body);
   }
 
-  // Patch rows [p0, p0 + rows) of group g from the NHWC image: row r holds the Kg taps of
-  // output pixel p0 + r in (kd, ky, kx, c) order; padding taps take x's zero point.
-  void im2col(const uint8_t* xt, size_t g, size_t p0, size_t rows, uint8_t pad, uint8_t* cols) const {
+  // Patch rows [p0, p0 + rows) of group g from the NHWC image: row r (at cols + r * ld) holds
+  // the Kg taps of output pixel p0 + r in (kd, ky, kx, c) order; padding taps take x's zero
+  // point, and the ld - Kg bytes after them are 0.
+  void im2col(const uint8_t* xt, size_t g, size_t p0, size_t rows, uint8_t pad, uint8_t* cols, size_t ld) const {
     const SpatialGeom& G = geo_;
     const bool whole_rows = g_ == 1 && G.d[2] == 1;  // a kernel row's taps are one run
     const uint8_t* xg = xt + g * cg_;
@@ -416,7 +446,8 @@ class QConvKernel final : public OpKernel {
     int64_t ox = int64_t(p0) % G.out[2], rem = int64_t(p0) / G.out[2];
     int64_t oy = rem % G.out[1], od = rem / G.out[1];
     for (size_t r = 0; r < rows; ++r) {
-      uint8_t* dst = cols + r * kg_;
+      uint8_t* dst = cols + r * ld;
+      for (size_t i = kg_; i < ld; ++i) dst[i] = 0;
       const int64_t iz0 = od * G.s[0] - G.pb[0], iy0 = oy * G.s[1] - G.pb[1], ix0 = ox * G.s[2] - G.pb[2];
       if (whole_rows && iz0 >= 0 && iz0 + span[0] < G.in[0] && iy0 >= 0 && iy0 + span[1] < G.in[1] &&
           ix0 >= 0 && ix0 + span[2] < G.in[2]) {
@@ -440,7 +471,28 @@ class QConvKernel final : public OpKernel {
   void im2col_edge(const uint8_t* xg, int64_t iz0, int64_t iy0, int64_t ix0, uint8_t pad, uint8_t* dst) const {
     const SpatialGeom& G = geo_;
     const size_t k2 = size_t(G.k[2]);
-    const bool whole_row = g_ == 1 && G.d[2] == 1 && ix0 >= 0 && ix0 + (G.k[2] - 1) * G.d[2] < G.in[2];
+    if (g_ == 1 && G.d[2] == 1) {
+      // A kernel row's taps inside the image are one run: the padding before and after it
+      // is filled in two moves, not tap by tap (a 3-channel stem's taps are 3 bytes each).
+      const size_t lo = size_t(std::clamp<int64_t>(-ix0, 0, G.k[2]));
+      const size_t hi = std::max(lo, size_t(std::clamp<int64_t>(G.in[2] - ix0, 0, G.k[2])));
+      const size_t row = k2 * c_;
+      for (int64_t kd = 0; kd < G.k[0]; ++kd) {
+        const int64_t iz = iz0 + kd * G.d[0];
+        for (int64_t ky = 0; ky < G.k[1]; ++ky, dst += row) {
+          const int64_t iy = iy0 + ky * G.d[1];
+          if (iz < 0 || iz >= G.in[0] || iy < 0 || iy >= G.in[1] || hi == lo) {
+            fill_run(dst, pad, row);
+            continue;
+          }
+          const uint8_t* src = xg + size_t(((iz * G.in[1] + iy) * G.in[2] + ix0 + int64_t(lo))) * c_;
+          fill_run(dst, pad, lo * c_);
+          copy_run(dst + lo * c_, src, (hi - lo) * c_);
+          fill_run(dst + hi * c_, pad, (k2 - hi) * c_);
+        }
+      }
+      return;
+    }
     for (int64_t kd = 0; kd < G.k[0]; ++kd) {
       const int64_t iz = iz0 + kd * G.d[0];
       for (int64_t ky = 0; ky < G.k[1]; ++ky, dst += k2 * cg_) {
@@ -450,10 +502,6 @@ class QConvKernel final : public OpKernel {
           continue;
         }
         const uint8_t* src = xg + size_t((iz * G.in[1] + iy) * G.in[2]) * c_;
-        if (whole_row) {
-          copy_run(dst, src + size_t(ix0) * c_, k2 * c_);
-          continue;
-        }
         for (size_t kx = 0; kx < k2; ++kx) {
           const int64_t ix = ix0 + int64_t(kx) * G.d[2];
           if (ix >= 0 && ix < G.in[2])
@@ -482,7 +530,7 @@ class QConvKernel final : public OpKernel {
         a.data = xt_n + p0 * c_ + g * cg_;
         a.lda = c_;
       } else {
-        im2col(xt_n, g, p0, rows, uint8_t(zx), cols);
+        im2col(xt_n, g, p0, rows, uint8_t(zx), cols, kg_);
         a.data = cols;
       }
       const QGemmOutput o = stage_.column_output(params, g * mg_, mg_, tmp + g * mg_ * esize_, m_);
@@ -647,15 +695,21 @@ class QConvKernel final : public OpKernel {
 
   // ---- the direct path (kernels/qigemm.h) ----------------------------------------------------
   // Taken when the fused kernel exists and needs nothing the GEMM path does: uint8 x, int8
-  // constant weights whose zero points are all 0, a quantized output, one group, and runs of
-  // whole 4-byte groups (C a multiple of 4). The im2col copy, A packing and row sums go away.
-  // A 3-channel stem (an RGB image) is padded to 4 channels with zero weights: a third more
-  // products, but its patch rows of 27 or 147 bytes, their packing and row sums cost more.
+  // constant weights whose zero points are all 0, a quantized output and one group. With C a
+  // multiple of 4 the runs are whole 4-byte groups and the im2col copy, A packing and row sums
+  // go away. A 3x3 3-channel stem (an RGB image) is padded to 4 channels with zero weights: a
+  // third more products, but patch rows of 27 bytes cost more. Other channel counts, and a
+  // 3-channel stem whose widening would add more than kMaxWidenBytes to K (the 7x7 one: 196
+  // against 148), copy every pixel's taps to a patch row padded to whole groups: fewer
+  // products than widening, one long run per row for the kernel, and still no A packing or
+  // row sums (the GEMM path's cost for them).
   void choose_direct(const void* wzc, bool w_const) {
     qig_ = qigemm_kernel_for(active_isa());
-    const size_t c4 = c_ == 3 ? 4 : c_;
+    const size_t k4 = (kg_ + 3) / 4 * 4;
+    const bool patch = c_ % 4 != 0 && (c_ != 3 || taps_ * 4 > k4 + kMaxWidenBytes);
+    const size_t c4 = c_ == 3 && !patch ? 4 : c_;
     if (!qig_ || depthwise_ || !stage_.quantized() || x_type_ != DType::u8 || w_type_ != DType::s8 ||
-        !w_const || g_ != 1 || c4 % 4 != 0 || taps_ * c4 > kQGemmMaxKInt32)
+        !w_const || g_ != 1 || (c4 % 4 != 0 && !patch) || taps_ * c4 + 3 > kQGemmMaxKInt32)
       return;
     if (wzc) {
       const int8_t* z = static_cast<const int8_t*>(wzc);
@@ -667,7 +721,11 @@ class QConvKernel final : public OpKernel {
       kg_ = taps_ * c4;
       pointwise_ = false;  // x is read through the widened copy
     }
-    if (geo_.d[2] == 1) {
+    if (patch) {
+      patch_ = true;
+      runs_ = 1;
+      run_len_ = k4;
+    } else if (geo_.d[2] == 1) {
       // One run per kernel row (kd, ky): kw * C contiguous NHWC bytes.
       runs_ = run_offsets_count();
       run_len_ = size_t(geo_.k[2]) * c_;
@@ -675,7 +733,8 @@ class QConvKernel final : public OpKernel {
       runs_ = taps_;
       run_len_ = c_;
     }
-    direct_edges_ = geo_.has_pads();  // without pads every window is inside
+    kp_ = runs_ * run_len_;
+    direct_edges_ = patch_ || geo_.has_pads();  // without pads every window is inside
     direct_ = true;
   }
   size_t run_offsets_count() const { return size_t(geo_.k[0] * geo_.k[1]); }
@@ -683,16 +742,16 @@ class QConvKernel final : public OpKernel {
   // W^T with taps in (kd, ky, kx, c) order, in the fused kernel's panels, and its column sums.
   void direct_pack(const void* w) {
     const int8_t* src = static_cast<const int8_t*>(w);
-    std::vector<int8_t> wt(m_ * kg_);
+    std::vector<int8_t> wt(m_ * kp_, 0);
     for (size_t j = 0; j < m_; ++j)
       for (size_t c = 0; c < c_; ++c)
-        for (size_t t = 0; t < taps_; ++t) wt[j * kg_ + t * c_ + c] = c < cx_ ? src[(j * cx_ + c) * taps_ + t] : 0;
+        for (size_t t = 0; t < taps_; ++t) wt[j * kp_ + t * c_ + c] = c < cx_ ? src[(j * cx_ + c) * taps_ + t] : 0;
     direct_colsum_.assign(m_, 0);
     for (size_t j = 0; j < m_; ++j)
-      for (size_t k = 0; k < kg_; ++k) direct_colsum_[j] += wt[j * kg_ + k];
+      for (size_t k = 0; k < kp_; ++k) direct_colsum_[j] += wt[j * kp_ + k];
     const size_t nr = qig_->nr, panels = div_up(m_, nr);
-    direct_b_.reset(panels * kg_ * nr);
-    qgemm_pack_b_interleaved(wt.data(), kg_, m_, kg_, true, kg_, 0, nr, 4, direct_b_.data());
+    direct_b_.reset(panels * kp_ * nr);
+    qgemm_pack_b_interleaved(wt.data(), kp_, m_, kp_, true, kp_, 0, nr, 4, direct_b_.data());
     // Run offsets of the per-tap layout (dilated kernel rows are not contiguous).
     if (runs_ == taps_ && taps_ > 1)
       for (int64_t kd = 0; kd < geo_.k[0]; ++kd)
@@ -709,22 +768,42 @@ class QConvKernel final : public OpKernel {
                        const uint8_t** ptrs) const {
     const SpatialGeom& G = geo_;
     const int64_t span[3] = {(G.k[0] - 1) * G.d[0], (G.k[1] - 1) * G.d[1], (G.k[2] - 1) * G.d[2]};
+    if (patch_) {
+      im2col(xt, 0, p0, rows, pad, edge, kp_);
+      for (size_t r = 0; r < rows; ++r) ptrs[r] = edge + r * kp_;
+      return;
+    }
+    if (pointwise_) {
+      // A 1x1, stride-1, unpadded conv: a row is its own pixel (the general walk below cost a
+      // narrow 1x1 layer at 112x112 a sixth of its time).
+      const uint8_t* base = xt + p0 * c_;
+      for (size_t r = 0; r < rows; ++r) ptrs[r] = base + r * c_;
+      return;
+    }
     const size_t* offsets = direct_offsets_.data();
     int64_t ox = int64_t(p0) % G.out[2], rem = int64_t(p0) / G.out[2];
     int64_t oy = rem % G.out[1], od = rem / G.out[1];
-    for (size_t r = 0; r < rows; ++r) {
-      const uint8_t** pr = ptrs + r * runs_;
-      const int64_t iz0 = od * G.s[0] - G.pb[0], iy0 = oy * G.s[1] - G.pb[1], ix0 = ox * G.s[2] - G.pb[2];
-      if (iz0 >= 0 && iz0 + span[0] < G.in[0] && iy0 >= 0 && iy0 + span[1] < G.in[1] && ix0 >= 0 &&
-          ix0 + span[2] < G.in[2]) {
-        const uint8_t* base = xt + size_t((iz0 * G.in[1] + iy0) * G.in[2] + ix0) * c_;
-        for (size_t q = 0; q < runs_; ++q) pr[q] = base + offsets[q];
-      } else {
-        uint8_t* row = edge + r * kg_;
-        im2col_edge(xt, iz0, iy0, ix0, pad, row);
-        for (size_t q = 0; q < runs_; ++q) pr[q] = row + q * run_len_;
+    for (size_t r = 0; r < rows;) {
+      // One output row at a time: whether its windows' kernel rows are inside is decided once,
+      // and inside windows step by the stride.
+      const int64_t iz0 = od * G.s[0] - G.pb[0], iy0 = oy * G.s[1] - G.pb[1];
+      const bool rows_in = iz0 >= 0 && iz0 + span[0] < G.in[0] && iy0 >= 0 && iy0 + span[1] < G.in[1];
+      const size_t n = std::min(rows - r, size_t(G.out[2] - ox));
+      // Only formed when inside: a pointer before xt is undefined even unread.
+      const uint8_t* row_base = rows_in ? xt + size_t((iz0 * G.in[1] + iy0) * G.in[2]) * c_ : nullptr;
+      for (size_t i = 0; i < n; ++i, ++r, ++ox) {
+        const uint8_t** pr = ptrs + r * runs_;
+        const int64_t ix0 = ox * G.s[2] - G.pb[2];
+        if (rows_in && ix0 >= 0 && ix0 + span[2] < G.in[2]) {
+          const uint8_t* base = row_base + size_t(ix0) * c_;
+          for (size_t q = 0; q < runs_; ++q) pr[q] = base + offsets[q];
+        } else {
+          uint8_t* prow = edge + r * kp_;
+          im2col_edge(xt, iz0, iy0, ix0, pad, prow);
+          for (size_t q = 0; q < runs_; ++q) pr[q] = prow + q * run_len_;
+        }
       }
-      if (++ox == G.out[2]) {
+      if (ox == G.out[2]) {
         ox = 0;
         if (++oy == G.out[1]) {
           oy = 0;
@@ -737,31 +816,27 @@ class QConvKernel final : public OpKernel {
   // Rows [0, rows) of a pointer list through panels [p_begin, p_end) into out (ldc m_).
   void direct_panels(const uint8_t* const* ptrs, size_t rows, size_t p_begin, size_t p_end,
                      const QIGemmRequant& rq, uint8_t* out) const {
-    const size_t nr = qig_->nr, mr = qig_->mr;
-    // Row tiles of near-equal height: 49 pixels (a 7x7 image) as 7 tiles of 7 rows, not 6 of
-    // 8 and one of 1, which streams the whole panel again for a single row and is bound by
-    // the latency of its few accumulator chains.
-    const size_t tiles = div_up(rows, mr), base = rows / tiles, taller = rows % tiles;
-    auto tile_start = [&](size_t t) { return t * base + std::min(t, taller); };
-    auto call = [&](size_t p, size_t t) {
+    const size_t nr = qig_->nr;
+    // The kernel splits the rows into register tiles itself.
+    auto call = [&](size_t p, size_t r0, size_t n) {
       const size_t col0 = p * nr, cols = std::min(nr, m_ - col0);
-      const size_t r0 = tile_start(t);
       QIGemmRequant rp = rq;
       rp.col_term += col0;
       rp.scale += col0;
-      qig_->run(tile_start(t + 1) - r0, ptrs + r0 * runs_, runs_, run_len_, direct_b_.data() + p * kg_ * nr,
-                cols, rp, out + r0 * m_ + col0, m_);
+      qig_->run(n, ptrs + r0 * runs_, runs_, run_len_, direct_b_.data() + p * kp_ * nr, cols, rp, out + r0 * m_ + col0, m_);
     };
-    if ((p_end - p_begin) * kg_ * nr <= kDirectL1Weights) {
-      // Small weights (a 1x1 conv with few input channels) stay in L1 anyway: finishing each
-      // row tile across all panels writes every output line once, not once per panel.
-      for (size_t t = 0; t < tiles; ++t)
-        for (size_t p = p_begin; p < p_end; ++p) call(p, t);
+    if ((p_end - p_begin) * kp_ * nr <= kDirectL1Weights) {
+      // Small weights (a 1x1 conv with few input channels) stay in L1 anyway: blocks of a few
+      // row tiles pass over every panel, so each output line is written while it is in L1.
+      const size_t blocks = div_up(rows, kDirectBlockTiles * size_t(qig_->mr));
+      for (size_t b = 0; b < blocks; ++b) {
+        const size_t r0 = rows * b / blocks, r1 = rows * (b + 1) / blocks;
+        for (size_t p = p_begin; p < p_end; ++p) call(p, r0, r1 - r0);
+      }
       return;
     }
     // Otherwise a panel stays in cache while every row tile of the chunk passes over it.
-    for (size_t p = p_begin; p < p_end; ++p)
-      for (size_t t = 0; t < tiles; ++t) call(p, t);
+    for (size_t p = p_begin; p < p_end; ++p) call(p, 0, rows);
   }
 
   Status run_direct(const Buffers& buf, const QuantOutputStage::Params& params, int32_t zx,
@@ -784,7 +859,7 @@ class QConvKernel final : public OpKernel {
     const size_t panels = div_up(m_, size_t(qig_->nr));
     const size_t threads = std::min(slots_, get_num_threads());
     const size_t edge_off = round64(chunk_rows_ * runs_ * sizeof(void*));
-    const size_t tmp_off = edge_off + round64(direct_edges_ ? chunk_rows_ * kg_ : 0);
+    const size_t tmp_off = edge_off + round64(direct_edges_ ? chunk_rows_ * kp_ : 0);
     if (n_ == 1 && threads > 1 && os_ < threads * 64 && os_ <= chunk_rows_ && panels >= 2 &&
         os_ * kg_ * m_ >= kMinParallelMacs) {
       // A small image: too few pixels to share, so the threads share the output channels.
@@ -818,14 +893,21 @@ class QConvKernel final : public OpKernel {
     const size_t taps = taps_;
     int64_t ox = int64_t(p0) % G.out[2], rem = int64_t(p0) / G.out[2];
     int64_t oy = rem % G.out[1], od = rem / G.out[1];
-    for (size_t r = 0; r < rows; ++r) {
-      const uint8_t** pr = ptrs + r * taps;
-      const int64_t iz0 = od * G.s[0] - G.pb[0], iy0 = oy * G.s[1] - G.pb[1], ix0 = ox * G.s[2] - G.pb[2];
-      if (iz0 >= 0 && iz0 + span[0] < G.in[0] && iy0 >= 0 && iy0 + span[1] < G.in[1] && ix0 >= 0 &&
-          ix0 + span[2] < G.in[2]) {
-        const uint8_t* base = xt + size_t((iz0 * G.in[1] + iy0) * G.in[2] + ix0) * c_;
-        for (size_t t = 0; t < taps; ++t) pr[t] = base + offsets[t];
-      } else {
+    for (size_t r = 0; r < rows;) {
+      // One output row at a time, as in direct_pointers (the per-pixel checks were a third of
+      // a 3x3 depthwise layer's time at 112x112).
+      const int64_t iz0 = od * G.s[0] - G.pb[0], iy0 = oy * G.s[1] - G.pb[1];
+      const bool rows_in = iz0 >= 0 && iz0 + span[0] < G.in[0] && iy0 >= 0 && iy0 + span[1] < G.in[1];
+      const size_t n = std::min(rows - r, size_t(G.out[2] - ox));
+      const uint8_t* row_base = rows_in ? xt + size_t((iz0 * G.in[1] + iy0) * G.in[2]) * c_ : nullptr;
+      for (size_t i = 0; i < n; ++i, ++r, ++ox) {
+        const uint8_t** pr = ptrs + r * taps;
+        const int64_t ix0 = ox * G.s[2] - G.pb[2];
+        if (rows_in && ix0 >= 0 && ix0 + span[2] < G.in[2]) {
+          const uint8_t* base = row_base + size_t(ix0) * c_;
+          for (size_t t = 0; t < taps; ++t) pr[t] = base + offsets[t];
+          continue;
+        }
         for (int64_t kd = 0; kd < G.k[0]; ++kd) {
           const int64_t iz = iz0 + kd * G.d[0];
           for (int64_t ky = 0; ky < G.k[1]; ++ky) {
@@ -840,7 +922,7 @@ class QConvKernel final : public OpKernel {
           }
         }
       }
-      if (++ox == G.out[2]) {
+      if (ox == G.out[2]) {
         ox = 0;
         if (++oy == G.out[1]) {
           oy = 0;
@@ -863,8 +945,11 @@ class QConvKernel final : public OpKernel {
   const QDwConvKernel* qdw_ = nullptr;
   // The direct path: its kernel, run geometry, packed weights and their column sums.
   const QIGemmKernel* qig_ = nullptr;
-  bool direct_ = false, direct_edges_ = false;
-  size_t runs_ = 1, run_len_ = 0;
+  // patch_: every pixel's taps are copied to a patch row (else the kernel reads the image
+  // through runs_ pointers, and only windows that cross the padding get patch rows); kp_ =
+  // runs_ * run_len_ is K as the kernel sees it, Kg rounded up to whole 4-byte groups.
+  bool direct_ = false, direct_edges_ = false, patch_ = false;
+  size_t runs_ = 1, run_len_ = 0, kp_ = 0;
   AlignedBuffer<int8_t> direct_b_;
   std::vector<int32_t> direct_colsum_;
   std::vector<size_t> direct_offsets_;

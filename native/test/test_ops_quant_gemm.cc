@@ -643,6 +643,7 @@ TEST_CASE("ops.quant_gemm nquant QLinearConv with symmetric weights (the fused d
   std::vector<ConvCase> cases = {
       // n  c   h   w   m  kh kw sh sw dh dw pt pl pb pr  g
       {1, 16, 10, 10, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 17, true, true, 1, true},   // pointwise
+      {1, 16, 40, 41, 96, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 60, true, true, 2, true},   // row blocks, chunks
       {2, 32, 12, 11, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 128, true, true, 2, true},  // N 16, relu
       {1, 24, 9, 9, 20, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, u8, s8, 5, false, false, 1, true},    // 1x1 stride 2
       {1, 8, 9, 11, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 90, true, true, 1, true},     // 3x3 pads: edges
@@ -652,12 +653,17 @@ TEST_CASE("ops.quant_gemm nquant QLinearConv with symmetric weights (the fused d
       {1, 36, 30, 30, 65, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 128, true, true, 1, true},  // chunks, N past a panel
       {1, 16, 10, 10, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 17, true, true, 0, true},   // float out: GEMM path
       {1, 16, 10, 10, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, s8, s8, -3, true, true, 1, true},   // int8 x: GEMM path
-      {1, 6, 8, 8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 9, true, true, 1, true},       // C % 4: GEMM path
+      // C % 4 != 0: patch rows padded to whole 4-byte groups
+      {1, 6, 8, 8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 9, true, true, 1, true},       // K 54 -> 56
+      {2, 5, 11, 9, 40, 5, 3, 2, 1, 1, 2, 2, 1, 0, 3, 1, u8, s8, 200, true, true, 2, true},    // dilated, uneven pads
+      {1, 1, 12, 12, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, u8, s8, 0, false, true, 1, true},    // one channel: K 9 -> 12
+      {1, 7, 6, 6, 17, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, u8, s8, 128, true, false, 1, true},    // 1x1, no pads
+      {1, 3, 64, 64, 64, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, u8, s8, 131, true, true, 1, true},   // ResNet stem, 2 chunks
       {2, 48, 13, 9, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48, u8, s8, 128, true, true, 1, true},  // depthwise, quads
       {1, 40, 9, 10, 40, 3, 3, 2, 1, 1, 1, 1, 1, 0, 1, 40, u8, s8, 7, false, true, 2, true},   // dw 32 + 8 channels
       {1, 19, 12, 12, 19, 5, 5, 1, 1, 2, 2, 4, 4, 4, 4, 19, u8, s8, 0, true, true, 1, true},   // dw dilated 5x5
       {1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16, u8, s8, 50, true, true, 0, true},    // dw float out
-      // 3 channels (an RGB stem) are padded to 4 with zero weights and take the direct path
+      // 3 channels (an RGB stem) are padded to 4 with zero weights (3x3) or get patch rows (7x7)
       {1, 3, 17, 15, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, u8, s8, 77, true, true, 1, true},    // MobileNet stem
       {2, 3, 20, 18, 24, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, u8, s8, 128, true, true, 2, true},   // ResNet stem
       {1, 3, 12, 13, 40, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, u8, s8, 5, false, false, 1, true},   // dilated: per-tap runs

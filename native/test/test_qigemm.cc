@@ -1,6 +1,7 @@
 // The fused indirect INT8 GEMM: every variant equals the definition (int32 sums, then the
-// GEMM epilogue's float_scale rule) byte for byte, over row and column tails, run counts and
-// lengths, clamps and zero points, and never writes past the columns it was given.
+// GEMM epilogue's float_scale rule) byte for byte, over row and column tails, rows beyond one
+// register tile, run counts and lengths, clamps and zero points, and never writes past the
+// columns it was given.
 #include <doctest.h>
 
 #include <limits>
@@ -79,6 +80,10 @@ TEST_CASE("kernels qigemm: every variant equals the definition, tails and clamps
     for (size_t rows = 1; rows <= k->mr; ++rows)
       for (size_t cols : {size_t(1), size_t(7), size_t(16), size_t(17), size_t(k->nr)})
         if (cols <= k->nr) check(*k, {rows, cols, 3, 12, 120, 0, 255}, seed++);
+    // More rows than a register tile: the kernel splits them into tiles of near-equal height.
+    for (size_t rows : {size_t(k->mr + 1), size_t(2 * k->mr - 1), size_t(3 * k->mr), size_t(49), size_t(50)})
+      for (size_t cols : {size_t(9), size_t(k->nr)}) check(*k, {rows, cols, 2, 8, 60, 0, 255}, seed++);
+    check(*k, {37, 13, 1, 16, 0, -128, 127}, seed++);  // int8 output, several tiles
     for (size_t runs : {1, 2, 3, 9})
       for (size_t run_len : {4, 8, 60, 64, 192}) check(*k, {k->mr, k->nr, runs, run_len, 7, 0, 255}, seed++);
     check(*k, {k->mr, k->nr, 1, 16, 120, 120, 240}, seed++);   // a fused Relu and a clamp

@@ -119,17 +119,32 @@ void rows_switch(size_t rows, const uint8_t* const* a, size_t runs, size_t run_l
   }
 }
 
+// Row tiles of near-equal height: 49 rows (a 7x7 image) as 7 tiles of 7, not 6 of 8 and
+// one of 1, which streams the whole panel again for a single row and is bound by the
+// latency of its few accumulator chains.
+template <size_t NV, bool SIGNED>
+void tiles(size_t rows, const uint8_t* const* a, size_t runs, size_t run_len, const int8_t* b,
+           size_t cols, const QIGemmRequant& rq, uint8_t* c, size_t ldc) {
+  const size_t n = (rows + kMr - 1) / kMr, base = rows / n, taller = rows % n;
+  for (size_t t = 0; t < n; ++t) {
+    const size_t h = base + (t < taller ? 1 : 0);
+    rows_switch<NV, SIGNED>(h, a, runs, run_len, b, cols, rq, c, ldc);
+    a += h * runs;
+    c += h * ldc;
+  }
+}
+
 void run(size_t rows, const uint8_t* const* a, size_t runs, size_t run_len, const int8_t* b_panel,
          size_t cols, const QIGemmRequant& rq, uint8_t* c, size_t ldc) {
   if (rows == 0 || cols == 0) return;
   // A last panel of at most 16 columns skips the second vector's loads and products.
   // int8 output (qmin < 0) packs with signed saturation.
   if (rq.qmin < 0) {
-    if (cols <= 16) return rows_switch<1, true>(rows, a, runs, run_len, b_panel, cols, rq, c, ldc);
-    return rows_switch<2, true>(rows, a, runs, run_len, b_panel, cols, rq, c, ldc);
+    if (cols <= 16) return tiles<1, true>(rows, a, runs, run_len, b_panel, cols, rq, c, ldc);
+    return tiles<2, true>(rows, a, runs, run_len, b_panel, cols, rq, c, ldc);
   }
-  if (cols <= 16) return rows_switch<1, false>(rows, a, runs, run_len, b_panel, cols, rq, c, ldc);
-  rows_switch<2, false>(rows, a, runs, run_len, b_panel, cols, rq, c, ldc);
+  if (cols <= 16) return tiles<1, false>(rows, a, runs, run_len, b_panel, cols, rq, c, ldc);
+  tiles<2, false>(rows, a, runs, run_len, b_panel, cols, rq, c, ldc);
 }
 
 }  // namespace
