@@ -38,8 +38,6 @@ constexpr size_t kMinParallelMacs = size_t(1) << 18;
 // weight panel passes over it, so the weights are read once per chunk, not once per tile.
 constexpr size_t kChunkInputBytes = 384 * 1024;
 constexpr size_t kSmallWeightsBytes = 64 * 1024;
-// Below this many bytes a padded copy runs on the calling thread.
-constexpr size_t kMinParallelPadBytes = 128 * 1024;
 // The per-thread pointer lists live in the float scratch.
 constexpr size_t kFloatsPerPointer = sizeof(const float*) / sizeof(float);
 
@@ -221,19 +219,14 @@ class ConvNhwcKernel final : public OpKernel {
     }
   }
 
-  // Rows [y0, y1) of the image with a zero border of the conv's pads, so every window is
-  // inside it (an NCHW X is transposed to NHWC on the way: cheaper than a Transpose step
-  // before the conv).
-  void pad_rows(const float* x, float* dst, size_t y0, size_t y1) const {
+  // The image with a zero border of the conv's pads, so every window is inside it (an NCHW
+  // X is transposed to NHWC on the way: cheaper than a Transpose step before the conv).
+  void pad_image(const float* x, float* dst) const {
     const size_t pt = size_t(geo_.pb[1]), pl = size_t(geo_.pb[2]);
     const size_t row = wp_ * c_, plane = ih_ * iw_;
-    for (size_t py = y0; py < y1; ++py) {
-      float* d = dst + py * row;
-      if (py < pt || py >= pt + ih_) {
-        std::memset(d, 0, row * sizeof(float));
-        continue;
-      }
-      const size_t iy = py - pt;
+    std::memset(dst, 0, pt * row * sizeof(float));
+    for (size_t iy = 0; iy < ih_; ++iy) {
+      float* d = dst + (pt + iy) * row;
       std::memset(d, 0, pl * c_ * sizeof(float));
       if (nchw_in_ && c_ <= 4) {
         // A stem's few planes: one pass writing pixels in order (the block transpose would
@@ -262,28 +255,7 @@ class ConvNhwcKernel final : public OpKernel {
       }
       std::memset(d + (pl + iw_) * c_, 0, (wp_ - pl - iw_) * c_ * sizeof(float));
     }
-  }
-
-  // Images [0, images) of x into padded images padded_floats_ apart at dst. Split over the
-  // threads by rows: done by the caller alone it was a serial part of every padded conv (a
-  // 56x56x64 image is 0.8 MB to copy, some 3% of the conv at one thread, so about 6% of it
-  // at two).
-  void pad_images(const float* x, float* dst, size_t images) const {
-    const size_t img = ih_ * iw_ * c_;
-    size_t tasks = std::min(slots_, get_num_threads());
-    if (images * hp_ * wp_ * c_ * sizeof(float) < kMinParallelPadBytes) tasks = 1;
-    const size_t units = images * hp_;
-    auto task = [&](size_t t) {
-      for (size_t u = t * units / tasks, u1 = (t + 1) * units / tasks; u < u1;) {
-        const size_t n = u / hp_, y0 = u % hp_, y1 = std::min(hp_, y0 + (u1 - u));
-        pad_rows(x + n * img, dst + n * padded_floats_, y0, y1);
-        u += y1 - y0;
-      }
-    };
-    if (tasks <= 1)
-      task(0);
-    else
-      parallel_for(tasks, task);
+    std::memset(dst + (pt + ih_) * row, 0, (hp_ - pt - ih_) * row * sizeof(float));
   }
 
   // Pointers of output pixels [p0, p0 + count) (pixel index over images of `img_px` pixels
@@ -375,12 +347,12 @@ class ConvNhwcKernel final : public OpKernel {
     }
     float* pimg = scratch;
     if (batch_pad_) {
-      pad_images(x, pimg, n_);
+      for (size_t n = 0; n < n_; ++n) pad_image(x + n * img, pimg + n * padded_floats_);
       gemm_pixels(pimg, padded_floats_, n_ * os, wp, bias, z, y, scratch + n_ * padded_floats_);
       return Status::ok();
     }
     for (size_t n = 0; n < n_; ++n) {
-      pad_images(x + n * img, pimg, 1);
+      pad_image(x + n * img, pimg);
       gemm_pixels(pimg, 0, os, wp, bias, z ? z + n * os * m_ : nullptr, y + n * os * m_, scratch + padded_floats_);
     }
     return Status::ok();

@@ -310,11 +310,6 @@ TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 
       // image is padded first, at every ISA's tile height.
       {3, 256, 4, 5, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, true},
       {2, 64, 7, 7, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, false},
-      // Padded copies past kMinParallelPadBytes (128 KB), split over the threads by rows: one
-      // image at a time (and NCHW X transposed for the stem), and a batch padded at once.
-      {2, 32, 40, 24, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, true},
-      {1, 3, 112, 112, 8, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, true},
-      {3, 256, 5, 6, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true},
       // K = 2088, past kSIGemmDeepK (taller tiles on AVX-512): 49 pixels, two full panels.
       {1, 232, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, true},
   };
