@@ -139,6 +139,9 @@ class ConvNhwcKernel final : public OpKernel {
     // A kernel row is one contiguous run of kw*C floats when its taps are adjacent pixels.
     row_runs_ = geo_.d[2] == 1;
     runs_ = row_runs_ ? kh_ : taps_;
+    // Images are contiguous in X (img = ih*iw*C floats, the stride run_gemm passes) and every
+    // output pixel is its input pixel.
+    linear_ = !padded_ && taps_ == 1 && geo_.s[1] == 1 && geo_.s[2] == 1;
     run_len_ = row_runs_ ? kw_ * c_ : c_;
     const size_t px_bytes = std::max<size_t>(1, size_t(geo_.s[1] * geo_.s[2]) * c_ * sizeof(float));
     chunk_px_ = std::max(mr_, round_up(std::max<size_t>(1, kChunkInputBytes / px_bytes), mr_));
@@ -261,6 +264,13 @@ class ConvNhwcKernel final : public OpKernel {
   // Pointers of output pixels [p0, p0 + count) (pixel index over images of `img_px` pixels
   // each, images `img_floats` apart in `src`), runs_ per pixel.
   void pointers(const float* src, size_t img_floats, size_t p0, size_t count, const float** ptrs) const {
+    if (linear_) {
+      // A 1x1 stride-1 conv on the unpadded batch: pixel p's row is p*C floats in. The general
+      // walk below cost a fifth of MobileNetV2's 32->16 projection at 112x112 (K = 32).
+      const float* b = src + p0 * c_;
+      for (size_t r = 0; r < count; ++r) ptrs[r] = b + r * c_;
+      return;
+    }
     const size_t os = oh_ * ow_, row = (padded_ ? wp_ : iw_) * c_;
     const size_t sh = size_t(geo_.s[1]), sw = size_t(geo_.s[2]), dh = size_t(geo_.d[1]), dw = size_t(geo_.d[2]);
     // The pixel's (image, row, column) advance by one column per pointer row: divisions only
@@ -422,6 +432,7 @@ class ConvNhwcKernel final : public OpKernel {
   size_t slots_ = 1, mr_ = 1, nr_ = 1, runs_ = 1, run_len_ = 1, chunk_px_ = 1;
   size_t hp_ = 0, wp_ = 0, padded_floats_ = 0, in_lo_ = 0, in_hi_ = 0;
   bool depthwise_ = false, w_const_ = false, padded_ = false, batch_pad_ = false, row_runs_ = true, nchw_in_ = false, has_z_ = false;
+  bool linear_ = false;
   const SIGemmKernel* sk_ = nullptr;
   const DwNhwcKernel* dk_ = nullptr;
   const TransposeKernel* tk_ = nullptr;
