@@ -8,7 +8,7 @@ const SIGemmKernel& sigemm_kernel_for(Isa isa) {
   switch (isa) {
 #if defined(NQ_ARCH_X86)
     case Isa::amx:
-    case Isa::avx512vnni: return sigemm_f32_16x32__avx512;
+    case Isa::avx512vnni: return sigemm_f32_24x32__avx512;
     case Isa::avx2: return sigemm_f32_6x16__avx2;
 #endif
 #if defined(NQ_ARCH_ARM64)

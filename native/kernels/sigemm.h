@@ -17,7 +17,7 @@
 namespace nq {
 
 struct SIGemmKernel {
-  const char* name;  // e.g. "sigemm_f32_16x32__avx512"
+  const char* name;  // e.g. "sigemm_f32_24x32__avx512"
   Isa isa;
   uint32_t mr;  // rows (output pixels) per call at most
   uint32_t nr;  // columns per packed B panel
@@ -30,10 +30,14 @@ struct SIGemmKernel {
               const SGemmTileArgs& args);
 };
 
+// K (runs * run_len) from which a variant may tile differently (deeper B panels stream from
+// L2, not L1): tests cover K on both sides of it.
+constexpr size_t kSIGemmDeepK = 2048;
+
 extern const SIGemmKernel sigemm_f32_4x8__ref;
 #if defined(NQ_ARCH_X86)
 extern const SIGemmKernel sigemm_f32_6x16__avx2;
-extern const SIGemmKernel sigemm_f32_16x32__avx512;
+extern const SIGemmKernel sigemm_f32_24x32__avx512;
 #endif
 #if defined(NQ_ARCH_ARM64)
 extern const SIGemmKernel sigemm_f32_8x8__neon;

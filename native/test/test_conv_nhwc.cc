@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/dwconv_nhwc.h"
@@ -40,64 +41,69 @@ TEST_CASE("kernels sigemm: every SIMD variant against the scalar twin") {
   for (nq::Isa isa : nq_test::simd_isas()) {
     const nq::SIGemmKernel& k = nq::sigemm_kernel_for(isa);
     REQUIRE(k.isa != nq::Isa::scalar);
-    for (size_t runs : {1, 3})
-      for (size_t run_len : {1, 3, 17, 64})
-        for (size_t rows = 1; rows <= k.mr; ++rows)
-          for (size_t cols : {size_t(1), size_t(5), size_t(k.nr / 2), size_t(k.nr / 2 + 1), size_t(k.nr - 1), size_t(k.nr)}) {
-            const size_t K = runs * run_len;
-            // Each pointer's run lives in its own vector, exactly run_len long: reading past it
-            // would show under the sanitizers.
-            std::vector<std::vector<float>> a_runs;
-            std::vector<const float*> ptrs;
-            for (size_t i = 0; i < rows * runs; ++i) {
-              a_runs.push_back(nq_test::random_f32(run_len, uint32_t(10 + i + 31 * K)));
-              ptrs.push_back(a_runs.back().data());
-            }
-            auto w = nq_test::random_f32(K * cols, 3);  // B [K][cols]
-            auto bias = nq_test::random_f32(cols, 4);
-            std::vector<float> pk(K * k.nr), pr((cols + ref.nr - 1) / ref.nr * ref.nr * K);
-            nq::sgemm_pack_b_panels(k.nr, w.data(), K, cols, cols, false, pk.data());
-            nq::sgemm_pack_b_panels(ref.nr, w.data(), K, cols, cols, false, pr.data());
-            const size_t ldc = cols + 3;
-            auto zres = nq_test::random_f32(rows * ldc, 8);
-            // 0: plain, 1: bias, 2: bias + clamp, 3: residual z + bias + clamp.
-            for (int variant = 0; variant < 4; ++variant) {
-              nq::SGemmTileArgs args;
-              const float* z = variant == 3 ? zres.data() : nullptr;
-              if (variant >= 1) args.bias = bias.data();
-              if (variant >= 2) {
-                args.clamp = true;
-                args.lo = -0.5f;
-                args.hi = 0.7f;
-              }
-              std::vector<float> got(rows * ldc, 9.f), want(rows * ldc, 9.f);
-              k.run(rows, ptrs.data(), runs, run_len, pk.data(), cols, got.data(), ldc, z, args);
-              // The ref's panels are narrower: run it one panel at a time.
-              for (size_t j0 = 0; j0 < cols; j0 += ref.nr)
-                ref.run(rows, ptrs.data(), runs, run_len, pr.data() + j0 * K, std::min<size_t>(ref.nr, cols - j0),
-                        want.data() + j0, ldc, z ? z + j0 : nullptr, [&] {
-                          nq::SGemmTileArgs r = args;
-                          if (r.bias) r.bias += j0;
-                          return r;
-                        }());
-              for (size_t r = 0; r < rows; ++r)
-                for (size_t j = 0; j < ldc; ++j) {
-                  const float g = got[r * ldc + j], e = want[r * ldc + j];
-                  if (j >= cols) {
-                    CHECK_MESSAGE(g == 9.f, k.name << " wrote column " << j << " past cols=" << cols);
-                    continue;
-                  }
-                  double terms = (variant >= 1 ? std::fabs(bias[j]) : 0.0) + (z ? std::fabs(z[r * ldc + j]) : 0.0);
-                  for (size_t q = 0; q < runs; ++q)
-                    for (size_t i = 0; i < run_len; ++i)
-                      terms += std::fabs(double(ptrs[r * runs + q][i]) * w[(q * run_len + i) * cols + j]);
-                  CHECK_MESSAGE(std::fabs(double(g) - e) <= fma_bound(terms, K),
-                                k.name << " rows " << rows << " cols " << cols << " runs " << runs << " run_len "
-                                       << run_len << " variant " << variant << " [" << r << "][" << j << "] got " << g
-                                       << " want " << e);
-                }
-            }
+    // (runs, run_len): short and long runs, and K just below, at and past kSIGemmDeepK, where
+    // a variant may switch tile shape.
+    const std::pair<size_t, size_t> shapes[] = {{1, 1},  {1, 3},  {1, 17}, {1, 64},
+                                                {3, 1},  {3, 3},  {3, 17}, {3, 64},
+                                                {1, nq::kSIGemmDeepK - 1}, {1, nq::kSIGemmDeepK},
+                                                {3, nq::kSIGemmDeepK / 3 + 1}};
+    for (const auto& [runs, run_len] : shapes)
+      for (size_t rows = 1; rows <= k.mr; ++rows)
+        for (size_t cols : {size_t(1), size_t(5), size_t(k.nr / 2), size_t(k.nr / 2 + 1), size_t(k.nr - 1), size_t(k.nr)}) {
+          const size_t K = runs * run_len;
+          // Each pointer's run lives in its own vector, exactly run_len long: reading past it
+          // would show under the sanitizers.
+          std::vector<std::vector<float>> a_runs;
+          std::vector<const float*> ptrs;
+          for (size_t i = 0; i < rows * runs; ++i) {
+            a_runs.push_back(nq_test::random_f32(run_len, uint32_t(10 + i + 31 * K)));
+            ptrs.push_back(a_runs.back().data());
           }
+          auto w = nq_test::random_f32(K * cols, 3);  // B [K][cols]
+          auto bias = nq_test::random_f32(cols, 4);
+          std::vector<float> pk(K * k.nr), pr((cols + ref.nr - 1) / ref.nr * ref.nr * K);
+          nq::sgemm_pack_b_panels(k.nr, w.data(), K, cols, cols, false, pk.data());
+          nq::sgemm_pack_b_panels(ref.nr, w.data(), K, cols, cols, false, pr.data());
+          const size_t ldc = cols + 3;
+          auto zres = nq_test::random_f32(rows * ldc, 8);
+          // 0: plain, 1: bias, 2: bias + clamp, 3: residual z + bias + clamp.
+          for (int variant = 0; variant < 4; ++variant) {
+            nq::SGemmTileArgs args;
+            const float* z = variant == 3 ? zres.data() : nullptr;
+            if (variant >= 1) args.bias = bias.data();
+            if (variant >= 2) {
+              args.clamp = true;
+              args.lo = -0.5f;
+              args.hi = 0.7f;
+            }
+            std::vector<float> got(rows * ldc, 9.f), want(rows * ldc, 9.f);
+            k.run(rows, ptrs.data(), runs, run_len, pk.data(), cols, got.data(), ldc, z, args);
+            // The ref's panels are narrower: run it one panel at a time.
+            for (size_t j0 = 0; j0 < cols; j0 += ref.nr)
+              ref.run(rows, ptrs.data(), runs, run_len, pr.data() + j0 * K, std::min<size_t>(ref.nr, cols - j0),
+                      want.data() + j0, ldc, z ? z + j0 : nullptr, [&] {
+                        nq::SGemmTileArgs r = args;
+                        if (r.bias) r.bias += j0;
+                        return r;
+                      }());
+            for (size_t r = 0; r < rows; ++r)
+              for (size_t j = 0; j < ldc; ++j) {
+                const float g = got[r * ldc + j], e = want[r * ldc + j];
+                if (j >= cols) {
+                  CHECK_MESSAGE(g == 9.f, k.name << " wrote column " << j << " past cols=" << cols);
+                  continue;
+                }
+                double terms = (variant >= 1 ? std::fabs(bias[j]) : 0.0) + (z ? std::fabs(z[r * ldc + j]) : 0.0);
+                for (size_t q = 0; q < runs; ++q)
+                  for (size_t i = 0; i < run_len; ++i)
+                    terms += std::fabs(double(ptrs[r * runs + q][i]) * w[(q * run_len + i) * cols + j]);
+                CHECK_MESSAGE(std::fabs(double(g) - e) <= fma_bound(terms, K),
+                              k.name << " rows " << rows << " cols " << cols << " runs " << runs << " run_len "
+                                     << run_len << " variant " << variant << " [" << r << "][" << j << "] got " << g
+                                     << " want " << e);
+              }
+          }
+        }
   }
 }
 
@@ -304,6 +310,8 @@ TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 
       // image is padded first, at every ISA's tile height.
       {3, 256, 4, 5, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, true},
       {2, 64, 7, 7, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, false},
+      // K = 2088, past kSIGemmDeepK (taller tiles on AVX-512): 49 pixels, two full panels.
+      {1, 232, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, true},
   };
   const size_t threads_before = nq::get_num_threads();
   const nq::Isa isa_before = nq::active_isa();

@@ -1,8 +1,8 @@
-// AVX-512F FP32 indirect GEMM: up to 16 output pixels x 32 channels per call, run as 8 x 32
-// tiles (16 zmm accumulators), or as one 16 x 16 tile when the panel has at most 16 columns.
-// Each row's A comes through its own pointer: eight pointers, B and the loop counters fit the
-// general registers; the 16-row tile spills a few pointers, which costs a load per k step
-// next to 16 FMAs.
+// AVX-512F FP32 indirect GEMM: up to 24 output pixels x 32 channels per call, run as 8 x 32
+// tiles (16 zmm accumulators), 12 x 32 tiles (24) when K is deep, or tiles of up to 16 x 16
+// when the panel has at most 16 columns. Each row's A comes through its own pointer: eight
+// pointers, B and the loop counters fit the general registers; taller tiles spill a few
+// pointers, which costs a load per k step next to 16 or 24 FMAs.
 #include <immintrin.h>
 
 // gcc 12 reports its own _mm512_undefined_*() placeholders inside the intrinsic headers as
@@ -14,7 +14,7 @@
 namespace nq {
 namespace {
 
-constexpr size_t kMr = 16, kNr = 32, kLanes = 16;
+constexpr size_t kMr = 24, kNr = 32, kLanes = 16;
 constexpr size_t kPrefetchRows = 16;  // B rows (k steps) ahead of the FMA loop
 
 __mmask16 lane_mask(size_t valid) {
@@ -80,12 +80,15 @@ void tile(const float* const* a, size_t runs, size_t run_len, const float* b, si
   }
 }
 
-// Rows per tile: 16 for one vector of columns, 8 (two blocks of a call's 16) for two. Each
-// accumulator's FMA chain waits the FMA latency per k step, so a 16-column panel (a narrow
-// 1x1 projection, e.g. 32->16 channels over 112x112 pixels) needs 16 independent rows to keep
-// both FMA pipes busy; at two vectors 8 rows already give 16 chains, and 16 x 2 accumulators
-// would leave no register for B.
-constexpr int kMr1 = 16, kMr2 = 8;
+// Rows per tile: 16 for one vector of columns, 8 for two. Each accumulator's FMA chain waits
+// the FMA latency per k step, so a 16-column panel (a narrow 1x1 projection, e.g. 32->16
+// channels over 112x112 pixels) needs 16 independent rows to keep both FMA pipes busy; at two
+// vectors 8 rows already give 16 chains, and 16 x 2 accumulators would leave no register for B.
+// A deep K (kSIGemmDeepK: ResNet's 3x3 convs on 256 and 512 channels) takes 12 x 2: its B
+// panel (K x 32 floats, 288 KB and more) is far past L1, so every tile streams it from L2 and
+// the tile count, not the FMAs, sets the time; 12 rows stream it a third fewer times (a
+// 512->512 3x3 conv at 7x7, 49 pixels: 5 passes over each panel instead of 7).
+constexpr int kMr1 = 16, kMr2 = 8, kMr2Deep = 12;
 
 // tile<R, NV> for R = rows (1 <= rows <= MAXR).
 template <int NV, int R>
@@ -97,12 +100,16 @@ void tile_rows(size_t rows, const float* const* a, size_t runs, size_t run_len, 
   tile<R, NV>(a, runs, run_len, b, cols, c, ldc, z, args);
 }
 
+// Rows in blocks of at most MAXR, as even as they go: 24 rows at 16 run as 12 + 12, whose
+// 12 FMA chains still cover the latency, rather than 16 + 8.
 template <int NV, int MAXR>
 void tile_blocks(size_t rows, const float* const* a, size_t runs, size_t run_len, const float* b,
                  size_t cols, float* c, size_t ldc, const float* z, const SGemmTileArgs& args) {
-  for (size_t r = 0; r < rows; r += MAXR) {
-    const size_t n = rows - r < size_t(MAXR) ? rows - r : size_t(MAXR);
+  const size_t blocks = (rows + MAXR - 1) / MAXR;
+  for (size_t i = 0, r = 0; i < blocks; ++i) {
+    const size_t r1 = (i + 1) * rows / blocks, n = r1 - r;
     tile_rows<NV, MAXR>(n, a + r * runs, runs, run_len, b, cols, c + r * ldc, ldc, z ? z + r * ldc : nullptr, args);
+    r = r1;
   }
 }
 
@@ -111,7 +118,9 @@ void sigemm_avx512(size_t rows, const float* const* a, size_t runs, size_t run_l
                    const SGemmTileArgs& args) {
   // A panel of at most 16 columns (a channel count's tail) runs half the FMAs; its B rows are
   // still kNr apart, which tile() steps by regardless of NV.
-  if (cols > kLanes)
+  if (cols > kLanes && runs * run_len >= kSIGemmDeepK)
+    tile_blocks<2, kMr2Deep>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
+  else if (cols > kLanes)
     tile_blocks<2, kMr2>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
   else
     tile_blocks<1, kMr1>(rows, a, runs, run_len, b_panel, cols, c, ldc, z, args);
@@ -119,7 +128,7 @@ void sigemm_avx512(size_t rows, const float* const* a, size_t runs, size_t run_l
 
 }  // namespace
 
-const SIGemmKernel sigemm_f32_16x32__avx512 = {"sigemm_f32_16x32__avx512", Isa::avx512vnni, kMr,
+const SIGemmKernel sigemm_f32_24x32__avx512 = {"sigemm_f32_24x32__avx512", Isa::avx512vnni, kMr,
                                               kNr, sigemm_avx512};
 
 }  // namespace nq
