@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { load, setThreads } from '../lib';
 import { Tensor } from '../lib/tensor';
 import { mobilenetV2, resnet18 } from './models/zoo';
-import { timeAsync } from './timing';
+import { timeInterleaved } from './timing';
 
 export interface ModelRow {
   model: string;
@@ -40,12 +40,11 @@ export async function benchModels(opts: { quick?: boolean; log?: (line: string) 
         const feeds = { input: new Tensor('float32', x, [batch, 3, 224, 224]) };
         const ortFeeds = { input: new ort.Tensor('float32', x, [batch, 3, 224, 224]) };
         const a = (await ours.run(feeds)).logits.data as Float32Array;
-        const oursT = await timeAsync(() => ours.run(feeds), { minMs, minIters: 5 });
-        // onnxruntime's pool threads spin after each run: its session lives only while it is
-        // timed, so they never take a core from our measurement.
         const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
         const b = (await session.run(ortFeeds)).logits.data as Float32Array;
-        const ortT = await timeAsync(() => session.run(ortFeeds), { minMs, minIters: 5 });
+        // Alternating rounds, so both runtimes see the same machine; onnxruntime's pool threads
+        // spin after its runs, and each round's untimed first call absorbs that.
+        const [oursT, ortT] = await timeInterleaved([() => ours.run(feeds), () => session.run(ortFeeds)], { minMs, minIters: 5 });
         await session.release();
         const row = { model: name, batch, threads, oursMs: oursT.medianMs, ortMs: ortT.medianMs, ratio: oursT.medianMs / ortT.medianMs, maxRelDiff: maxRelDiff(a, b) };
         rows.push(row);

@@ -6,7 +6,7 @@ import { load, setThreads, sqnr } from '../lib';
 import { quantizeStatic } from '../lib/quant/static';
 import { Tensor } from '../lib/tensor';
 import { mobilenetV2, resnet18 } from './models/zoo';
-import { timeAsync } from './timing';
+import { timeInterleaved } from './timing';
 
 export interface QuantRow {
   model: string;
@@ -45,13 +45,11 @@ export async function benchQuant(opts: { quick?: boolean; log?: (line: string) =
         const feeds = { input: new Tensor('float32', x, [batch, 3, 224, 224]) };
         const ortFeeds = { input: new ort.Tensor('float32', x, [batch, 3, 224, 224]) };
         const ours = (await q.run(feeds)).logits.data as Float32Array;
-        const fpT = await timeAsync(() => fp.run(feeds), { minMs, minIters: 5 });
-        const int8T = await timeAsync(() => q.run(feeds), { minMs, minIters: 5 });
-        // onnxruntime's pool threads spin after each run: its session lives only while it is
-        // timed, so they never take a core from the other runtimes' measurements (or ours).
         const session = await ort.InferenceSession.create(qdq, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
         const theirs = (await session.run(ortFeeds)).logits.data as Float32Array;
-        const ortT = await timeAsync(() => session.run(ortFeeds), { minMs, minIters: 5 });
+        // Alternating rounds, so all three see the same machine; onnxruntime's pool threads
+        // spin after its runs, and each round's untimed first call absorbs that.
+        const [fpT, int8T, ortT] = await timeInterleaved([() => fp.run(feeds), () => q.run(feeds), () => session.run(ortFeeds)], { minMs, minIters: 5 });
         await session.release();
         const row: QuantRow = {
           model: name, batch, threads, fp32Ms: fpT.medianMs, int8Ms: int8T.medianMs, ortInt8Ms: ortT.medianMs,
