@@ -112,7 +112,8 @@ class QParamsFromRangeKernel final : public OpKernel {
 template <typename K>
 Status make(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   if (init.inputs.empty() || init.outputs.empty()) return op_error(init, "expects one input and at least one output");
-  if (init.inputs[0].dtype != DType::f32) return op_error(init, "input must be float32");
+  // An omitted input has scalar dims and no buffer: the kernels would read through nullptr.
+  if (Status s = check_input_dtype(init, 0, "input", DType::f32); !s.is_ok()) return s;
   auto k = std::make_unique<K>();
   Status s = k->init(init);
   if (!s.is_ok()) return s;

@@ -53,6 +53,9 @@ Status create_op(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   for (size_t i = 0; i < n; ++i) {
     if (!init.input_present[i]) {
       if (init.constant_inputs[i]) return op_error(init, "input " + std::to_string(i) + " is absent but has constant data");
+      // No op registered here takes an optional first input (ONNX's Loop does; it is not
+      // registered), and a kernel reading an omitted input reads through nullptr.
+      if (i == 0) return op_error(init, "input 0 is required, got an omitted input");
       continue;
     }
     const std::string bad = init.inputs[i].check();

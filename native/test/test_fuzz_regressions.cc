@@ -350,6 +350,28 @@ TEST_CASE("fuzz regression: omitted outputs, output dtypes and Resize/Range exte
   CHECK(contains(st.message, "output scale must be float32 with 3 values, got int8 [3]"));
 }
 
+// fuzz_op_registry-channelrange-absent-input (CI, clean clone, seed 1): ChannelRange with its
+// only input omitted. An omitted input has scalar dims, so the kernel read one float through
+// the nullptr the runtime passes for it (UBSan: load of null pointer). Fixed twice over: no
+// registered op takes an omitted first input (create_op refuses it), and the QAT factories
+// require input 0 present.
+TEST_CASE("fuzz regression: an omitted first input is refused before any kernel reads it") {
+  for (const char* op_type : {"ChannelRange", "QParamsFromRange"}) {
+    INFO(op_type);
+    OpCase op(op_type, "com.nquant.train");
+    op.absent().out(DType::f32, {2});
+    const nq::Status st = op.create();
+    CHECK(contains(st.message, "input 0 is required, got an omitted input"));
+  }
+  for (const char* op_type : {"Relu", "Softmax", "ReduceMean", "Identity"}) {
+    INFO(op_type);
+    OpCase op(op_type);
+    op.absent().out(DType::f32, {});
+    const nq::Status st = op.create();
+    CHECK(contains(st.message, "input 0 is required, got an omitted input"));
+  }
+}
+
 // fuzz_op_registry-reducelogsum-int64-log-zero: ReduceLogSum of an int64 0 converted log(0)
 // = -inf to int64 (UBSan: undefined). Integer log/sqrt results now saturate (NaN -> 0).
 // fuzz_op_registry-convtranspose-uint16-output: ConvTranspose wrote floats into a uint16 Y.
