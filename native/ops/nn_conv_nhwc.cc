@@ -34,6 +34,8 @@ size_t round_up(size_t a, size_t b) { return div_up(a, b) * b; }
 
 // Below this many multiply-adds a conv runs on the calling thread (pool wake-up dominates).
 constexpr size_t kMinParallelMacs = size_t(1) << 18;
+// Below this many floats padded, the copy runs on the calling thread.
+constexpr size_t kMinParallelFloatsCopied = size_t(1) << 16;
 // Input bytes a chunk of output pixels may touch: the chunk's A stays in L2 while every
 // weight panel passes over it, so the weights are read once per chunk, not once per tile.
 constexpr size_t kChunkInputBytes = 384 * 1024;
@@ -222,14 +224,19 @@ class ConvNhwcKernel final : public OpKernel {
     }
   }
 
-  // The image with a zero border of the conv's pads, so every window is inside it (an NCHW
-  // X is transposed to NHWC on the way: cheaper than a Transpose step before the conv).
-  void pad_image(const float* x, float* dst) const {
+  // Padded rows [r0, r1) of the image with a zero border of the conv's pads, so every window
+  // is inside it (an NCHW X is transposed to NHWC on the way: cheaper than a Transpose step
+  // before the conv).
+  void pad_rows(const float* x, float* dst, size_t r0, size_t r1) const {
     const size_t pt = size_t(geo_.pb[1]), pl = size_t(geo_.pb[2]);
     const size_t row = wp_ * c_, plane = ih_ * iw_;
-    std::memset(dst, 0, pt * row * sizeof(float));
-    for (size_t iy = 0; iy < ih_; ++iy) {
-      float* d = dst + (pt + iy) * row;
+    for (size_t r = r0; r < r1; ++r) {
+      float* d = dst + r * row;
+      if (r < pt || r >= pt + ih_) {
+        std::memset(d, 0, row * sizeof(float));
+        continue;
+      }
+      const size_t iy = r - pt;
       std::memset(d, 0, pl * c_ * sizeof(float));
       if (nchw_in_ && c_ <= 4) {
         // A stem's few planes: one pass writing pixels in order (the block transpose would
@@ -239,11 +246,11 @@ class ConvNhwcKernel final : public OpKernel {
         if (c_ == 3) {
           // RGB, the usual stem: straight-line per pixel (the generic loop's unknown trip
           // count cost as much as the stem's GEMM).
-          const float *r = src, *g = src + plane, *b = src + 2 * plane;
+          const float *rp = src, *gp = src + plane, *bp = src + 2 * plane;
           for (size_t ix = 0; ix < iw_; ++ix) {
-            di[3 * ix] = r[ix];
-            di[3 * ix + 1] = g[ix];
-            di[3 * ix + 2] = b[ix];
+            di[3 * ix] = rp[ix];
+            di[3 * ix + 1] = gp[ix];
+            di[3 * ix + 2] = bp[ix];
           }
         } else {
           for (size_t ix = 0; ix < iw_; ++ix)
@@ -258,7 +265,26 @@ class ConvNhwcKernel final : public OpKernel {
       }
       std::memset(d + (pl + iw_) * c_, 0, (wp_ - pl - iw_) * c_ * sizeof(float));
     }
-    std::memset(dst + (pt + ih_) * row, 0, (hp_ - pt - ih_) * row * sizeof(float));
+  }
+
+  // Images [0, count) of x padded into dst, padded_floats_ apart. The copy is memory-bound and
+  // ran on one thread while the others waited: a tenth of the 7x7 stem at two threads.
+  void pad_images(const float* x, float* dst, size_t count) const {
+    const size_t img = ih_ * iw_ * c_, rows = count * hp_;
+    size_t tasks = std::min(std::min(slots_, get_num_threads()), rows);
+    if (rows * wp_ * c_ < kMinParallelFloatsCopied) tasks = 1;
+    auto task = [&](size_t t) {
+      const size_t q0 = t * rows / tasks, q1 = (t + 1) * rows / tasks;
+      for (size_t q = q0; q < q1;) {
+        const size_t n = q / hp_, r0 = q % hp_, r1 = std::min(hp_, r0 + (q1 - q));
+        pad_rows(x + n * img, dst + n * padded_floats_, r0, r1);
+        q += r1 - r0;
+      }
+    };
+    if (tasks <= 1)
+      task(0);
+    else
+      parallel_for(tasks, task);
   }
 
   // Pointers of output pixels [p0, p0 + count) (pixel index over images of `img_px` pixels
@@ -357,12 +383,12 @@ class ConvNhwcKernel final : public OpKernel {
     }
     float* pimg = scratch;
     if (batch_pad_) {
-      for (size_t n = 0; n < n_; ++n) pad_image(x + n * img, pimg + n * padded_floats_);
+      pad_images(x, pimg, n_);
       gemm_pixels(pimg, padded_floats_, n_ * os, wp, bias, z, y, scratch + n_ * padded_floats_);
       return Status::ok();
     }
     for (size_t n = 0; n < n_; ++n) {
-      pad_image(x + n * img, pimg);
+      pad_images(x + n * img, pimg, 1);
       gemm_pixels(pimg, 0, os, wp, bias, z ? z + n * os * m_ : nullptr, y + n * os * m_, scratch + padded_floats_);
     }
     return Status::ok();

@@ -312,6 +312,10 @@ TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 
       {2, 64, 7, 7, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, false},
       // K = 2088, past kSIGemmDeepK (taller tiles on AVX-512): 49 pixels, two full panels.
       {1, 232, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, true},
+      // Padding big enough to be split over threads: a stem-sized RGB image, and a batch whose
+      // split falls inside an image.
+      {1, 3, 160, 160, 8, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, true},
+      {3, 40, 24, 24, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, "Relu"},
   };
   const size_t threads_before = nq::get_num_threads();
   const nq::Isa isa_before = nq::active_isa();
