@@ -11,9 +11,12 @@
 // State values (training): caller-owned arrays bound at each run that steps may both read
 // and write in place (parameters, optimizer moments, running statistics). Runs that share
 // state arrays must not overlap; the TypeScript trainer serializes them.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <napi.h>
 
 #include <cmath>
@@ -26,6 +29,7 @@
 
 #include "napi/args.h"
 #include "napi/async.h"
+#include "napi/plan_runner.h"
 #include "napi/modules.h"
 #include "napi/weights.h"
 #include "ops/op.h"
@@ -91,9 +95,16 @@ struct PlanData {
     if (pool.size() < 4) pool.push_back(std::move(a));  // keep a few for the next runs
   }
 
-  // Runs every step with the caller's buffers. Safe to call from any thread.
+  // Each step's wall time in the last run that finished, in microseconds (0 until one has):
+  // how far from its end a run is, for RunOptions' early wake-up of the JS thread.
+  std::vector<std::atomic<uint32_t>> step_us;
+  std::atomic<bool> timed{false};
+
+  // Runs every step with the caller's buffers. Safe to call from any thread. near_end, when
+  // given, is called once, as soon as the steps left took at most near_end_us in the last run.
   Status run(const std::vector<const void*>& ins, const std::vector<void*>& outs,
-             const std::vector<void*>& states = {}) {
+             const std::vector<void*>& states = {}, const std::function<void()>* near_end = nullptr,
+             double near_end_us = 0) {
     std::unique_ptr<Arena> arena = acquire();
     if (!arena) return Status::oom("runPlan: could not allocate a " + std::to_string(total_bytes) + "-byte arena");
     uint8_t* base = arena->data();
@@ -114,9 +125,19 @@ struct PlanData {
     std::vector<void*> out_ptrs;
     // NQUANT_PROFILE=1 prints each step's wall time to stderr: where a model spends its time.
     static const bool profile = std::getenv("NQUANT_PROFILE") != nullptr;
-    for (Step& s : steps) {
+    double left_us = -1;  // by the last run's times; negative: nobody to tell
+    if (near_end && timed.load(std::memory_order_acquire)) {
+      left_us = 0;
+      for (const auto& t : step_us) left_us += double(t.load(std::memory_order_relaxed));
+    }
+    for (size_t i = 0; i < steps.size(); ++i) {
+      Step& s = steps[i];
+      if (left_us >= 0 && left_us <= near_end_us) {
+        (*near_end)();
+        left_us = -1;
+      }
       if (s.nothing_to_write) continue;
-      const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+      const auto t0 = std::chrono::steady_clock::now();
       in_ptrs.clear();
       out_ptrs.clear();
       for (int64_t id : s.inputs) in_ptrs.push_back(ptr(id));
@@ -128,15 +149,16 @@ struct PlanData {
       } else {
         status = s.kernel->run(in_ptrs, out_ptrs);
       }
-      if (profile) {
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        std::fprintf(stderr, "nquant profile: %8.3f ms  %s\n", ms, s.label.c_str());
-      }
+      const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      if (left_us >= 0) left_us -= double(step_us[i].load(std::memory_order_relaxed));
+      step_us[i].store(uint32_t(std::min(us, 4e9)), std::memory_order_relaxed);
+      if (profile) std::fprintf(stderr, "nquant profile: %8.3f ms  %s\n", us / 1000, s.label.c_str());
       if (!status.is_ok()) {
         status.message = "Plan " + s.label + ": " + status.message;
         break;
       }
     }
+    if (status.is_ok()) timed.store(true, std::memory_order_release);
     release(std::move(arena));
     return status;
   }
@@ -495,6 +517,7 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     max_scratch = std::max(max_scratch, step.scratch);
     plan->steps.push_back(std::move(step));
   }
+  plan->step_us = std::vector<std::atomic<uint32_t>>(plan->steps.size());
   // Steps run one after another, so every kernel's scratch shares one region.
   plan->scratch_offset = align_up(plan->arena_bytes);
   plan->total_bytes = max_scratch ? plan->scratch_offset + align_up(max_scratch) : plan->arena_bytes;
@@ -530,8 +553,15 @@ Napi::Value RunPlan(const Napi::CallbackInfo& info) {
   if (!plan->state_bytes.empty() || !arg(info, 4).IsUndefined()) bind(4, "state", plan->state_bytes, &states);
   const bool run_async = arg(info, 3).IsBoolean() && arg(info, 3).As<Napi::Boolean>().Value();
   std::vector<const void*> cins(ins.begin(), ins.end());
-  auto work = [plan, cins, outs, states]() { return plan->run(cins, outs, states); };
-  return run_sync_or_async(env, run_async, work, keep);
+  if (run_async) {
+    PlanThreadWork on_thread = [plan, cins, outs, states](const std::function<void()>& near_end, double near_end_us) {
+      return plan->run(cins, outs, states, &near_end, near_end_us);
+    };
+    Napi::Promise promise = Napi::Promise::Deferred::New(env).Promise();
+    if (start_on_plan_thread(env, on_thread, keep, &promise)) return promise;
+  }
+  PromiseWorker::Work work = [plan, cins, outs, states]() { return plan->run(cins, outs, states); };
+  return run_sync_or_async(env, run_async, std::move(work), keep);
 }
 
 }  // namespace
