@@ -30,7 +30,11 @@ export async function benchModels(opts: { quick?: boolean; log?: (line: string) 
   const log = opts.log ?? console.log;
   const rows: ModelRow[] = [];
   const models: [string, Uint8Array][] = [['ResNet-18', resnet18()], ['MobileNetV2', mobilenetV2()]];
-  const minMs = opts.quick ? 300 : 1500;
+  // This shared host drifts over seconds: each row spreads ~5 s per runtime over 10 rounds, so
+  // the median sees the same drift on every side (1.5 s over 5 rounds left ours/ORT for one
+  // build swinging by 0.1-0.2 between runs).
+  const minMs = opts.quick ? 300 : 5000;
+  const rounds = opts.quick ? 3 : 10;
   for (const [name, bytes] of models) {
     for (const threads of opts.quick ? [2] : [1, 2]) {
       setThreads(threads);
@@ -44,7 +48,7 @@ export async function benchModels(opts: { quick?: boolean; log?: (line: string) 
         const b = (await session.run(ortFeeds)).logits.data as Float32Array;
         // Alternating rounds, so both runtimes see the same machine; onnxruntime's pool threads
         // spin after its runs, and each round's untimed first call absorbs that.
-        const [oursT, ortT] = await timeInterleaved([() => ours.run(feeds), () => session.run(ortFeeds)], { minMs, minIters: 5 });
+        const [oursT, ortT] = await timeInterleaved([() => ours.run(feeds), () => session.run(ortFeeds)], { minMs, rounds, minIters: 5 });
         await session.release();
         const row = { model: name, batch, threads, oursMs: oursT.medianMs, ortMs: ortT.medianMs, ratio: oursT.medianMs / ortT.medianMs, maxRelDiff: maxRelDiff(a, b) };
         rows.push(row);

@@ -32,7 +32,11 @@ export async function benchQuant(opts: { quick?: boolean; log?: (line: string) =
   const log = opts.log ?? console.log;
   const rows: QuantRow[] = [];
   const models: [string, Uint8Array][] = [['ResNet-18', resnet18()], ['MobileNetV2', mobilenetV2()]];
-  const minMs = opts.quick ? 300 : 1500;
+  // This shared host drifts over seconds: each row spreads ~5 s per runtime over 10 rounds, so
+  // the median sees the same drift on every side (1.5 s over 5 rounds left ours/ORT for one
+  // build swinging by 0.1-0.2 between runs).
+  const minMs = opts.quick ? 300 : 5000;
+  const rounds = opts.quick ? 3 : 10;
   for (const [name, bytes] of models) {
     const fp = await load(bytes);
     const calibration = [1, 2, 3].map((seed) => ({ input: new Tensor('float32', input(1, seed), [1, 3, 224, 224]) }));
@@ -49,7 +53,7 @@ export async function benchQuant(opts: { quick?: boolean; log?: (line: string) =
         const theirs = (await session.run(ortFeeds)).logits.data as Float32Array;
         // Alternating rounds, so all three see the same machine; onnxruntime's pool threads
         // spin after its runs, and each round's untimed first call absorbs that.
-        const [fpT, int8T, ortT] = await timeInterleaved([() => fp.run(feeds), () => q.run(feeds), () => session.run(ortFeeds)], { minMs, minIters: 5 });
+        const [fpT, int8T, ortT] = await timeInterleaved([() => fp.run(feeds), () => q.run(feeds), () => session.run(ortFeeds)], { minMs, rounds, minIters: 5 });
         await session.release();
         const row: QuantRow = {
           model: name, batch, threads, fp32Ms: fpT.medianMs, int8Ms: int8T.medianMs, ortInt8Ms: ortT.medianMs,
