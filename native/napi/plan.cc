@@ -96,7 +96,7 @@ struct PlanData {
   }
 
   // Each step's wall time in the last run that finished, in microseconds (0 until one has):
-  // how far from its end a run is, for RunOptions' early wake-up of the JS thread.
+  // how far from its end a run is, for the plan thread's early wake-up of the JS thread.
   std::vector<std::atomic<uint32_t>> step_us;
   std::atomic<bool> timed{false};
 
@@ -557,8 +557,8 @@ Napi::Value RunPlan(const Napi::CallbackInfo& info) {
     PlanThreadWork on_thread = [plan, cins, outs, states](const std::function<void()>& near_end, double near_end_us) {
       return plan->run(cins, outs, states, &near_end, near_end_us);
     };
-    Napi::Promise promise = Napi::Promise::Deferred::New(env).Promise();
-    if (start_on_plan_thread(env, on_thread, keep, &promise)) return promise;
+    Napi::Value promise = start_on_plan_thread(env, on_thread, keep);
+    if (!promise.IsEmpty()) return promise;
   }
   PromiseWorker::Work work = [plan, cins, outs, states]() { return plan->run(cins, outs, states); };
   return run_sync_or_async(env, run_async, std::move(work), keep);

@@ -12,16 +12,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include "runtime/cpu_relax.h"
 #include "runtime/threadpool.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#define NQ_RUNNER_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define NQ_RUNNER_RELAX() __asm__ __volatile__("yield")
-#else
-#define NQ_RUNNER_RELAX() ((void)0)
-#endif
 
 namespace nq::napi {
 namespace {
@@ -122,7 +115,7 @@ class PlanRunner {
       if (Job* j = pending_.exchange(nullptr, std::memory_order_acquire)) return j;
       if (stopping_.load(std::memory_order_acquire)) return nullptr;
       if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) break;
-      NQ_RUNNER_RELAX();
+      cpu_relax();
     }
     std::unique_lock<std::mutex> lock(mutex_);
     sleeping_ = true;
@@ -180,7 +173,7 @@ class PlanRunner {
       const auto until = std::chrono::steady_clock::now() + kJsWaitForEnd;
       for (unsigned i = 0; !job->done.load(std::memory_order_acquire); ++i) {
         if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return;  // settles on "done"
-        NQ_RUNNER_RELAX();
+        cpu_relax();
       }
       self->settle(env, job);
       return;
@@ -227,20 +220,19 @@ class PlanRunner {
 
 }  // namespace
 
-bool start_on_plan_thread(Napi::Env env, PlanThreadWork& work, const std::vector<Napi::Value>& keep_alive,
-                          Napi::Promise* promise) {
+Napi::Value start_on_plan_thread(Napi::Env env, PlanThreadWork& work, const std::vector<Napi::Value>& keep_alive) {
   PlanRunner* runner = PlanRunner::get(env);
-  if (!runner || runner->busy()) return false;
+  if (!runner || runner->busy()) return Napi::Value();
   auto job = std::make_unique<Job>(env);
   job->work = std::move(work);
   for (const Napi::Value& v : keep_alive)
     if (v.IsObject()) job->refs.push_back(Napi::Persistent(v.As<Napi::Object>()));
   static const size_t cores = std::max(1u, std::thread::hardware_concurrency());
   job->wake_early = get_num_threads() < cores;
-  *promise = job->deferred.Promise();
+  Napi::Promise promise = job->deferred.Promise();
   prewake_threads();
   runner->start(env, std::move(job));
-  return true;
+  return promise;
 }
 
 }  // namespace nq::napi

@@ -24,11 +24,10 @@ namespace nq::napi {
 // last steps instead of following them.
 using PlanThreadWork = std::function<Status(const std::function<void()>& near_end, double near_end_us)>;
 
-// Starts work on this environment's plan thread, sets *promise (resolved with undefined, or
-// rejected with the work's error) and returns true; or returns false, leaving work and
-// *promise alone, when that thread is busy or cannot be created: the caller then takes the
-// libuv path. keep_alive: JS values the work reads or writes, held until settled.
-bool start_on_plan_thread(Napi::Env env, PlanThreadWork& work, const std::vector<Napi::Value>& keep_alive,
-                          Napi::Promise* promise);
+// Starts work on this environment's plan thread and returns its Promise (resolved with
+// undefined, or rejected with the work's error); or returns an empty value, leaving work
+// alone, when that thread is busy or cannot be created: the caller then takes the libuv path.
+// keep_alive: JS values the work reads or writes, held until settled.
+Napi::Value start_on_plan_thread(Napi::Env env, PlanThreadWork& work, const std::vector<Napi::Value>& keep_alive);
 
 }  // namespace nq::napi

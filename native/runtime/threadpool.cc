@@ -8,14 +8,7 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#define NQ_CPU_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define NQ_CPU_RELAX() __asm__ __volatile__("yield")
-#else
-#define NQ_CPU_RELAX() ((void)0)
-#endif
+#include "runtime/cpu_relax.h"
 
 namespace nq {
 namespace {
@@ -79,7 +72,7 @@ class ThreadPool {
     // though the caller has already done its share of the work. A closed job is never joined.
     job_.fetch_and(~kOpen, std::memory_order_acq_rel);
     for (unsigned i = 0; (job_.load(std::memory_order_acquire) & kCountMask) != 0; ++i) {
-      if (i < 4096) NQ_CPU_RELAX();
+      if (i < 4096) cpu_relax();
       else std::this_thread::yield();  // a joined worker descheduled inside a task
     }
     body_ = nullptr;
@@ -151,7 +144,7 @@ class ThreadPool {
           return !stopping_.load();
         }
         if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) break;
-        NQ_CPU_RELAX();
+        cpu_relax();
       }
       std::unique_lock<std::mutex> lock(state_mutex_);
       const uint64_t woken = prewake_.load(std::memory_order_acquire);
