@@ -199,6 +199,8 @@ describe('worker threads', () => {
     // A terminated worker's environment can no longer run JS when its in-flight runs
     // complete; settling their promises then failed inside node-addon-api's completion
     // callback and aborted the process ("terminate called after throwing Napi::Error").
+    // The same abort came from any native call the termination interrupted: its error could
+    // not be thrown into the dying environment (fixed by NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS).
     // In a child process, so that an abort fails this test instead of the test runner.
     const script = `
       const { Worker } = require('worker_threads');
@@ -206,13 +208,17 @@ describe('worker threads', () => {
       const onnx = fs.readFileSync(${JSON.stringify(path.resolve(ppocr.path))});
       const inputs = [1, 2, 3].map((s) => Float32Array.from({ length: 3 * 48 * 192 }, (_, i) => Math.sin(i * s)));
       (async () => {
-        await Promise.all([0, 1, 2].map(async (k) => {
-          const w = new Worker(${JSON.stringify(workerScript)}, { eval: true, workerData: { onnx, inputs, rounds: 1, forever: true } });
-          w.on('error', (e) => { console.error(e); process.exitCode = 1; });
-          await new Promise((res) => w.once('message', res));
-          await new Promise((res) => setTimeout(res, k * 11));  // land in different parts of a run
-          await w.terminate();
-        }));
+        // The abort needs the termination to land inside a native call: one try in 60 hit it
+        // here, so each run makes several, at spread offsets.
+        for (let rep = 0; rep < 6; rep++) {
+          await Promise.all([0, 1, 2].map(async (k) => {
+            const w = new Worker(${JSON.stringify(workerScript)}, { eval: true, workerData: { onnx, inputs, rounds: 1, forever: true } });
+            w.on('error', (e) => { console.error(e); process.exitCode = 1; });
+            await new Promise((res) => w.once('message', res));
+            await new Promise((res) => setTimeout(res, k * 11 + rep * 2));  // land in different parts of a run
+            await w.terminate();
+          }));
+        }
         process.stdout.write('done');
       })();`;
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nq-')), 'terminate.js');
