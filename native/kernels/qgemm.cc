@@ -392,8 +392,6 @@ Status qgemm(const QGemmA& a, const QGemmPackedB& b, const QGemmOutput& out) {
   n_blocks = (n_panels + nc - 1) / nc;
 
   const bool split_k = is_float && k > kQGemmMaxKInt32;
-  const char* out_bytes = static_cast<const char*>(out.data);
-  const size_t out_esize = is_quant ? 1 : 4;
   auto task = [&](size_t id) {
     const size_t mb = id % m_blocks, nb = id / m_blocks;
     const size_t t0 = mb * mc, t1 = std::min(m_tiles, t0 + mc);
@@ -407,12 +405,6 @@ Status qgemm(const QGemmA& a, const QGemmPackedB& b, const QGemmOutput& out) {
         const size_t row0 = t * mr, rows = std::min(mr, m - row0);
         const int32_t* rs = row_sums + t * mr;
         if (!split_k) {
-          // Pull the output lines in for writing while the micro-kernel computes, so the
-          // epilogue's stores do not wait on read-for-ownership misses.
-          for (size_t i = 0; i < rows; ++i) {
-            const char* line = out_bytes + ((row0 + i) * ldc + col0) * out_esize;
-            for (size_t off = 0; off < cols * out_esize; off += 64) __builtin_prefetch(line + off, 1, 3);
-          }
           kernel->ukernel(rows, a_tile, kpad, 0, kpad, panel, tile);
           kernel->epilogue(e, tile, nr, rows, cols, rs, row0, col0);
           continue;
