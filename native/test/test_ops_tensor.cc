@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ops/shape_util.h"
+#include "test_util.h"
 #include "runtime/threadpool.h"
 
 using nq::test::attr_float;
@@ -143,8 +144,19 @@ TEST_CASE("shape_util: transpose matches naive for many perms and sizes") {
       {{2, 0, 3}, {2, 0, 1}},
       {{}, {}},
       {{300, 260}, {1, 0}},               // big enough to thread
+      // The blocked 2-D path: a side of at most 256 is taken whole, a longer one in blocks
+      // (64, or ~8K elements over the other side), with ragged ends.
+      {{2, 40, 301}, {0, 2, 1}},          // NCHW -> NHWC: C 40, 301 pixels
+      {{2, 301, 40}, {0, 2, 1}},          // NHWC -> NCHW
+      {{3, 257, 5}, {0, 2, 1}},           // a side just past 256, the other thin
+      {{1, 300, 520}, {1, 0, 2}},         // leading dims swap, rows kept whole: plain runs
+      {{300, 520}, {1, 0}},               // both sides long
+      {{2, 144, 9, 7}, {0, 2, 3, 1}},     // MobileNetV2's 144 channels
   };
-  for (const Case& c : cases) {
+  for (const Case& c : cases)
+  for (nq::Isa isa : nq_test::every_isa()) {
+    nq_test::IsaScope scope(isa);
+    CAPTURE(nq::isa_name(isa));
     const size_t n = nq::ops::dims_count(c.dims);
     std::vector<int32_t> src = iota_i32(n);
     const Dims in_str = nq::ops::dense_strides(c.dims);
@@ -166,6 +178,18 @@ TEST_CASE("shape_util: transpose matches naive for many perms and sizes") {
     nq::ops::transpose(s16.data(), c.dims, c.perm, 2, g16.data());
     bool ok = true;
     for (size_t i = 0; i < n; ++i) ok = ok && g16[i] == static_cast<uint16_t>(want[i]);
+    CHECK(ok);
+    std::vector<uint8_t> s8(n), g8(n);
+    for (size_t i = 0; i < n; ++i) s8[i] = static_cast<uint8_t>(i * 7 + i / 256);
+    nq::ops::transpose(s8.data(), c.dims, c.perm, 1, g8.data());
+    ok = true;
+    for (size_t i = 0; i < n; ++i) ok = ok && g8[i] == s8[static_cast<size_t>(want[i])];
+    CHECK(ok);
+    std::vector<uint64_t> s64(n), g64(n);
+    for (size_t i = 0; i < n; ++i) s64[i] = (uint64_t(i) << 32) | uint64_t(i);
+    nq::ops::transpose(s64.data(), c.dims, c.perm, 8, g64.data());
+    ok = true;
+    for (size_t i = 0; i < n; ++i) ok = ok && g64[i] == s64[static_cast<size_t>(want[i])];
     CHECK(ok);
   }
 }
