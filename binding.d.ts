@@ -113,6 +113,10 @@ export declare namespace Binding {
      *  a setImmediate, as onnxruntime-node runs every session; longer ones on a worker thread.
      *  Default 2000; 0 sends every call to a worker. Returns the previous budget. */
     setAsyncInlineBudget(microseconds: number): number;
+    /** Whether plans created from now on run a channels-last depthwise conv and the 1x1 conv
+     *  reading its output as one step, band by band (same bits, less memory traffic). On by
+     *  default, off when the environment has NQUANT_FUSE_DWPW=0. Returns the previous setting. */
+    setDepthwiseFusion(on: boolean): boolean;
 
     /** sparsity 'auto' (default) stores B for the sparse kernel when few enough of its 4-deep
      *  column groups hold a nonzero weight (and the ISA has one); 'dense'/'sparse' force it. */

@@ -52,6 +52,16 @@ function planAttribute(node: Node, name: string, a: Attribute): Binding.PlanAttr
   }
 }
 
+function isChannelsLastConv(node: Node): boolean {
+  const layout = node.attributes.get('channels_last');
+  return (node.opType === 'Conv' || node.opType === 'FusedConv') && layout?.type === 'int' && layout.value === 1;
+}
+
+function groupOf(node: Node): number {
+  const g = node.attributes.get('group');
+  return g?.type === 'int' ? g.value : 1;
+}
+
 export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValue>, opts: PlanOptions): BuiltPlan {
   const shapes = new Map(resolvedShapes);  // output copies add entries; the caller's map stays as it was
   const maxBytes = resolveLimit('maxTensorBytes', opts.maxTensorBytes);
@@ -120,6 +130,16 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
       if (life) life.lastStep = stepIndex;
       return id;
     });
+    const previous = stepIndex > 0 ? stepNodes[stepIndex - 1] : undefined;
+    if (previous && isChannelsLastConv(node) && isChannelsLastConv(previous) && groupOf(previous) > 1 && node.inputs[0] === previous.outputs[0]) {
+      // The native plan may run a depthwise conv and the conv reading its output as one step
+      // (band by band, fuse_depthwise_pointwise), reading the depthwise input while writing
+      // this output: the depthwise input lives until this step, so they never share memory.
+      for (const name of previous.inputs) {
+        const life = name ? lifetimes.get(ids.get(name) ?? -1) : undefined;
+        if (life) life.lastStep = stepIndex;
+      }
+    }
     const attributes: Binding.PlanStep['attributes'] = { __opset: { kind: 'int', value: opts.opset } };
     for (const [name, a] of node.attributes) {
       const pa = planAttribute(node, name, a);

@@ -32,6 +32,7 @@
 #include "napi/plan_runner.h"
 #include "napi/modules.h"
 #include "napi/weights.h"
+#include "ops/nn_conv_internal.h"
 #include "ops/op.h"
 #include "runtime/aligned_buffer.h"
 
@@ -181,6 +182,76 @@ struct PlanData {
     return status;
   }
 };
+
+// ---- fusing steps --------------------------------------------------------------------------
+
+// Whether plans created from now on fuse depthwise + 1x1 conv pairs: on unless
+// NQUANT_FUSE_DWPW=0; setDepthwiseFusion changes it (benchmarks and tests compare both).
+std::atomic<bool>& depthwise_fusion() {
+  static std::atomic<bool> on{[] {
+    const char* v = std::getenv("NQUANT_FUSE_DWPW");
+    return !(v && std::string(v) == "0");
+  }()};
+  return on;
+}
+
+// The bytes a value occupies in the arena, or nothing (an empty range) when it lives elsewhere.
+std::pair<size_t, size_t> arena_range(const PlanData& plan, int64_t id) {
+  if (id < 0) return {0, 0};
+  const ValueInfo& v = plan.values[size_t(id)];
+  if (v.kind != ValueKind::arena) return {0, 0};
+  const size_t bytes = v.desc.bytes();
+  return {v.offset, bytes == SIZE_MAX ? SIZE_MAX : v.offset + bytes};
+}
+
+// A depthwise conv step whose output only the next step reads, a 1x1 conv: one step running
+// both band by band (ops::fuse_depthwise_pointwise). The fused step reads the depthwise
+// input while it writes the 1x1 output, which the two steps apart never did: the memory plan
+// may have given the output the input's place (free once the depthwise conv ran), so such
+// pairs stay apart.
+void fuse_depthwise_pointwise_steps(PlanData* plan) {
+  std::vector<size_t> readers(plan->values.size(), 0);
+  for (const Step& st : plan->steps)
+    for (int64_t id : st.inputs)
+      if (id >= 0) ++readers[size_t(id)];
+  auto disjoint = [&](const std::vector<int64_t>& reads, const std::vector<int64_t>& writes) {
+    for (int64_t r : reads) {
+      const auto a = arena_range(*plan, r);
+      for (int64_t w : writes) {
+        const auto b = arena_range(*plan, w);
+        if (a.first < a.second && b.first < b.second && a.first < b.second && b.first < a.second) return false;
+      }
+    }
+    return true;
+  };
+  std::vector<Step> steps;
+  for (size_t i = 0; i < plan->steps.size(); ++i) {
+    Step& a = plan->steps[i];
+    if (i + 1 < plan->steps.size()) {
+      Step& b = plan->steps[i + 1];
+      const int64_t mid = a.outputs.size() == 1 ? a.outputs[0] : -1;
+      if (mid >= 0 && plan->values[size_t(mid)].kind == ValueKind::arena && readers[size_t(mid)] == 1 &&
+          !b.inputs.empty() && b.inputs[0] == mid && !a.nothing_to_write && !b.nothing_to_write &&
+          disjoint(a.inputs, b.outputs)) {
+        if (std::unique_ptr<ops::OpKernel> fused = ops::fuse_depthwise_pointwise(a.kernel, b.kernel, a.inputs.size())) {
+          Step f;
+          f.label = a.label + " fused with " + b.label;
+          f.inputs = a.inputs;
+          f.inputs.insert(f.inputs.end(), b.inputs.begin(), b.inputs.end());
+          f.outputs = b.outputs;
+          f.kernel = std::move(fused);
+          f.scratch = f.kernel->scratch_bytes();
+          if (f.scratch) f.mutex = std::make_unique<std::mutex>();
+          steps.push_back(std::move(f));
+          ++i;
+          continue;
+        }
+      }
+    }
+    steps.push_back(std::move(a));
+  }
+  plan->steps = std::move(steps);
+}
 
 // ---- reading the spec ---------------------------------------------------------------------
 
@@ -535,6 +606,11 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     max_scratch = std::max(max_scratch, step.scratch);
     plan->steps.push_back(std::move(step));
   }
+  if (depthwise_fusion().load(std::memory_order_relaxed)) {
+    fuse_depthwise_pointwise_steps(plan.get());
+    max_scratch = 0;
+    for (const Step& st : plan->steps) max_scratch = std::max(max_scratch, st.scratch);
+  }
   plan->step_us = std::vector<std::atomic<uint32_t>>(plan->steps.size());
   // Steps run one after another, so every kernel's scratch shares one region.
   plan->scratch_offset = align_up(plan->arena_bytes);
@@ -589,6 +665,12 @@ void InitPlan(Napi::Env env, Napi::Object exports) {
   exports.Set("listOps", Napi::Function::New(env, ListOps));
   exports.Set("createPlan", Napi::Function::New(env, CreatePlan));
   exports.Set("runPlan", Napi::Function::New(env, RunPlan));
+  // setDepthwiseFusion(on) -> previous
+  exports.Set("setDepthwiseFusion", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Value v = arg(info, 0);
+    if (!v.IsBoolean()) throw_type(info.Env(), "on", "a boolean", v);
+    return Napi::Boolean::New(info.Env(), depthwise_fusion().exchange(v.As<Napi::Boolean>().Value()));
+  }));
 }
 
 }  // namespace nq::napi

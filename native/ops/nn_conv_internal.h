@@ -20,6 +20,14 @@ Status read_conv_activation(const OpInit& init, ConvActivation* act);
 
 // Conv / FusedConv with channels_last=1 (NHWC X and Y, 2-D, group 1 or depthwise) or 2 (NCHW X,
 // NHWC Y, group 1: the first conv of a chain): nn_conv_nhwc.cc.
+// A channels-last depthwise conv (dw, created with dw_inputs inputs) followed by a
+// channels-last 1x1 stride-1 unpadded conv (pw) over exactly its output, both with constant
+// weights: one kernel running them band by band (the depthwise output stays in cache), with
+// bit-identical results. Its inputs are dw's then pw's (pw's first, the depthwise output, is
+// not read), its outputs pw's. nullptr, with dw and pw untouched, for any other pair.
+std::unique_ptr<OpKernel> fuse_depthwise_pointwise(std::unique_ptr<OpKernel>& dw, std::unique_ptr<OpKernel>& pw,
+                                                   size_t dw_inputs);
+
 Status create_conv_nhwc(const OpInit& init, const ConvActivation& act, int64_t layout,
                         std::unique_ptr<OpKernel>* out);
 

@@ -15,6 +15,7 @@
 #include "kernels/maxpool_nhwc.h"
 #include "kernels/sgemm.h"
 #include "kernels/sigemm.h"
+#include "ops/nn_conv_internal.h"
 #include "ops/op.h"
 #include "runtime/dispatch.h"
 #include "runtime/threadpool.h"
@@ -284,6 +285,22 @@ void check_nhwc(const NhwcShape& s, bool const_w, int64_t layout, const std::str
   CHECK_MESSAGE(y[count] == -7.f, where << " " << describe(s) << " wrote past Y");
 }
 
+// fn(isa, threads) at every supported ISA level and at 1 and 2 threads; both restored after.
+template <typename Fn>
+void at_every_isa_and_thread_count(Fn&& fn) {
+  const size_t threads_before = nq::get_num_threads();
+  const nq::Isa isa_before = nq::active_isa();
+  for (nq::Isa isa : nq::supported_isas()) {
+    REQUIRE(nq::set_active_isa(isa));
+    for (size_t threads : {1, 2}) {
+      nq::set_num_threads(threads);
+      fn(isa, threads);
+    }
+  }
+  nq::set_num_threads(threads_before);
+  REQUIRE(nq::set_active_isa(isa_before));
+}
+
 }  // namespace
 
 TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 1-2 threads") {
@@ -317,22 +334,14 @@ TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 
       {1, 3, 160, 160, 8, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, true},
       {3, 40, 24, 24, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, "Relu"},
   };
-  const size_t threads_before = nq::get_num_threads();
-  const nq::Isa isa_before = nq::active_isa();
-  for (nq::Isa isa : nq::supported_isas()) {
-    REQUIRE(nq::set_active_isa(isa));
-    for (size_t threads : {1, 2}) {
-      nq::set_num_threads(threads);
-      const std::string where = std::string(nq::isa_name(isa)) + " t" + std::to_string(threads);
-      for (const NhwcShape& s : cases) {
-        check_nhwc(s, true, 1, where);
-        check_nhwc(s, false, 1, where);
-        if (s.g == 1) check_nhwc(s, true, 2, where);
-      }
+  at_every_isa_and_thread_count([&](nq::Isa isa, size_t threads) {
+    const std::string where = std::string(nq::isa_name(isa)) + " t" + std::to_string(threads);
+    for (const NhwcShape& s : cases) {
+      check_nhwc(s, true, 1, where);
+      check_nhwc(s, false, 1, where);
+      if (s.g == 1) check_nhwc(s, true, 2, where);
     }
-  }
-  nq::set_num_threads(threads_before);
-  REQUIRE(nq::set_active_isa(isa_before));
+  });
 }
 
 TEST_CASE("ops.nn Conv channels_last: unsupported layouts and groups are refused by name") {
@@ -424,4 +433,131 @@ TEST_CASE("ops.nn MaxPool / GlobalAveragePool channels_last=1 match the NCHW ops
   }
   }
   REQUIRE(nq::set_active_isa(isa_before));
+}
+
+namespace {
+
+struct DwPwShape {
+  int64_t n, c, h, w, k, stride, m;
+  bool residual, dw_bias, pw_bias;
+  const char* pw_act;  // "" or "Relu"
+};
+
+// The depthwise conv (Clip 0..6, as MobileNetV2's) and the 1x1 conv over its output, as the
+// plan would create them.
+struct DwPwPair {
+  OpCase dw{"FusedConv", "nquant"};
+  OpCase pw;
+  int64_t oh = 0, ow = 0;
+  std::vector<float> x, wd, bd, wp, bp, z;
+
+  explicit DwPwPair(const DwPwShape& s) : pw(s.pw_act[0] || s.residual ? "FusedConv" : "Conv", s.pw_act[0] || s.residual ? "nquant" : "") {
+    const int64_t pad = s.k / 2;
+    oh = (s.h + 2 * pad - s.k) / s.stride + 1;
+    ow = (s.w + 2 * pad - s.k) / s.stride + 1;
+    x = nq_test::random_f32(size_t(s.n * s.h * s.w * s.c), 21);
+    wd = nq_test::random_f32(size_t(s.c * s.k * s.k), 22);
+    bd = nq_test::random_f32(size_t(s.c), 23);
+    wp = nq_test::random_f32(size_t(s.m * s.c), 24);
+    bp = nq_test::random_f32(size_t(s.m), 25);
+    z = nq_test::random_f32(size_t(s.n * oh * ow * s.m), 26);
+    dw.in(DType::f32, {s.n, s.h, s.w, s.c}).in(DType::f32, {s.c, 1, s.k, s.k}, wd.data());
+    if (s.dw_bias) dw.in(DType::f32, {s.c}, bd.data());
+    dw.out(DType::f32, {s.n, oh, ow, s.c})
+        .attr("strides", attr_ints({s.stride, s.stride}))
+        .attr("pads", attr_ints({pad, pad, pad, pad}))
+        .attr("group", attr_int(s.c))
+        .attr("channels_last", attr_int(1))
+        .attr("activation", attr_string("Clip"))
+        .attr("clip_min", attr_float(0.f))
+        .attr("clip_max", attr_float(6.f));
+    pw.in(DType::f32, {s.n, oh, ow, s.c}).in(DType::f32, {s.m, s.c, 1, 1}, wp.data());
+    if (s.pw_bias) pw.in(DType::f32, {s.m}, bp.data());
+    else if (s.residual) pw.absent();
+    if (s.residual) pw.in(DType::f32, {s.n, oh, ow, s.m});
+    pw.out(DType::f32, {s.n, oh, ow, s.m}).attr("group", attr_int(1)).attr("channels_last", attr_int(1));
+    if (s.pw_act[0]) pw.attr("activation", attr_string(s.pw_act));
+  }
+  std::vector<const void*> dw_ins(const DwPwShape& s) const {
+    std::vector<const void*> v = {x.data(), wd.data()};
+    if (s.dw_bias) v.push_back(bd.data());
+    return v;
+  }
+  std::vector<const void*> pw_ins(const DwPwShape& s, const float* mid) const {
+    std::vector<const void*> v = {mid, wp.data()};
+    if (s.pw_bias) v.push_back(bp.data());
+    else if (s.residual) v.push_back(nullptr);
+    if (s.residual) v.push_back(z.data());
+    return v;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ops.nn depthwise + 1x1 conv fused into one kernel equals the two apart, bit for bit") {
+  const DwPwShape cases[] = {
+      {1, 144, 20, 56, 3, 1, 24, true, true, true, ""},     // MobileNetV2 56x56 block: 5 bands of 4 rows
+      {2, 96, 15, 15, 3, 2, 24, false, true, true, ""},     // stride 2, batch: bands span images
+      {3, 17, 7, 9, 5, 1, 40, false, false, true, "Relu"},  // odd C, 5x5, no depthwise bias, M past a panel
+      {2, 32, 9, 30, 3, 1, 16, true, true, false, ""},      // residual without bias; one band per image or more
+      {1, 8, 1, 1, 3, 1, 8, false, true, true, ""},         // a single pixel
+      {2, 320, 3, 3, 3, 1, 33, true, true, true, "Relu"},   // fewer rows than threads' bands
+  };
+  at_every_isa_and_thread_count([&](nq::Isa isa, size_t threads) {
+    for (const DwPwShape& s : cases) {
+      CAPTURE(nq::isa_name(isa));
+      CAPTURE(threads);
+      CAPTURE(s.c);
+      CAPTURE(s.h);
+      DwPwPair p(s);
+      REQUIRE(p.dw.create().is_ok());
+      REQUIRE(p.pw.create().is_ok());
+      const size_t mid_count = size_t(s.n * p.oh * p.ow * s.c), count = size_t(s.n * p.oh * p.ow * s.m);
+      std::vector<float> mid(mid_count), want(count + 1, -7.f), got(count + 1, -7.f);
+      REQUIRE(p.dw.run(p.dw_ins(s), {mid.data()}).is_ok());
+      REQUIRE(p.pw.run(p.pw_ins(s, mid.data()), {want.data()}).is_ok());
+      const size_t dw_inputs = p.dw.init.inputs.size();
+      std::unique_ptr<nq::ops::OpKernel> fused = nq::ops::fuse_depthwise_pointwise(p.dw.kernel, p.pw.kernel, dw_inputs);
+      REQUIRE(fused);
+      nq::AlignedBuffer<uint8_t> scratch;
+      REQUIRE(scratch.reset(fused->scratch_bytes() + 64));
+      std::memset(scratch.data(), 0x4F, fused->scratch_bytes());
+      fused->set_scratch(scratch.data());
+      // The depthwise output is not read: a null pointer in its place.
+      std::vector<const void*> ins = p.dw_ins(s);
+      for (const void* v : p.pw_ins(s, nullptr)) ins.push_back(v);
+      REQUIRE(fused->run(ins, {got.data()}).is_ok());
+      CHECK(std::memcmp(got.data(), want.data(), count * sizeof(float)) == 0);
+      CHECK(got[count] == -7.f);
+    }
+  });
+}
+
+TEST_CASE("ops.nn depthwise + conv fusion refuses every other pair and leaves it intact") {
+  const DwPwShape s = {1, 16, 6, 6, 3, 1, 8, false, true, true, ""};
+  DwPwPair p(s);
+  REQUIRE(p.dw.create().is_ok());
+  REQUIRE(p.pw.create().is_ok());
+  // The pair the other way round, and a pair of two depthwise convs, do not fuse.
+  CHECK_FALSE(nq::ops::fuse_depthwise_pointwise(p.pw.kernel, p.dw.kernel, 2));
+  CHECK_FALSE(nq::ops::fuse_depthwise_pointwise(p.dw.kernel, p.dw.kernel, 3));
+  // A 3x3 second conv does not either.
+  std::vector<float> w3 = nq_test::random_f32(8 * 16 * 9, 31);
+  OpCase conv3("Conv");
+  conv3.in(DType::f32, {1, 6, 6, 16}).in(DType::f32, {8, 16, 3, 3}, w3.data()).out(DType::f32, {1, 6, 6, 8})
+      .attr("pads", attr_ints({1, 1, 1, 1})).attr("channels_last", attr_int(1));
+  REQUIRE(conv3.create().is_ok());
+  CHECK_FALSE(nq::ops::fuse_depthwise_pointwise(p.dw.kernel, conv3.kernel, 3));
+  // Nor a 1x1 conv whose weights are not constant (its packed copy is made per run).
+  OpCase dyn("Conv");
+  dyn.in(DType::f32, {1, 6, 6, 16}).in(DType::f32, {8, 16, 1, 1}).out(DType::f32, {1, 6, 6, 8}).attr("channels_last", attr_int(1));
+  REQUIRE(dyn.create().is_ok());
+  CHECK_FALSE(nq::ops::fuse_depthwise_pointwise(p.dw.kernel, dyn.kernel, 3));
+  // Every kernel is still there and runs.
+  REQUIRE(p.dw.kernel);
+  REQUIRE(p.pw.kernel);
+  REQUIRE(conv3.kernel);
+  std::vector<float> mid(6 * 6 * 16), y(6 * 6 * 8);
+  CHECK(p.dw.run(p.dw_ins(s), {mid.data()}).is_ok());
+  CHECK(p.pw.run(p.pw_ins(s, mid.data()), {y.data()}).is_ok());
 }
