@@ -118,6 +118,13 @@ export declare namespace Binding {
      *  default, off when the environment has NQUANT_FUSE_DWPW=0. Returns the previous setting. */
     setDepthwiseFusion(on: boolean): boolean;
 
+    /** Whether plans created from now on run channels-last 3x3 stride-1 convs with constant
+     *  weights (16 or more channels in and out, transformed weights up to 16 MB) by Winograd
+     *  F(4x4, 3x3): a quarter of the multiply-adds, outputs within float rounding of the direct
+     *  sum (about 1e-6 of their magnitude), not bit-identical. On by default, off when the
+     *  environment has NQUANT_WINOGRAD=0. Returns the previous setting. */
+    setWinograd(on: boolean): boolean;
+
     /** sparsity 'auto' (default) stores B for the sparse kernel when few enough of its 4-deep
      *  column groups hold a nonzero weight (and the ISA has one); 'dense'/'sparse' force it. */
     qgemmPackB(b: Int8Array | Uint8Array, k: number, n: number, transposed: boolean,

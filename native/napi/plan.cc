@@ -671,6 +671,13 @@ void InitPlan(Napi::Env env, Napi::Object exports) {
     if (!v.IsBoolean()) throw_type(info.Env(), "on", "a boolean", v);
     return Napi::Boolean::New(info.Env(), depthwise_fusion().exchange(v.As<Napi::Boolean>().Value()));
   }));
+  // setWinograd(on) -> previous: whether plans built from now on run eligible 3x3 convs by
+  // Winograd F(4x4, 3x3) (ops/nn_conv_internal.h).
+  exports.Set("setWinograd", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Value v = arg(info, 0);
+    if (!v.IsBoolean()) throw_type(info.Env(), "on", "a boolean", v);
+    return Napi::Boolean::New(info.Env(), ops::winograd_conv_enabled().exchange(v.As<Napi::Boolean>().Value()));
+  }));
 }
 
 }  // namespace nq::napi

@@ -1,6 +1,7 @@
 // Pieces the Conv kernels share across files: the fused activation and the direct depthwise
 // plane kernel.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <memory>
 
@@ -30,6 +31,25 @@ std::unique_ptr<OpKernel> fuse_depthwise_pointwise(std::unique_ptr<OpKernel>& dw
 
 Status create_conv_nhwc(const OpInit& init, const ConvActivation& act, int64_t layout,
                         std::unique_ptr<OpKernel>* out);
+
+// A channels-last (NHWC X and Y) 3x3 conv with stride 1, dilation 1 and group 1, as the
+// Winograd kernel (nn_conv_winograd.cc) takes it. Pads may be any (the output size says the
+// bottom/right ones).
+struct WinogradConvShape {
+  size_t n = 0, c = 0, m = 0, ih = 0, iw = 0, oh = 0, ow = 0, pad_top = 0, pad_left = 0;
+  bool has_z = false;  // input 3: the residual sum, Y's dims
+  ConvActivation act;
+};
+// create_conv_nhwc picks the Winograd kernel for such convs with constant weights while this
+// is on (NQUANT_WINOGRAD=0 starts it off; setWinograd changes it for plans built later) and
+// winograd_conv_pays says so. Results then differ from the direct sum by float rounding
+// (about 1e-6 of the output's magnitude), not bit for bit.
+std::atomic<bool>& winograd_conv_enabled();
+bool winograd_conv_pays(const WinogradConvShape& shape);
+// w: W [M][C][3][3]. The kernel's inputs are Conv's (X, W unread, B, Z), its output Y.
+Status create_conv_winograd(const WinogradConvShape& shape, const float* w, std::unique_ptr<OpKernel>* out);
+// Whether k is that kernel (tests check which path a conv took).
+bool is_winograd_conv(const OpKernel& k);
 
 // One depthwise output plane from an input plane that needs no bounds checks (already padded
 // or unpadded): y[oy][ox] = act(bias + sum w[ky][kx] * x[oy*sh + ky*dh][ox*sw + kx*dw]).

@@ -117,6 +117,24 @@ class ConvNhwcKernel final : public OpKernel {
   size_t scratch_bytes() const override { return scratch_floats() * sizeof(float); }
   void set_scratch(void* scratch) override { scratch_ = static_cast<float*>(scratch); }
 
+  // The conv as the Winograd kernel takes it, when it is one it can run (constant weights).
+  bool winograd_shape(const ConvActivation& act, WinogradConvShape* s) const {
+    if (depthwise_ || nchw_in_ || !w_const_ || kh_ != 3 || kw_ != 3) return false;
+    if (geo_.s[1] != 1 || geo_.s[2] != 1 || geo_.d[1] != 1 || geo_.d[2] != 1) return false;
+    s->n = n_;
+    s->c = c_;
+    s->m = m_;
+    s->ih = ih_;
+    s->iw = iw_;
+    s->oh = oh_;
+    s->ow = ow_;
+    s->pad_top = size_t(geo_.pb[1]);
+    s->pad_left = size_t(geo_.pb[2]);
+    s->has_z = has_z_;
+    s->act = act;
+    return true;
+  }
+
   Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const float* x = static_cast<const float*>(in[0]);
     const float* w = static_cast<const float*>(in[1]);
@@ -629,6 +647,10 @@ Status create_conv_nhwc(const OpInit& init, const ConvActivation& act, int64_t l
   auto k = std::make_unique<ConvNhwcKernel>();
   Status s = k->init(init, act, layout);
   if (!s.is_ok()) return s;
+  WinogradConvShape shape;
+  if (winograd_conv_enabled().load(std::memory_order_relaxed) && k->winograd_shape(act, &shape) &&
+      winograd_conv_pays(shape))
+    return create_conv_winograd(shape, static_cast<const float*>(constant(init, 1)), out);
   *out = std::move(k);
   return Status::ok();
 }

@@ -227,10 +227,28 @@ void conv_nhwc_ref(const NhwcShape& s, const std::vector<float>& x, const std::v
         }
 }
 
+// Winograd F(4x4, 3x3) rounds in its transforms too: their constants (up to 8 and 1/24, sums
+// of up to ten terms per side) scale each rounding. Over the cases below the worst error was
+// 29 x eps x sum|terms| (the test prints it); 512 keeps a margin for other data and still
+// fails any wrong tap, tile or channel, whose error is of the order of the terms themselves
+// (~1e7 x eps): a left pad read as the top one failed 24 checks, a wrong output constant 189.
+double winograd_bound(double abs_terms) { return 512.0 * FLT_EPSILON * abs_terms + 1e-30; }
+
+enum class ConvPath { direct, winograd };
+
+// Sets the Winograd switch for a scope, then restores it.
+struct WinogradSwitch {
+  explicit WinogradSwitch(bool on) : before(nq::ops::winograd_conv_enabled().exchange(on)) {}
+  ~WinogradSwitch() { nq::ops::winograd_conv_enabled().store(before); }
+  bool before;
+};
+
 // One case at the active ISA and thread count: float32 sums against the double loop, within
-// the float rounding a K-term sum can accumulate (K * eps of the sum of |terms|).
+// the float rounding a K-term sum can accumulate (K * eps of the sum of |terms|), or
+// winograd_bound when the conv must have taken that path.
 // layout 1: X NHWC; 2: X NCHW (the conv transposes it while padding). Y is NHWC either way.
-void check_nhwc(const NhwcShape& s, bool const_w, int64_t layout, const std::string& where) {
+void check_nhwc(const NhwcShape& s, bool const_w, int64_t layout, const std::string& where,
+                ConvPath path = ConvPath::direct, double* worst = nullptr) {
   const int64_t oh = (s.h + s.pt + s.pb - ((s.kh - 1) * s.dh + 1)) / s.sh + 1;
   const int64_t ow = (s.w + s.pl + s.pr - ((s.kw - 1) * s.dw + 1)) / s.sw + 1;
   auto x = nq_test::random_f32(size_t(s.n * s.h * s.w * s.c), 11);
@@ -261,6 +279,9 @@ void check_nhwc(const NhwcShape& s, bool const_w, int64_t layout, const std::str
   }
   nq::Status st = op.create();
   REQUIRE_MESSAGE(st.is_ok(), st.message);
+  REQUIRE_MESSAGE(nq::ops::is_winograd_conv(*op.kernel) == (path == ConvPath::winograd),
+                  where << " " << describe(s) << " ran the " << (path == ConvPath::winograd ? "direct" : "Winograd")
+                        << " conv");
   // OpCase's garbage (0xA5 bytes) reads as -2.9e-16: far too small to show a padding float
   // that was never zeroed. 0x4F bytes read as 3.5e9.
   std::memset(op.scratch.data(), 0x4F, op.kernel->scratch_bytes());
@@ -276,8 +297,10 @@ void check_nhwc(const NhwcShape& s, bool const_w, int64_t layout, const std::str
   const size_t k = size_t((s.c / s.g) * s.kh * s.kw);
   size_t bad = 0;
   for (size_t i = 0; i < count; ++i) {
-    const double bound = fma_bound(terms[i], k);
-    if (!(std::fabs(y[i] - want[i]) <= bound) && bad++ < 3)
+    const double err = std::fabs(y[i] - want[i]);
+    const double bound = path == ConvPath::winograd ? winograd_bound(terms[i]) : fma_bound(terms[i], k);
+    if (worst && terms[i] > 0) *worst = std::max(*worst, err / (FLT_EPSILON * terms[i]));
+    if (!(err <= bound) && bad++ < 3)
       CHECK_MESSAGE(false, where << " " << describe(s) << (const_w ? " constW" : " dynW") << " layout " << layout << " [" << i << "] got "
                                  << y[i] << " want " << want[i]);
   }
@@ -304,6 +327,8 @@ void at_every_isa_and_thread_count(Fn&& fn) {
 }  // namespace
 
 TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 1-2 threads") {
+  // The direct path: the 3x3 stride-1 cases below would otherwise run by Winograd.
+  const WinogradSwitch direct(false);
   const NhwcShape cases[] = {
       {1, 8, 5, 5, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true},                    // 1x1 pointwise
       {2, 37, 11, 13, 45, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, false},                // 1x1 stride 2, batch, odd C/M
@@ -342,6 +367,53 @@ TEST_CASE("ops.nn Conv channels_last=1/2 matches a double loop at every ISA and 
       if (s.g == 1) check_nhwc(s, true, 2, where);
     }
   });
+}
+
+TEST_CASE("ops.nn Conv channels_last: 3x3 stride-1 convs run by Winograd within its bound at every ISA and 1-2 threads") {
+  const WinogradSwitch on(true);
+  const NhwcShape cases[] = {
+      {1, 8, 4, 4, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false},                     // one tile
+      {2, 17, 9, 10, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true},                   // ragged tiles, odd C/M, batch
+      {1, 16, 10, 7, 20, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, true},                   // no pads
+      {1, 12, 9, 9, 16, 3, 3, 1, 1, 1, 1, 2, 1, 0, 1, 1, false},                   // asymmetric pads
+      {3, 8, 14, 14, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, true},           // residual + relu
+      {2, 64, 20, 20, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, "Clip", -0.3f, 0.4f, true},  // one shared block
+      // 100 tiles of 64 channels: each of two threads runs its own 50 as blocks of 48 and 2.
+      {1, 64, 40, 40, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true},
+  };
+  double worst = 0;
+  at_every_isa_and_thread_count([&](nq::Isa isa, size_t threads) {
+    const std::string where = std::string(nq::isa_name(isa)) + " t" + std::to_string(threads);
+    for (const NhwcShape& s : cases) {
+      check_nhwc(s, true, 1, where, ConvPath::winograd, &worst);
+      // Weights known only at run time, or an NCHW X, keep the direct conv.
+      check_nhwc(s, false, 1, where);
+      check_nhwc(s, true, 2, where);
+    }
+  });
+  MESSAGE("Winograd worst error: " << worst << " x eps x sum|terms|");
+}
+
+TEST_CASE("ops.nn Conv channels_last: Winograd only where it pays") {
+  nq::ops::WinogradConvShape s;
+  s.n = 1;
+  s.c = s.m = 64;
+  s.ih = s.iw = s.oh = s.ow = 56;
+  CHECK(nq::ops::winograd_conv_pays(s));
+  s.c = 4;  // too few channels for the transforms to pay
+  CHECK_FALSE(nq::ops::winograd_conv_pays(s));
+  s.c = 64;
+  s.oh = s.ow = 2;  // 16 outputs computed for 4
+  CHECK_FALSE(nq::ops::winograd_conv_pays(s));
+  // 512 x 512: 37 MB of transformed weights, worth streaming for 16 tiles, not for 4.
+  s.c = s.m = 512;
+  s.ih = s.iw = s.oh = s.ow = 7;
+  CHECK_FALSE(nq::ops::winograd_conv_pays(s));
+  s.n = 4;
+  CHECK(nq::ops::winograd_conv_pays(s));
+  // Switched off, an eligible conv runs direct.
+  const WinogradSwitch off(false);
+  check_nhwc({1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true}, true, 1, "switched off");
 }
 
 TEST_CASE("ops.nn Conv channels_last: unsupported layouts and groups are refused by name") {
