@@ -1,6 +1,8 @@
 // A depthwise conv and the 1x1 conv reading its output run as one native step, band by band
-// (ops::fuse_depthwise_pointwise); setDepthwiseFusion(false) (or NQUANT_FUSE_DWPW=0) keeps
-// them apart. The fused step must give the same bits, at 1 and 2 threads and across a batch.
+// (ops::fuse_depthwise_pointwise), with the 1x1 expansion conv before them when there is one
+// (ops::fuse_expand_depthwise_pointwise); setDepthwiseFusion(false) (or NQUANT_FUSE_DWPW=0)
+// keeps them apart. The fused step must give the same bits, at 1 and 2 threads and across a
+// batch.
 import { getThreads, setThreads } from '../lib/cpu';
 import { native } from '../lib/native';
 import { load } from '../lib/runtime/load';
@@ -34,7 +36,7 @@ test('setDepthwiseFusion takes a boolean and returns the previous setting', () =
   expect(() => native.setDepthwiseFusion(1 as unknown as boolean)).toThrow(/on: expected a boolean/);
 });
 
-test('MobileNetV2: every depthwise + projection pair fuses, and the logits keep every bit', async () => {
+test('MobileNetV2: every inverted residual block runs as one step, and the logits keep every bit', async () => {
   const onnx = mobilenetV2();
   const x = new Tensor('float32', Float32Array.from({ length: 2 * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.37)), [2, 3, 224, 224]);
   const threadsBefore = getThreads();
@@ -43,8 +45,9 @@ test('MobileNetV2: every depthwise + projection pair fuses, and the logits keep 
       setThreads(threads);
       const apart = await runWith(false, onnx, x);
       const fused = await runWith(true, onnx, x);
-      // 17 inverted residual blocks, each one depthwise conv followed by its projection.
-      expect({ threads, fewerSteps: apart.steps - fused.steps }).toEqual({ threads, fewerSteps: 17 });
+      // 17 inverted residual blocks, each a depthwise conv followed by its projection, all but
+      // the first with an expansion conv before: 16 x 3 convs and 1 x 2 become 17 steps.
+      expect({ threads, fewerSteps: apart.steps - fused.steps }).toEqual({ threads, fewerSteps: 16 * 2 + 1 });
       expect(Buffer.from(fused.logits.buffer).equals(Buffer.from(apart.logits.buffer))).toBe(true);
     }
   } finally {

@@ -135,7 +135,12 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
       // The native plan may run a depthwise conv and the conv reading its output as one step
       // (band by band, fuse_depthwise_pointwise), reading the depthwise input while writing
       // this output: the depthwise input lives until this step, so they never share memory.
-      for (const name of previous.inputs) {
+      // The same holds for the input of a group-1 conv producing the depthwise input, which
+      // the step may take in too (fuse_expand_depthwise_pointwise).
+      const chain = [previous];
+      const first = stepIndex > 1 ? stepNodes[stepIndex - 2] : undefined;
+      if (first && isChannelsLastConv(first) && groupOf(first) === 1 && previous.inputs[0] === first.outputs[0]) chain.push(first);
+      for (const name of chain.flatMap((n) => n.inputs)) {
         const life = name ? lifetimes.get(ids.get(name) ?? -1) : undefined;
         if (life) life.lastStep = stepIndex;
       }

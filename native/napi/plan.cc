@@ -195,6 +195,16 @@ std::atomic<bool>& depthwise_fusion() {
   return on;
 }
 
+// Whether the depthwise fusion also takes in the 1x1 expansion conv before it (an inverted
+// residual block as one step): on unless NQUANT_FUSE_EXPAND=0, for measuring the two apart.
+bool expand_fusion() {
+  static const bool on = [] {
+    const char* v = std::getenv("NQUANT_FUSE_EXPAND");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+
 // The bytes a value occupies in the arena, or nothing (an empty range) when it lives elsewhere.
 std::pair<size_t, size_t> arena_range(const PlanData& plan, int64_t id) {
   if (id < 0) return {0, 0};
@@ -205,10 +215,11 @@ std::pair<size_t, size_t> arena_range(const PlanData& plan, int64_t id) {
 }
 
 // A depthwise conv step whose output only the next step reads, a 1x1 conv: one step running
-// both band by band (ops::fuse_depthwise_pointwise). The fused step reads the depthwise
-// input while it writes the 1x1 output, which the two steps apart never did: the memory plan
-// may have given the output the input's place (free once the depthwise conv ran), so such
-// pairs stay apart.
+// both band by band (ops::fuse_depthwise_pointwise), with the 1x1 expansion conv before it
+// when that one's output only the depthwise conv reads (ops::fuse_expand_depthwise_pointwise).
+// The fused step reads the first conv's input while it writes the last one's output, which
+// the steps apart never did: the memory plan may have given the output the input's place
+// (free once the first conv ran), so such chains stay apart.
 void fuse_depthwise_pointwise_steps(PlanData* plan) {
   std::vector<size_t> readers(plan->values.size(), 0);
   for (const Step& st : plan->steps)
@@ -224,25 +235,47 @@ void fuse_depthwise_pointwise_steps(PlanData* plan) {
     }
     return true;
   };
+  // Step a's only output, read by step b alone, as b's first input (-1 otherwise).
+  auto chained = [&](const Step& a, const Step& b) {
+    const int64_t mid = a.outputs.size() == 1 ? a.outputs[0] : -1;
+    const bool ok = mid >= 0 && plan->values[size_t(mid)].kind == ValueKind::arena && readers[size_t(mid)] == 1 &&
+                    !b.inputs.empty() && b.inputs[0] == mid && !a.nothing_to_write && !b.nothing_to_write;
+    return ok ? mid : int64_t(-1);
+  };
+  auto fused_step = [](std::vector<Step*> parts, std::unique_ptr<ops::OpKernel> kernel) {
+    Step f;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      f.label += (k ? " fused with " : "") + parts[k]->label;
+      f.inputs.insert(f.inputs.end(), parts[k]->inputs.begin(), parts[k]->inputs.end());
+    }
+    f.outputs = parts.back()->outputs;
+    f.kernel = std::move(kernel);
+    f.scratch = f.kernel->scratch_bytes();
+    if (f.scratch) f.mutex = std::make_unique<std::mutex>();
+    return f;
+  };
   std::vector<Step> steps;
   for (size_t i = 0; i < plan->steps.size(); ++i) {
     Step& a = plan->steps[i];
+    if (i + 2 < plan->steps.size() && expand_fusion()) {
+      // An inverted residual block: 1x1 expansion, depthwise, 1x1 projection.
+      Step& b = plan->steps[i + 1];
+      Step& c = plan->steps[i + 2];
+      std::vector<int64_t> reads = a.inputs;
+      reads.insert(reads.end(), b.inputs.begin() + 1, b.inputs.end());
+      if (chained(a, b) >= 0 && chained(b, c) >= 0 && disjoint(reads, c.outputs)) {
+        if (auto fused = ops::fuse_expand_depthwise_pointwise(a.kernel, b.kernel, c.kernel, a.inputs.size(), b.inputs.size())) {
+          steps.push_back(fused_step({&a, &b, &c}, std::move(fused)));
+          i += 2;
+          continue;
+        }
+      }
+    }
     if (i + 1 < plan->steps.size()) {
       Step& b = plan->steps[i + 1];
-      const int64_t mid = a.outputs.size() == 1 ? a.outputs[0] : -1;
-      if (mid >= 0 && plan->values[size_t(mid)].kind == ValueKind::arena && readers[size_t(mid)] == 1 &&
-          !b.inputs.empty() && b.inputs[0] == mid && !a.nothing_to_write && !b.nothing_to_write &&
-          disjoint(a.inputs, b.outputs)) {
-        if (std::unique_ptr<ops::OpKernel> fused = ops::fuse_depthwise_pointwise(a.kernel, b.kernel, a.inputs.size())) {
-          Step f;
-          f.label = a.label + " fused with " + b.label;
-          f.inputs = a.inputs;
-          f.inputs.insert(f.inputs.end(), b.inputs.begin(), b.inputs.end());
-          f.outputs = b.outputs;
-          f.kernel = std::move(fused);
-          f.scratch = f.kernel->scratch_bytes();
-          if (f.scratch) f.mutex = std::make_unique<std::mutex>();
-          steps.push_back(std::move(f));
+      if (chained(a, b) >= 0 && disjoint(a.inputs, b.outputs)) {
+        if (auto fused = ops::fuse_depthwise_pointwise(a.kernel, b.kernel, a.inputs.size())) {
+          steps.push_back(fused_step({&a, &b}, std::move(fused)));
           ++i;
           continue;
         }

@@ -28,6 +28,13 @@ Status read_conv_activation(const OpInit& init, ConvActivation* act);
 // not read), its outputs pw's. nullptr, with dw and pw untouched, for any other pair.
 std::unique_ptr<OpKernel> fuse_depthwise_pointwise(std::unique_ptr<OpKernel>& dw, std::unique_ptr<OpKernel>& pw,
                                                    size_t dw_inputs);
+// The same with the channels-last 1x1 stride-1 unpadded conv (ex, no residual, constant
+// weights) whose output is exactly dw's input: the depthwise input rows are computed as the
+// depthwise rows need them, into a per-thread ring, so the expanded tensor is never written.
+// Bit-identical; inputs ex's, dw's, pw's (dw's first and pw's first are not read).
+std::unique_ptr<OpKernel> fuse_expand_depthwise_pointwise(std::unique_ptr<OpKernel>& ex, std::unique_ptr<OpKernel>& dw,
+                                                          std::unique_ptr<OpKernel>& pw, size_t ex_inputs,
+                                                          size_t dw_inputs);
 
 Status create_conv_nhwc(const OpInit& init, const ConvActivation& act, int64_t layout,
                         std::unique_ptr<OpKernel>* out);

@@ -516,6 +516,22 @@ class ConvNhwcKernel final : public OpKernel {
     }
   }
 
+  // Output row oy of one image from its input rows: rows[ky] is input row oy*sh - pt + ky*dh,
+  // null when that row is padding. ptrs holds OW * taps pointers; zeros, C zero floats.
+  void dw_row_from_rows(const DwNhwcArgs& a, const float* const* rows, float* y_row, const float** ptrs,
+                        const float* zeros) const {
+    const int64_t sw = geo_.s[2], dw = geo_.d[2], pl = geo_.pb[2], IW = int64_t(iw_);
+    for (size_t ox = 0; ox < ow_; ++ox) {
+      const float** pr = ptrs + ox * taps_;
+      for (size_t ky = 0; ky < kh_; ++ky)
+        for (size_t kx = 0; kx < kw_; ++kx) {
+          const int64_t ix = int64_t(ox) * sw - pl + int64_t(kx) * dw;
+          pr[ky * kw_ + kx] = (!rows[ky] || ix < 0 || ix >= IW) ? zeros : rows[ky] + size_t(ix) * c_;
+        }
+    }
+    dk_->run(a, ptrs, ow_, y_row, c_);
+  }
+
   Status run_depthwise(const float* x, const float* wp, const float* bias, float* y, float* scratch) const {
     float* zeros = scratch;
     std::memset(zeros, 0, c_ * sizeof(float));
@@ -554,15 +570,23 @@ class ConvNhwcKernel final : public OpKernel {
 // A depthwise conv and the 1x1 conv that reads its output, band by band: each band of
 // depthwise output rows goes to a per-thread buffer that stays in L2 and is projected at
 // once, so the depthwise output never travels to memory and back (at MobileNetV2's batch 8
-// those two layers cost ~60% more per image than at batch 1, in exactly that traffic). Each
-// output is the same arithmetic, in the same order, as the two convs run apart.
+// those two layers cost ~60% more per image than at batch 1, in exactly that traffic).
+//
+// Optionally with the 1x1 expansion conv before the depthwise one (an inverted residual
+// block's three convs): the depthwise input rows are then computed as they are needed, into
+// a per-thread ring of as many rows as the depthwise window spans, so the expanded tensor
+// (six times the block's width) is never written out either. Each output is the same
+// arithmetic, in the same order, as the convs run apart.
 class DwPwKernel final : public OpKernel {
  public:
-  DwPwKernel(std::unique_ptr<ConvNhwcKernel> dw, std::unique_ptr<ConvNhwcKernel> pw, size_t dw_inputs)
-      : dw_(std::move(dw)), pw_(std::move(pw)), dw_inputs_(dw_inputs) {
+  DwPwKernel(std::unique_ptr<ConvNhwcKernel> ex, std::unique_ptr<ConvNhwcKernel> dw, std::unique_ptr<ConvNhwcKernel> pw,
+             size_t ex_inputs, size_t dw_inputs)
+      : ex_(std::move(ex)), dw_(std::move(dw)), pw_(std::move(pw)), ex_inputs_(ex_inputs), dw_inputs_(dw_inputs) {
     const size_t row_floats = dw_->ow_ * dw_->c_;
     band_rows_ = std::max<size_t>(1, kBandFloats / row_floats);
     slots_ = std::min(dw_->slots_, pw_->slots_);
+    if (ex_) slots_ = std::min(slots_, ex_->slots_);
+    span_ = (dw_->kh_ - 1) * size_t(dw_->geo_.d[1]) + 1;
   }
 
   // Constant weights on both (the fused run reads the packed copies), and pw a 1x1 stride-1
@@ -572,16 +596,24 @@ class DwPwKernel final : public OpKernel {
     if (p.c_ != d.c_ || p.n_ != d.n_ || p.ih_ != d.oh_ || p.iw_ != d.ow_ || dw_inputs < 2 || dw_inputs > 3) return false;
     return d.n_ * d.oh_ * d.ow_ != 0 && p.m_ != 0;
   }
+  // And e a 1x1 stride-1 unpadded conv (no residual) whose output is exactly d's input.
+  static bool fits_expand(const ConvNhwcKernel& e, const ConvNhwcKernel& d, size_t ex_inputs) {
+    if (e.depthwise_ || !e.w_const_ || !e.linear_ || e.nchw_in_ || e.has_z_ || ex_inputs < 2 || ex_inputs > 3) return false;
+    if (e.m_ != d.c_ || e.n_ != d.n_ || e.oh_ != d.ih_ || e.ow_ != d.iw_) return false;
+    return (d.kh_ - 1) * size_t(d.geo_.d[1]) + 1 <= kMaxSpan && e.ow_ != 0;
+  }
 
   size_t scratch_bytes() const override { return (round_up(dw_->c_, 16) + slots_ * slot_floats()) * sizeof(float); }
   void set_scratch(void* scratch) override { scratch_ = static_cast<float*>(scratch); }
 
-  // in: the depthwise conv's inputs (dw_inputs_ of them), then the 1x1 conv's (its first, the
-  // depthwise output, is not read); out: the 1x1 conv's.
+  // in: the expansion conv's inputs (ex_inputs_ of them, none without one), then the
+  // depthwise conv's (dw_inputs_; its first, the expanded tensor, is not read when fused),
+  // then the 1x1 conv's (its first, the depthwise output, is not read); out: the 1x1 conv's.
   Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    const float* x = static_cast<const float*>(in[0]);
-    const float* dw_bias = dw_inputs_ > 2 ? static_cast<const float*>(in[2]) : nullptr;
-    const size_t p0 = dw_inputs_;
+    const size_t d0 = ex_inputs_, p0 = ex_inputs_ + dw_inputs_;
+    const float* x = static_cast<const float*>(in[ex_ ? 0 : d0]);
+    const float* ex_bias = ex_ && ex_inputs_ > 2 ? static_cast<const float*>(in[2]) : nullptr;
+    const float* dw_bias = dw_inputs_ > 2 ? static_cast<const float*>(in[d0 + 2]) : nullptr;
     const float* pw_bias = in.size() > p0 + 2 ? static_cast<const float*>(in[p0 + 2]) : nullptr;
     const float* z = pw_->has_z_ ? static_cast<const float*>(in[p0 + 3]) : nullptr;
     float* y = static_cast<float*>(out[0]);
@@ -592,7 +624,9 @@ class DwPwKernel final : public OpKernel {
     const size_t rows = dw_->n_ * dw_->oh_, ow = dw_->ow_, m = pw_->m_;
     const size_t panels = div_up(m, pw_->nr_);
     size_t tasks = std::min(std::min(slots_, get_num_threads()), rows);
-    if (rows * ow * (dw_->taps_ * dw_->c_ + pw_->k_ * m) < kMinParallelMacs) tasks = 1;
+    size_t macs = rows * ow * (dw_->taps_ * dw_->c_ + pw_->k_ * m);
+    if (ex_) macs += dw_->n_ * dw_->ih_ * dw_->iw_ * ex_->k_ * ex_->m_;
+    if (macs < kMinParallelMacs) tasks = 1;
     // Bands of at most band_rows_ rows, as many per task, rows spread evenly over them: a
     // 14-row image in bands of up to 6 runs as 4 bands of 3-4 rows, 7 rows per thread, not
     // 6 + 6 and 2.
@@ -601,10 +635,20 @@ class DwPwKernel final : public OpKernel {
       float* band = slots + t * slot_floats();
       const float** dw_ptrs = reinterpret_cast<const float**>(band + band_floats());
       const float** pw_ptrs = reinterpret_cast<const float**>(band + band_floats() + dw_->dw_slot_floats());
+      Ring ring;
+      if (ex_) {
+        ring.data = band + band_floats() + dw_->dw_slot_floats() + pw_->gemm_slot_floats();
+        ring.ptrs = reinterpret_cast<const float**>(ring.data + ring_floats());
+        ring.bias = ex_bias;
+      }
       for (size_t b = t * bands / tasks, b1 = (t + 1) * bands / tasks; b < b1; ++b) {
         const size_t r0 = b * rows / bands, r1 = (b + 1) * rows / bands;
         if (r0 == r1) continue;
-        dw_->dw_rows(x, a, r0, r1, band, dw_ptrs, zeros);
+        if (ex_) {
+          for (size_t r = r0; r < r1; ++r) expanded_dw_row(x, a, r, band + (r - r0) * ow * dw_->c_, dw_ptrs, zeros, &ring);
+        } else {
+          dw_->dw_rows(x, a, r0, r1, band, dw_ptrs, zeros);
+        }
         const size_t px = r0 * ow;
         pw_->gemm_range(band, 0, 0, (r1 - r0) * ow, 0, panels, pw_->wpack_.data(), pw_bias, z ? z + px * m : nullptr,
                         y + px * m, pw_ptrs);
@@ -621,12 +665,59 @@ class DwPwKernel final : public OpKernel {
   // A band of depthwise output: 32K floats (128 KB), with the input rows it reads and the
   // 1x1 weights, well inside a 1 MB L2.
   static constexpr size_t kBandFloats = 32 * 1024;
+  // Rows a depthwise window may span for the expansion to fuse (the ring's tags live on the
+  // stack).
+  static constexpr size_t kMaxSpan = 16;
 
+  // One thread's expanded rows: slot i holds input row tag[i] (image * IH + row) or -1.
+  struct Ring {
+    float* data = nullptr;
+    const float** ptrs = nullptr;  // the expansion GEMM's pointer list
+    const float* bias = nullptr;
+    int64_t tag[kMaxSpan];
+    Ring() { std::fill(tag, tag + kMaxSpan, int64_t(-1)); }
+  };
+
+  size_t ring_row_floats() const { return dw_->iw_ * dw_->c_; }
+  size_t ring_floats() const { return ex_ ? round_up(span_ * ring_row_floats(), 16) : 0; }
   size_t band_floats() const { return round_up(band_rows_ * dw_->ow_ * dw_->c_, 16); }
-  size_t slot_floats() const { return band_floats() + dw_->dw_slot_floats() + pw_->gemm_slot_floats(); }
+  size_t slot_floats() const {
+    size_t f = band_floats() + dw_->dw_slot_floats() + pw_->gemm_slot_floats();
+    if (ex_) f += ring_floats() + ex_->gemm_slot_floats();
+    return f;
+  }
 
-  std::unique_ptr<ConvNhwcKernel> dw_, pw_;
-  size_t dw_inputs_ = 0, band_rows_ = 1, slots_ = 1;
+  // Depthwise output row r (over images) into y_row, its input rows expanded from x into the
+  // ring first where it does not hold them.
+  void expanded_dw_row(const float* x, const DwNhwcArgs& a, size_t r, float* y_row, const float** dw_ptrs,
+                       const float* zeros, Ring* ring) const {
+    const size_t n = r / dw_->oh_, oy = r % dw_->oh_;
+    const int64_t IH = int64_t(dw_->ih_);
+    const float* in_rows[kMaxSpan];
+    for (size_t ky = 0; ky < dw_->kh_; ++ky) {
+      const int64_t iy = int64_t(oy) * dw_->geo_.s[1] - dw_->geo_.pb[1] + int64_t(ky) * dw_->geo_.d[1];
+      if (iy < 0 || iy >= IH) {
+        in_rows[ky] = nullptr;
+        continue;
+      }
+      // Rows of one window are at most span_ apart, so row % span_ gives them distinct slots.
+      const size_t slot = size_t(iy) % span_;
+      float* dst = ring->data + slot * ring_row_floats();
+      const int64_t tag = int64_t(n) * IH + iy;
+      if (ring->tag[slot] != tag) {
+        const size_t iw = dw_->iw_, cin = ex_->c_;
+        const float* src = x + (n * size_t(IH) + size_t(iy)) * iw * cin;
+        ex_->gemm_range(src, 0, 0, iw, 0, div_up(ex_->m_, ex_->nr_), ex_->wpack_.data(), ring->bias, nullptr, dst,
+                        ring->ptrs);
+        ring->tag[slot] = tag;
+      }
+      in_rows[ky] = dst;
+    }
+    dw_->dw_row_from_rows(a, in_rows, y_row, dw_ptrs, zeros);
+  }
+
+  std::unique_ptr<ConvNhwcKernel> ex_, dw_, pw_;
+  size_t ex_inputs_ = 0, dw_inputs_ = 0, band_rows_ = 1, slots_ = 1, span_ = 1;
   float* scratch_ = nullptr;
 };
 
@@ -639,7 +730,21 @@ std::unique_ptr<OpKernel> fuse_depthwise_pointwise(std::unique_ptr<OpKernel>& dw
   if (!d || !p || !DwPwKernel::fits(*d, *p, dw_inputs)) return nullptr;
   std::unique_ptr<ConvNhwcKernel> dk(static_cast<ConvNhwcKernel*>(dw.release()));
   std::unique_ptr<ConvNhwcKernel> pk(static_cast<ConvNhwcKernel*>(pw.release()));
-  return std::make_unique<DwPwKernel>(std::move(dk), std::move(pk), dw_inputs);
+  return std::make_unique<DwPwKernel>(nullptr, std::move(dk), std::move(pk), 0, dw_inputs);
+}
+
+std::unique_ptr<OpKernel> fuse_expand_depthwise_pointwise(std::unique_ptr<OpKernel>& ex, std::unique_ptr<OpKernel>& dw,
+                                                          std::unique_ptr<OpKernel>& pw, size_t ex_inputs,
+                                                          size_t dw_inputs) {
+  auto* e = dynamic_cast<ConvNhwcKernel*>(ex.get());
+  auto* d = dynamic_cast<ConvNhwcKernel*>(dw.get());
+  auto* p = dynamic_cast<ConvNhwcKernel*>(pw.get());
+  if (!e || !d || !p || !DwPwKernel::fits(*d, *p, dw_inputs) || !DwPwKernel::fits_expand(*e, *d, ex_inputs))
+    return nullptr;
+  std::unique_ptr<ConvNhwcKernel> ek(static_cast<ConvNhwcKernel*>(ex.release()));
+  std::unique_ptr<ConvNhwcKernel> dk(static_cast<ConvNhwcKernel*>(dw.release()));
+  std::unique_ptr<ConvNhwcKernel> pk(static_cast<ConvNhwcKernel*>(pw.release()));
+  return std::make_unique<DwPwKernel>(std::move(ek), std::move(dk), std::move(pk), ex_inputs, dw_inputs);
 }
 
 Status create_conv_nhwc(const OpInit& init, const ConvActivation& act, int64_t layout,

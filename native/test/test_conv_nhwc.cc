@@ -513,21 +513,36 @@ struct DwPwShape {
   int64_t n, c, h, w, k, stride, m;
   bool residual, dw_bias, pw_bias;
   const char* pw_act;  // "" or "Relu"
+  int64_t cin = 0;     // > 0: a 1x1 expansion conv from cin channels makes the depthwise input
 };
 
 // The depthwise conv (Clip 0..6, as MobileNetV2's) and the 1x1 conv over its output, as the
-// plan would create them.
+// plan would create them, and the 1x1 expansion conv (Clip 0..6, bias with the depthwise
+// one's) before them when s.cin > 0.
 struct DwPwPair {
+  OpCase ex{"FusedConv", "nquant"};
   OpCase dw{"FusedConv", "nquant"};
   OpCase pw;
   int64_t oh = 0, ow = 0;
-  std::vector<float> x, wd, bd, wp, bp, z;
+  std::vector<float> xin, wx, bx, x, wd, bd, wp, bp, z;
 
   explicit DwPwPair(const DwPwShape& s) : pw(s.pw_act[0] || s.residual ? "FusedConv" : "Conv", s.pw_act[0] || s.residual ? "nquant" : "") {
     const int64_t pad = s.k / 2;
     oh = (s.h + 2 * pad - s.k) / s.stride + 1;
     ow = (s.w + 2 * pad - s.k) / s.stride + 1;
     x = nq_test::random_f32(size_t(s.n * s.h * s.w * s.c), 21);
+    if (s.cin > 0) {
+      xin = nq_test::random_f32(size_t(s.n * s.h * s.w * s.cin), 27);
+      wx = nq_test::random_f32(size_t(s.c * s.cin), 28);
+      bx = nq_test::random_f32(size_t(s.c), 29);
+      ex.in(DType::f32, {s.n, s.h, s.w, s.cin}).in(DType::f32, {s.c, s.cin, 1, 1}, wx.data());
+      if (s.dw_bias) ex.in(DType::f32, {s.c}, bx.data());
+      ex.out(DType::f32, {s.n, s.h, s.w, s.c})
+          .attr("channels_last", attr_int(1))
+          .attr("activation", attr_string("Clip"))
+          .attr("clip_min", attr_float(0.f))
+          .attr("clip_max", attr_float(6.f));
+    }
     wd = nq_test::random_f32(size_t(s.c * s.k * s.k), 22);
     bd = nq_test::random_f32(size_t(s.c), 23);
     wp = nq_test::random_f32(size_t(s.m * s.c), 24);
@@ -550,8 +565,13 @@ struct DwPwPair {
     pw.out(DType::f32, {s.n, oh, ow, s.m}).attr("group", attr_int(1)).attr("channels_last", attr_int(1));
     if (s.pw_act[0]) pw.attr("activation", attr_string(s.pw_act));
   }
-  std::vector<const void*> dw_ins(const DwPwShape& s) const {
-    std::vector<const void*> v = {x.data(), wd.data()};
+  std::vector<const void*> ex_ins(const DwPwShape& s) const {
+    std::vector<const void*> v = {xin.data(), wx.data()};
+    if (s.dw_bias) v.push_back(bx.data());
+    return v;
+  }
+  std::vector<const void*> dw_ins(const DwPwShape& s, const float* in = nullptr) const {
+    std::vector<const void*> v = {in ? in : x.data(), wd.data()};
     if (s.dw_bias) v.push_back(bd.data());
     return v;
   }
@@ -603,6 +623,90 @@ TEST_CASE("ops.nn depthwise + 1x1 conv fused into one kernel equals the two apar
       CHECK(got[count] == -7.f);
     }
   });
+}
+
+TEST_CASE("ops.nn 1x1 expansion + depthwise + 1x1 conv fused into one kernel equals the three apart, bit for bit") {
+  const DwPwShape cases[] = {
+      {1, 96, 12, 20, 3, 2, 24, false, true, true, "", 16},    // MobileNetV2's 112x112 block, smaller: stride 2
+      {2, 144, 9, 11, 3, 1, 24, true, true, true, "", 24},     // residual, rows over two images
+      {1, 17, 7, 9, 5, 1, 40, false, false, true, "Relu", 5},  // 5x5 (a ring of 5 rows), odd C, no biases
+      {2, 8, 1, 1, 3, 1, 8, false, true, true, "", 3},         // a single pixel per image
+      {3, 40, 5, 4, 3, 2, 16, false, true, false, "", 8},      // stride 2 over odd rows, batch 3
+  };
+  at_every_isa_and_thread_count([&](nq::Isa isa, size_t threads) {
+    for (const DwPwShape& s : cases) {
+      CAPTURE(nq::isa_name(isa));
+      CAPTURE(threads);
+      CAPTURE(s.c);
+      CAPTURE(s.h);
+      DwPwPair p(s);
+      REQUIRE(p.ex.create().is_ok());
+      REQUIRE(p.dw.create().is_ok());
+      REQUIRE(p.pw.create().is_ok());
+      const size_t expanded = size_t(s.n * s.h * s.w * s.c), mid_count = size_t(s.n * p.oh * p.ow * s.c);
+      const size_t count = size_t(s.n * p.oh * p.ow * s.m);
+      std::vector<float> ex_out(expanded), mid(mid_count), want(count + 1, -7.f), got(count + 1, -7.f);
+      REQUIRE(p.ex.run(p.ex_ins(s), {ex_out.data()}).is_ok());
+      REQUIRE(p.dw.run(p.dw_ins(s, ex_out.data()), {mid.data()}).is_ok());
+      REQUIRE(p.pw.run(p.pw_ins(s, mid.data()), {want.data()}).is_ok());
+      std::unique_ptr<nq::ops::OpKernel> fused = nq::ops::fuse_expand_depthwise_pointwise(
+          p.ex.kernel, p.dw.kernel, p.pw.kernel, p.ex.init.inputs.size(), p.dw.init.inputs.size());
+      REQUIRE(fused);
+      nq::AlignedBuffer<uint8_t> scratch;
+      REQUIRE(scratch.reset(fused->scratch_bytes() + 64));
+      std::memset(scratch.data(), 0x4F, fused->scratch_bytes());
+      fused->set_scratch(scratch.data());
+      // Neither the expanded tensor nor the depthwise output is read: null in their places.
+      std::vector<const void*> ins = p.ex_ins(s);
+      std::vector<const void*> dw_ins = p.dw_ins(s);
+      dw_ins[0] = nullptr;
+      ins.insert(ins.end(), dw_ins.begin(), dw_ins.end());
+      for (const void* v : p.pw_ins(s, nullptr)) ins.push_back(v);
+      REQUIRE(fused->run(ins, {got.data()}).is_ok());
+      CHECK(std::memcmp(got.data(), want.data(), count * sizeof(float)) == 0);
+      CHECK(got[count] == -7.f);
+      // Run again on the same kernel: the ring starts empty each run, not with stale rows.
+      std::vector<float> again(count + 1, -7.f);
+      REQUIRE(fused->run(ins, {again.data()}).is_ok());
+      CHECK(std::memcmp(again.data(), want.data(), count * sizeof(float)) == 0);
+    }
+  });
+}
+
+TEST_CASE("ops.nn expansion fusion refuses a conv that is not a plain 1x1 over the depthwise input") {
+  const DwPwShape s = {1, 16, 6, 6, 3, 1, 8, false, true, true, "", 4};
+  DwPwPair p(s);
+  REQUIRE(p.ex.create().is_ok());
+  REQUIRE(p.dw.create().is_ok());
+  REQUIRE(p.pw.create().is_ok());
+  // A 3x3 conv in the expansion's place.
+  std::vector<float> w3 = nq_test::random_f32(16 * 4 * 9, 32);
+  OpCase conv3("Conv");
+  conv3.in(DType::f32, {1, 6, 6, 4}).in(DType::f32, {16, 4, 3, 3}, w3.data()).out(DType::f32, {1, 6, 6, 16})
+      .attr("pads", attr_ints({1, 1, 1, 1})).attr("channels_last", attr_int(1));
+  REQUIRE(conv3.create().is_ok());
+  CHECK_FALSE(nq::ops::fuse_expand_depthwise_pointwise(conv3.kernel, p.dw.kernel, p.pw.kernel, 2, 3));
+  // An expansion to other than the depthwise channels.
+  std::vector<float> w8 = nq_test::random_f32(8 * 4, 33);
+  OpCase narrow("Conv");
+  narrow.in(DType::f32, {1, 6, 6, 4}).in(DType::f32, {8, 4, 1, 1}, w8.data()).out(DType::f32, {1, 6, 6, 8})
+      .attr("channels_last", attr_int(1));
+  REQUIRE(narrow.create().is_ok());
+  CHECK_FALSE(nq::ops::fuse_expand_depthwise_pointwise(narrow.kernel, p.dw.kernel, p.pw.kernel, 2, 3));
+  // An expansion with a residual input (Z).
+  OpCase with_z("FusedConv", "nquant");
+  with_z.in(DType::f32, {1, 6, 6, 4}).in(DType::f32, {16, 4, 1, 1}, p.wx.data()).absent().in(DType::f32, {1, 6, 6, 16})
+      .out(DType::f32, {1, 6, 6, 16}).attr("channels_last", attr_int(1));
+  REQUIRE(with_z.create().is_ok());
+  CHECK_FALSE(nq::ops::fuse_expand_depthwise_pointwise(with_z.kernel, p.dw.kernel, p.pw.kernel, 4, 3));
+  // Every kernel is still there.
+  CHECK(conv3.kernel);
+  CHECK(narrow.kernel);
+  CHECK(with_z.kernel);
+  CHECK(p.dw.kernel);
+  CHECK(p.pw.kernel);
+  // And the right one fuses.
+  CHECK(nq::ops::fuse_expand_depthwise_pointwise(p.ex.kernel, p.dw.kernel, p.pw.kernel, 3, 3));
 }
 
 TEST_CASE("ops.nn depthwise + conv fusion refuses every other pair and leaves it intact") {
