@@ -57,6 +57,12 @@ function isChannelsLastConv(node: Node): boolean {
   return (node.opType === 'Conv' || node.opType === 'FusedConv') && layout?.type === 'int' && layout.value === 1;
 }
 
+/** A conv the native runtime runs into an NHWC output: channels_last 1 (NHWC X) or 2 (NCHW X). */
+function isNhwcOutputConv(node: Node): boolean {
+  const layout = node.attributes.get('channels_last');
+  return (node.opType === 'Conv' || node.opType === 'FusedConv') && layout?.type === 'int' && (layout.value === 1 || layout.value === 2);
+}
+
 function groupOf(node: Node): number {
   const g = node.attributes.get('group');
   return g?.type === 'int' ? g.value : 1;
@@ -135,11 +141,11 @@ export function buildPlan(graph: Graph, resolvedShapes: Map<string, ResolvedValu
       // The native plan may run a depthwise conv and the conv reading its output as one step
       // (band by band, fuse_depthwise_pointwise), reading the depthwise input while writing
       // this output: the depthwise input lives until this step, so they never share memory.
-      // The same holds for the input of a group-1 conv producing the depthwise input, which
-      // the step may take in too (fuse_expand_depthwise_pointwise).
+      // The same holds for the input of a group-1 conv producing the depthwise input (a 1x1
+      // expansion, or the stem), which the step may take in too (fuse_expand_depthwise_pointwise).
       const chain = [previous];
       const first = stepIndex > 1 ? stepNodes[stepIndex - 2] : undefined;
-      if (first && isChannelsLastConv(first) && groupOf(first) === 1 && previous.inputs[0] === first.outputs[0]) chain.push(first);
+      if (first && isNhwcOutputConv(first) && groupOf(first) === 1 && previous.inputs[0] === first.outputs[0]) chain.push(first);
       for (const name of chain.flatMap((n) => n.inputs)) {
         const life = name ? lifetimes.get(ids.get(name) ?? -1) : undefined;
         if (life) life.lastStep = stepIndex;

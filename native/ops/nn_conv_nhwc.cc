@@ -228,6 +228,15 @@ class ConvNhwcKernel final : public OpKernel {
     while (ox_hi > ox_lo && !inside(ox_hi - 1)) --ox_hi;
     in_lo_ = ox_lo * taps_;
     in_hi_ = ox_hi * taps_;
+    // The same per kernel column, for rows given one by one (dw_row_from_rows).
+    col_off_.assign(ow_ * kw_, -1);
+    for (size_t ox = 0; ox < ow_; ++ox)
+      for (size_t kx = 0; kx < kw_; ++kx) {
+        const int64_t ix = int64_t(ox) * geo_.s[2] - geo_.pb[2] + int64_t(kx) * geo_.d[2];
+        if (ix >= 0 && ix < int64_t(iw_)) col_off_[ox * kw_ + kx] = ix * int64_t(c_);
+      }
+    col_lo_ = ox_lo;
+    col_hi_ = ox_hi;
     if (const void* wc = constant(init, 1)) {
       if (!wpack_.reset(packed_floats())) return op_error(init, "could not allocate the packed weights");
       pack(static_cast<const float*>(wc), wpack_.data());
@@ -362,10 +371,11 @@ class ConvNhwcKernel final : public OpKernel {
   size_t gemm_slot_floats() const { return round_up(chunk_px_ * runs_ * kFloatsPerPointer, 16); }
 
   // Output pixels [px0, px1) and weight panels [j0, j1) on the calling thread: pixel p reads
-  // src as pointers() says and writes y (and reads z) p * M floats in. ptrs holds
+  // src as pointers() says and writes y (and reads z) (p - y_px0) * M floats in. ptrs holds
   // chunk_px_ * runs_ pointers.
   void gemm_range(const float* src, size_t img_floats, size_t px0, size_t px1, size_t j0, size_t j1,
-                  const float* wp, const float* bias, const float* z, float* y, const float** ptrs) const {
+                  const float* wp, const float* bias, const float* z, float* y, const float** ptrs,
+                  size_t y_px0 = 0) const {
     for (size_t c0 = px0; c0 < px1; c0 += chunk_px_) {
       const size_t c1 = std::min(px1, c0 + chunk_px_);
       pointers(src, img_floats, c0, c1 - c0, ptrs);
@@ -381,8 +391,8 @@ class ConvNhwcKernel final : public OpKernel {
         a.bias = bias ? bias + col : nullptr;
         const float* panel = wp + j * k_ * nr_;
         for (size_t p = c0; p < c1; p += mr_)
-          sk_->run(std::min(mr_, c1 - p), ptrs + (p - c0) * runs_, runs_, run_len_, panel, cols, y + p * m_ + col, m_,
-                   z ? z + p * m_ + col : nullptr, a);
+          sk_->run(std::min(mr_, c1 - p), ptrs + (p - c0) * runs_, runs_, run_len_, panel, cols,
+                   y + (p - y_px0) * m_ + col, m_, z ? z + (p - y_px0) * m_ + col : nullptr, a);
       }
     }
   }
@@ -516,18 +526,28 @@ class ConvNhwcKernel final : public OpKernel {
     }
   }
 
-  // Output row oy of one image from its input rows: rows[ky] is input row oy*sh - pt + ky*dh,
-  // null when that row is padding. ptrs holds OW * taps pointers; zeros, C zero floats.
+  // One output row from its input rows: rows[ky] is input row oy*sh - pt + ky*dh, null when
+  // that row is padding. ptrs holds OW * taps pointers; zeros, C zero floats.
   void dw_row_from_rows(const DwNhwcArgs& a, const float* const* rows, float* y_row, const float** ptrs,
                         const float* zeros) const {
-    const int64_t sw = geo_.s[2], dw = geo_.d[2], pl = geo_.pb[2], IW = int64_t(iw_);
-    for (size_t ox = 0; ox < ow_; ++ox) {
-      const float** pr = ptrs + ox * taps_;
-      for (size_t ky = 0; ky < kh_; ++ky)
-        for (size_t kx = 0; kx < kw_; ++kx) {
-          const int64_t ix = int64_t(ox) * sw - pl + int64_t(kx) * dw;
-          pr[ky * kw_ + kx] = (!rows[ky] || ix < 0 || ix >= IW) ? zeros : rows[ky] + size_t(ix) * c_;
-        }
+    // col_off_ per (column, kx): the tap's offset in its row, -1 in the padding. The columns
+    // [col_lo_, col_hi_) need no check: one add per pointer, as dw_rows' interior rows.
+    const int64_t* off = col_off_.data();
+    const size_t kw = kw_, taps = taps_, lo = col_lo_, hi = col_hi_, ow = ow_;
+    for (size_t ky = 0; ky < kh_; ++ky) {
+      const float* rp = rows[ky];
+      const float** pr = ptrs + ky * kw;
+      if (!rp) {
+        for (size_t ox = 0; ox < ow; ++ox)
+          for (size_t kx = 0; kx < kw; ++kx) pr[ox * taps + kx] = zeros;
+        continue;
+      }
+      for (size_t ox = 0; ox < lo; ++ox)
+        for (size_t kx = 0; kx < kw; ++kx) pr[ox * taps + kx] = off[ox * kw + kx] >= 0 ? rp + off[ox * kw + kx] : zeros;
+      for (size_t ox = lo; ox < hi; ++ox)
+        for (size_t kx = 0; kx < kw; ++kx) pr[ox * taps + kx] = rp + off[ox * kw + kx];
+      for (size_t ox = hi; ox < ow; ++ox)
+        for (size_t kx = 0; kx < kw; ++kx) pr[ox * taps + kx] = off[ox * kw + kx] >= 0 ? rp + off[ox * kw + kx] : zeros;
     }
     dk_->run(a, ptrs, ow_, y_row, c_);
   }
@@ -563,7 +583,8 @@ class ConvNhwcKernel final : public OpKernel {
   const DwNhwcKernel* dk_ = nullptr;
   const TransposeKernel* tk_ = nullptr;
   AlignedBuffer<float> wpack_;
-  std::vector<int64_t> row_off_;
+  std::vector<int64_t> row_off_, col_off_;
+  size_t col_lo_ = 0, col_hi_ = 0;
   float* scratch_ = nullptr;
 };
 
@@ -596,14 +617,17 @@ class DwPwKernel final : public OpKernel {
     if (p.c_ != d.c_ || p.n_ != d.n_ || p.ih_ != d.oh_ || p.iw_ != d.ow_ || dw_inputs < 2 || dw_inputs > 3) return false;
     return d.n_ * d.oh_ * d.ow_ != 0 && p.m_ != 0;
   }
-  // And e a 1x1 stride-1 unpadded conv (no residual) whose output is exactly d's input.
+  // And e a group-1 conv (no residual) whose output is exactly d's input: the 1x1 expansion
+  // of an inverted residual block, or the stem before the first depthwise conv.
   static bool fits_expand(const ConvNhwcKernel& e, const ConvNhwcKernel& d, size_t ex_inputs) {
-    if (e.depthwise_ || !e.w_const_ || !e.linear_ || e.nchw_in_ || e.has_z_ || ex_inputs < 2 || ex_inputs > 3) return false;
+    if (e.depthwise_ || !e.w_const_ || e.has_z_ || ex_inputs < 2 || ex_inputs > 3) return false;
     if (e.m_ != d.c_ || e.n_ != d.n_ || e.oh_ != d.ih_ || e.ow_ != d.iw_) return false;
     return (d.kh_ - 1) * size_t(d.geo_.d[1]) + 1 <= kMaxSpan && e.ow_ != 0;
   }
 
-  size_t scratch_bytes() const override { return (round_up(dw_->c_, 16) + slots_ * slot_floats()) * sizeof(float); }
+  size_t scratch_bytes() const override {
+    return (round_up(dw_->c_, 16) + padded_floats() + slots_ * slot_floats()) * sizeof(float);
+  }
   void set_scratch(void* scratch) override { scratch_ = static_cast<float*>(scratch); }
 
   // in: the expansion conv's inputs (ex_inputs_ of them, none without one), then the
@@ -619,7 +643,19 @@ class DwPwKernel final : public OpKernel {
     float* y = static_cast<float*>(out[0]);
     float* zeros = scratch_;
     std::memset(zeros, 0, dw_->c_ * sizeof(float));
-    float* slots = scratch_ + round_up(dw_->c_, 16);
+    float* padded = scratch_ + round_up(dw_->c_, 16);
+    float* slots = padded + padded_floats();
+    ExSource src;
+    if (ex_) {
+      src.x = x;
+      src.img_floats = ex_->ih_ * ex_->iw_ * ex_->c_;
+      if (ex_->padded_) {
+        // A padded (or NCHW) first conv reads every image through its zero-bordered copy.
+        ex_->pad_images(x, padded, ex_->n_);
+        src.x = padded;
+        src.img_floats = ex_->padded_floats_;
+      }
+    }
     const DwNhwcArgs a = dw_->dw_args(dw_->wpack_.data(), dw_bias);
     const size_t rows = dw_->n_ * dw_->oh_, ow = dw_->ow_, m = pw_->m_;
     const size_t panels = div_up(m, pw_->nr_);
@@ -645,7 +681,7 @@ class DwPwKernel final : public OpKernel {
         const size_t r0 = b * rows / bands, r1 = (b + 1) * rows / bands;
         if (r0 == r1) continue;
         if (ex_) {
-          for (size_t r = r0; r < r1; ++r) expanded_dw_row(x, a, r, band + (r - r0) * ow * dw_->c_, dw_ptrs, zeros, &ring);
+          for (size_t r = r0; r < r1; ++r) expanded_dw_row(src, a, r, band + (r - r0) * ow * dw_->c_, dw_ptrs, zeros, &ring);
         } else {
           dw_->dw_rows(x, a, r0, r1, band, dw_ptrs, zeros);
         }
@@ -678,6 +714,13 @@ class DwPwKernel final : public OpKernel {
     Ring() { std::fill(tag, tag + kMaxSpan, int64_t(-1)); }
   };
 
+  // Where the first conv reads its images: x, or their padded copies.
+  struct ExSource {
+    const float* x = nullptr;
+    size_t img_floats = 0;
+  };
+
+  size_t padded_floats() const { return ex_ && ex_->padded_ ? ex_->n_ * ex_->padded_floats_ : 0; }
   size_t ring_row_floats() const { return dw_->iw_ * dw_->c_; }
   size_t ring_floats() const { return ex_ ? round_up(span_ * ring_row_floats(), 16) : 0; }
   size_t band_floats() const { return round_up(band_rows_ * dw_->ow_ * dw_->c_, 16); }
@@ -689,7 +732,7 @@ class DwPwKernel final : public OpKernel {
 
   // Depthwise output row r (over images) into y_row, its input rows expanded from x into the
   // ring first where it does not hold them.
-  void expanded_dw_row(const float* x, const DwNhwcArgs& a, size_t r, float* y_row, const float** dw_ptrs,
+  void expanded_dw_row(const ExSource& src, const DwNhwcArgs& a, size_t r, float* y_row, const float** dw_ptrs,
                        const float* zeros, Ring* ring) const {
     const size_t n = r / dw_->oh_, oy = r % dw_->oh_;
     const int64_t IH = int64_t(dw_->ih_);
@@ -705,10 +748,9 @@ class DwPwKernel final : public OpKernel {
       float* dst = ring->data + slot * ring_row_floats();
       const int64_t tag = int64_t(n) * IH + iy;
       if (ring->tag[slot] != tag) {
-        const size_t iw = dw_->iw_, cin = ex_->c_;
-        const float* src = x + (n * size_t(IH) + size_t(iy)) * iw * cin;
-        ex_->gemm_range(src, 0, 0, iw, 0, div_up(ex_->m_, ex_->nr_), ex_->wpack_.data(), ring->bias, nullptr, dst,
-                        ring->ptrs);
+        const size_t px0 = (n * size_t(IH) + size_t(iy)) * dw_->iw_;
+        ex_->gemm_range(src.x, src.img_floats, px0, px0 + dw_->iw_, 0, div_up(ex_->m_, ex_->nr_), ex_->wpack_.data(),
+                        ring->bias, nullptr, dst, ring->ptrs, px0);
         ring->tag[slot] = tag;
       }
       in_rows[ky] = dst;

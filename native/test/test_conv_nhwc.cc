@@ -513,7 +513,8 @@ struct DwPwShape {
   int64_t n, c, h, w, k, stride, m;
   bool residual, dw_bias, pw_bias;
   const char* pw_act;  // "" or "Relu"
-  int64_t cin = 0;     // > 0: a 1x1 expansion conv from cin channels makes the depthwise input
+  int64_t cin = 0;     // > 0: a conv from cin channels makes the depthwise input:
+  int64_t ex_k = 1, ex_stride = 1, ex_layout = 1;  // 1x1 expansion, or a padded stem (NCHW X: layout 2)
 };
 
 // The depthwise conv (Clip 0..6, as MobileNetV2's) and the 1x1 conv over its output, as the
@@ -532,13 +533,18 @@ struct DwPwPair {
     ow = (s.w + 2 * pad - s.k) / s.stride + 1;
     x = nq_test::random_f32(size_t(s.n * s.h * s.w * s.c), 21);
     if (s.cin > 0) {
-      xin = nq_test::random_f32(size_t(s.n * s.h * s.w * s.cin), 27);
-      wx = nq_test::random_f32(size_t(s.c * s.cin), 28);
+      // The first conv's input size giving the depthwise input size (pads k/2).
+      const int64_t ep = s.ex_k / 2, ih = s.h * s.ex_stride, iw = s.w * s.ex_stride;
+      xin = nq_test::random_f32(size_t(s.n * ih * iw * s.cin), 27);
+      wx = nq_test::random_f32(size_t(s.c * s.cin * s.ex_k * s.ex_k), 28);
       bx = nq_test::random_f32(size_t(s.c), 29);
-      ex.in(DType::f32, {s.n, s.h, s.w, s.cin}).in(DType::f32, {s.c, s.cin, 1, 1}, wx.data());
+      ex.in(DType::f32, s.ex_layout == 2 ? std::vector<int64_t>{s.n, s.cin, ih, iw} : std::vector<int64_t>{s.n, ih, iw, s.cin})
+          .in(DType::f32, {s.c, s.cin, s.ex_k, s.ex_k}, wx.data());
       if (s.dw_bias) ex.in(DType::f32, {s.c}, bx.data());
       ex.out(DType::f32, {s.n, s.h, s.w, s.c})
-          .attr("channels_last", attr_int(1))
+          .attr("strides", attr_ints({s.ex_stride, s.ex_stride}))
+          .attr("pads", attr_ints({ep, ep, ep, ep}))
+          .attr("channels_last", attr_int(s.ex_layout))
           .attr("activation", attr_string("Clip"))
           .attr("clip_min", attr_float(0.f))
           .attr("clip_max", attr_float(6.f));
@@ -632,6 +638,11 @@ TEST_CASE("ops.nn 1x1 expansion + depthwise + 1x1 conv fused into one kernel equ
       {1, 17, 7, 9, 5, 1, 40, false, false, true, "Relu", 5},  // 5x5 (a ring of 5 rows), odd C, no biases
       {2, 8, 1, 1, 3, 1, 8, false, true, true, "", 3},         // a single pixel per image
       {3, 40, 5, 4, 3, 2, 16, false, true, false, "", 8},      // stride 2 over odd rows, batch 3
+      // A stem in the expansion's place: 3x3 stride 2 over an NCHW image (MobileNetV2's first
+      // block), and a padded 3x3 stride-1 NHWC conv over a batch (4 channels in: with 8 it
+      // would run by Winograd, which computes no rows on demand and stays apart).
+      {1, 32, 10, 12, 3, 1, 16, false, true, true, "", 3, 3, 2, 2},
+      {2, 24, 7, 5, 3, 2, 8, true, true, true, "Relu", 4, 3, 1, 1},
   };
   at_every_isa_and_thread_count([&](nq::Isa isa, size_t threads) {
     for (const DwPwShape& s : cases) {
@@ -673,19 +684,24 @@ TEST_CASE("ops.nn 1x1 expansion + depthwise + 1x1 conv fused into one kernel equ
   });
 }
 
-TEST_CASE("ops.nn expansion fusion refuses a conv that is not a plain 1x1 over the depthwise input") {
+TEST_CASE("ops.nn expansion fusion refuses a first conv that is not a group-1 conv into the depthwise input") {
   const DwPwShape s = {1, 16, 6, 6, 3, 1, 8, false, true, true, "", 4};
   DwPwPair p(s);
   REQUIRE(p.ex.create().is_ok());
   REQUIRE(p.dw.create().is_ok());
   REQUIRE(p.pw.create().is_ok());
-  // A 3x3 conv in the expansion's place.
-  std::vector<float> w3 = nq_test::random_f32(16 * 4 * 9, 32);
-  OpCase conv3("Conv");
-  conv3.in(DType::f32, {1, 6, 6, 4}).in(DType::f32, {16, 4, 3, 3}, w3.data()).out(DType::f32, {1, 6, 6, 16})
-      .attr("pads", attr_ints({1, 1, 1, 1})).attr("channels_last", attr_int(1));
-  REQUIRE(conv3.create().is_ok());
-  CHECK_FALSE(nq::ops::fuse_expand_depthwise_pointwise(conv3.kernel, p.dw.kernel, p.pw.kernel, 2, 3));
+  // A depthwise conv in the expansion's place.
+  std::vector<float> wdw = nq_test::random_f32(16 * 9, 32);
+  OpCase dw_first("Conv");
+  dw_first.in(DType::f32, {1, 6, 6, 16}).in(DType::f32, {16, 1, 3, 3}, wdw.data()).out(DType::f32, {1, 6, 6, 16})
+      .attr("pads", attr_ints({1, 1, 1, 1})).attr("group", attr_int(16)).attr("channels_last", attr_int(1));
+  REQUIRE(dw_first.create().is_ok());
+  CHECK_FALSE(nq::ops::fuse_expand_depthwise_pointwise(dw_first.kernel, p.dw.kernel, p.pw.kernel, 2, 3));
+  // An expansion whose weights are not constant (its packed copy is made per run).
+  OpCase dyn("Conv");
+  dyn.in(DType::f32, {1, 6, 6, 4}).in(DType::f32, {16, 4, 1, 1}).out(DType::f32, {1, 6, 6, 16}).attr("channels_last", attr_int(1));
+  REQUIRE(dyn.create().is_ok());
+  CHECK_FALSE(nq::ops::fuse_expand_depthwise_pointwise(dyn.kernel, p.dw.kernel, p.pw.kernel, 2, 3));
   // An expansion to other than the depthwise channels.
   std::vector<float> w8 = nq_test::random_f32(8 * 4, 33);
   OpCase narrow("Conv");
@@ -700,7 +716,8 @@ TEST_CASE("ops.nn expansion fusion refuses a conv that is not a plain 1x1 over t
   REQUIRE(with_z.create().is_ok());
   CHECK_FALSE(nq::ops::fuse_expand_depthwise_pointwise(with_z.kernel, p.dw.kernel, p.pw.kernel, 4, 3));
   // Every kernel is still there.
-  CHECK(conv3.kernel);
+  CHECK(dw_first.kernel);
+  CHECK(dyn.kernel);
   CHECK(narrow.kernel);
   CHECK(with_z.kernel);
   CHECK(p.dw.kernel);
