@@ -390,9 +390,15 @@ class ConvNhwcKernel final : public OpKernel {
         SGemmTileArgs a = args_;
         a.bias = bias ? bias + col : nullptr;
         const float* panel = wp + j * k_ * nr_;
-        for (size_t p = c0; p < c1; p += mr_)
-          sk_->run(std::min(mr_, c1 - p), ptrs + (p - c0) * runs_, runs_, run_len_, panel, cols,
-                   y + (p - y_px0) * m_ + col, m_, z ? z + (p - y_px0) * m_ + col : nullptr, a);
+        // Calls of rows as even as they go: 49 pixels (a 7x7 image) run as 17 + 16 + 16, not
+        // 24 + 24 + 1, whose one-row tile streams the whole panel for a single FMA chain.
+        const size_t calls = div_up(c1 - c0, mr_);
+        for (size_t i = 0, p = c0; i < calls; ++i) {
+          const size_t p1 = c0 + (i + 1) * (c1 - c0) / calls;
+          sk_->run(p1 - p, ptrs + (p - c0) * runs_, runs_, run_len_, panel, cols, y + (p - y_px0) * m_ + col, m_,
+                   z ? z + (p - y_px0) * m_ + col : nullptr, a);
+          p = p1;
+        }
       }
     }
   }
