@@ -590,49 +590,71 @@ struct DwPwPair {
   }
 };
 
-}  // namespace
+// The fused kernel (depthwise + 1x1, with the first conv when s.cin > 0) against the convs
+// run apart, bit for bit, at the active ISA and thread count; then once more on the same
+// kernel (a ring must start empty on every run).
+void check_fused_block(const DwPwShape& s) {
+  DwPwPair p(s);
+  const bool expand = s.cin > 0;
+  if (expand) REQUIRE(p.ex.create().is_ok());
+  REQUIRE(p.dw.create().is_ok());
+  REQUIRE(p.pw.create().is_ok());
+  const size_t mid_count = size_t(s.n * p.oh * p.ow * s.c), count = size_t(s.n * p.oh * p.ow * s.m);
+  std::vector<float> ex_out(expand ? size_t(s.n * s.h * s.w * s.c) : 0), mid(mid_count), want(count + 1, -7.f);
+  if (expand) REQUIRE(p.ex.run(p.ex_ins(s), {ex_out.data()}).is_ok());
+  REQUIRE(p.dw.run(p.dw_ins(s, expand ? ex_out.data() : nullptr), {mid.data()}).is_ok());
+  REQUIRE(p.pw.run(p.pw_ins(s, mid.data()), {want.data()}).is_ok());
+  const size_t dw_inputs = p.dw.init.inputs.size();
+  std::unique_ptr<nq::ops::OpKernel> fused =
+      expand ? nq::ops::fuse_expand_depthwise_pointwise(p.ex.kernel, p.dw.kernel, p.pw.kernel, p.ex.init.inputs.size(), dw_inputs)
+             : nq::ops::fuse_depthwise_pointwise(p.dw.kernel, p.pw.kernel, dw_inputs);
+  REQUIRE(fused);
+  nq::AlignedBuffer<uint8_t> scratch;
+  REQUIRE(scratch.reset(fused->scratch_bytes() + 64));
+  std::memset(scratch.data(), 0x4F, fused->scratch_bytes());
+  fused->set_scratch(scratch.data());
+  // The tensors between the convs are not read: null in their places.
+  std::vector<const void*> ins = expand ? p.ex_ins(s) : std::vector<const void*>{};
+  std::vector<const void*> dw_ins = p.dw_ins(s);
+  if (expand) dw_ins[0] = nullptr;
+  ins.insert(ins.end(), dw_ins.begin(), dw_ins.end());
+  for (const void* v : p.pw_ins(s, nullptr)) ins.push_back(v);
+  for (int run = 0; run < 2; ++run) {
+    std::vector<float> got(count + 1, -7.f);
+    REQUIRE(fused->run(ins, {got.data()}).is_ok());
+    CHECK_MESSAGE(std::memcmp(got.data(), want.data(), count * sizeof(float)) == 0, "run " << run);
+    CHECK(got[count] == -7.f);
+  }
+}
 
-TEST_CASE("ops.nn depthwise + 1x1 conv fused into one kernel equals the two apart, bit for bit") {
-  const DwPwShape cases[] = {
-      {1, 144, 20, 56, 3, 1, 24, true, true, true, ""},     // MobileNetV2 56x56 block: 5 bands of 4 rows
-      {2, 96, 15, 15, 3, 2, 24, false, true, true, ""},     // stride 2, batch: bands span images
-      {3, 17, 7, 9, 5, 1, 40, false, false, true, "Relu"},  // odd C, 5x5, no depthwise bias, M past a panel
-      {2, 32, 9, 30, 3, 1, 16, true, true, false, ""},      // residual without bias; one band per image or more
-      {1, 8, 1, 1, 3, 1, 8, false, true, true, ""},         // a single pixel
-      {2, 320, 3, 3, 3, 1, 33, true, true, true, "Relu"},   // fewer rows than threads' bands
-  };
+void check_fused_blocks(const std::vector<DwPwShape>& cases) {
   at_every_isa_and_thread_count([&](nq::Isa isa, size_t threads) {
     for (const DwPwShape& s : cases) {
       CAPTURE(nq::isa_name(isa));
       CAPTURE(threads);
       CAPTURE(s.c);
       CAPTURE(s.h);
-      DwPwPair p(s);
-      REQUIRE(p.dw.create().is_ok());
-      REQUIRE(p.pw.create().is_ok());
-      const size_t mid_count = size_t(s.n * p.oh * p.ow * s.c), count = size_t(s.n * p.oh * p.ow * s.m);
-      std::vector<float> mid(mid_count), want(count + 1, -7.f), got(count + 1, -7.f);
-      REQUIRE(p.dw.run(p.dw_ins(s), {mid.data()}).is_ok());
-      REQUIRE(p.pw.run(p.pw_ins(s, mid.data()), {want.data()}).is_ok());
-      const size_t dw_inputs = p.dw.init.inputs.size();
-      std::unique_ptr<nq::ops::OpKernel> fused = nq::ops::fuse_depthwise_pointwise(p.dw.kernel, p.pw.kernel, dw_inputs);
-      REQUIRE(fused);
-      nq::AlignedBuffer<uint8_t> scratch;
-      REQUIRE(scratch.reset(fused->scratch_bytes() + 64));
-      std::memset(scratch.data(), 0x4F, fused->scratch_bytes());
-      fused->set_scratch(scratch.data());
-      // The depthwise output is not read: a null pointer in its place.
-      std::vector<const void*> ins = p.dw_ins(s);
-      for (const void* v : p.pw_ins(s, nullptr)) ins.push_back(v);
-      REQUIRE(fused->run(ins, {got.data()}).is_ok());
-      CHECK(std::memcmp(got.data(), want.data(), count * sizeof(float)) == 0);
-      CHECK(got[count] == -7.f);
+      CAPTURE(s.cin);
+      check_fused_block(s);
     }
   });
 }
 
+}  // namespace
+
+TEST_CASE("ops.nn depthwise + 1x1 conv fused into one kernel equals the two apart, bit for bit") {
+  check_fused_blocks({
+      {1, 144, 20, 56, 3, 1, 24, true, true, true, ""},     // MobileNetV2 56x56 block: 5 bands of 4 rows
+      {2, 96, 15, 15, 3, 2, 24, false, true, true, ""},     // stride 2, batch: bands span images
+      {3, 17, 7, 9, 5, 1, 40, false, false, true, "Relu"},  // odd C, 5x5, no depthwise bias, M past a panel
+      {2, 32, 9, 30, 3, 1, 16, true, true, false, ""},      // residual without bias; one band per image or more
+      {1, 8, 1, 1, 3, 1, 8, false, true, true, ""},         // a single pixel
+      {2, 320, 3, 3, 3, 1, 33, true, true, true, "Relu"},   // fewer rows than threads' bands
+  });
+}
+
 TEST_CASE("ops.nn 1x1 expansion + depthwise + 1x1 conv fused into one kernel equals the three apart, bit for bit") {
-  const DwPwShape cases[] = {
+  check_fused_blocks({
       {1, 96, 12, 20, 3, 2, 24, false, true, true, "", 16},    // MobileNetV2's 112x112 block, smaller: stride 2
       {2, 144, 9, 11, 3, 1, 24, true, true, true, "", 24},     // residual, rows over two images
       {1, 17, 7, 9, 5, 1, 40, false, false, true, "Relu", 5},  // 5x5 (a ring of 5 rows), odd C, no biases
@@ -643,44 +665,6 @@ TEST_CASE("ops.nn 1x1 expansion + depthwise + 1x1 conv fused into one kernel equ
       // would run by Winograd, which computes no rows on demand and stays apart).
       {1, 32, 10, 12, 3, 1, 16, false, true, true, "", 3, 3, 2, 2},
       {2, 24, 7, 5, 3, 2, 8, true, true, true, "Relu", 4, 3, 1, 1},
-  };
-  at_every_isa_and_thread_count([&](nq::Isa isa, size_t threads) {
-    for (const DwPwShape& s : cases) {
-      CAPTURE(nq::isa_name(isa));
-      CAPTURE(threads);
-      CAPTURE(s.c);
-      CAPTURE(s.h);
-      DwPwPair p(s);
-      REQUIRE(p.ex.create().is_ok());
-      REQUIRE(p.dw.create().is_ok());
-      REQUIRE(p.pw.create().is_ok());
-      const size_t expanded = size_t(s.n * s.h * s.w * s.c), mid_count = size_t(s.n * p.oh * p.ow * s.c);
-      const size_t count = size_t(s.n * p.oh * p.ow * s.m);
-      std::vector<float> ex_out(expanded), mid(mid_count), want(count + 1, -7.f), got(count + 1, -7.f);
-      REQUIRE(p.ex.run(p.ex_ins(s), {ex_out.data()}).is_ok());
-      REQUIRE(p.dw.run(p.dw_ins(s, ex_out.data()), {mid.data()}).is_ok());
-      REQUIRE(p.pw.run(p.pw_ins(s, mid.data()), {want.data()}).is_ok());
-      std::unique_ptr<nq::ops::OpKernel> fused = nq::ops::fuse_expand_depthwise_pointwise(
-          p.ex.kernel, p.dw.kernel, p.pw.kernel, p.ex.init.inputs.size(), p.dw.init.inputs.size());
-      REQUIRE(fused);
-      nq::AlignedBuffer<uint8_t> scratch;
-      REQUIRE(scratch.reset(fused->scratch_bytes() + 64));
-      std::memset(scratch.data(), 0x4F, fused->scratch_bytes());
-      fused->set_scratch(scratch.data());
-      // Neither the expanded tensor nor the depthwise output is read: null in their places.
-      std::vector<const void*> ins = p.ex_ins(s);
-      std::vector<const void*> dw_ins = p.dw_ins(s);
-      dw_ins[0] = nullptr;
-      ins.insert(ins.end(), dw_ins.begin(), dw_ins.end());
-      for (const void* v : p.pw_ins(s, nullptr)) ins.push_back(v);
-      REQUIRE(fused->run(ins, {got.data()}).is_ok());
-      CHECK(std::memcmp(got.data(), want.data(), count * sizeof(float)) == 0);
-      CHECK(got[count] == -7.f);
-      // Run again on the same kernel: the ring starts empty each run, not with stale rows.
-      std::vector<float> again(count + 1, -7.f);
-      REQUIRE(fused->run(ins, {again.data()}).is_ok());
-      CHECK(std::memcmp(again.data(), want.data(), count * sizeof(float)) == 0);
-    }
   });
 }
 
