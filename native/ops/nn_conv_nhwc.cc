@@ -205,38 +205,26 @@ class ConvNhwcKernel final : public OpKernel {
 
   Status init_depthwise(const OpInit& init) {
     dk_ = &dwconv_nhwc_kernel_for(active_isa());
-    // Offsets of every (pixel, tap) of an output row whose kernel rows are all inside the
-    // image, from the row's first input row; -1 for a tap in the left/right padding. Such rows
-    // (all but the top and bottom few) then build their pointers with one add each.
-    row_off_.assign(ow_ * taps_, -1);
-    for (size_t ox = 0; ox < ow_; ++ox)
-      for (size_t ky = 0; ky < kh_; ++ky)
-        for (size_t kx = 0; kx < kw_; ++kx) {
-          const int64_t ix = int64_t(ox) * geo_.s[2] - geo_.pb[2] + int64_t(kx) * geo_.d[2];
-          if (ix >= 0 && ix < int64_t(iw_))
-            row_off_[ox * taps_ + ky * kw_ + kx] = (int64_t(ky) * geo_.d[1] * int64_t(iw_) + ix) * int64_t(c_);
-        }
-    // The columns whose taps are all inside the row (a contiguous band): their entries
-    // [in_lo_, in_hi_) need no padding check.
-    size_t ox_lo = 0, ox_hi = ow_;
-    auto inside = [&](size_t ox) {
-      for (size_t t = 0; t < taps_; ++t)
-        if (row_off_[ox * taps_ + t] < 0) return false;
-      return true;
-    };
-    while (ox_lo < ow_ && !inside(ox_lo)) ++ox_lo;
-    while (ox_hi > ox_lo && !inside(ox_hi - 1)) --ox_hi;
-    in_lo_ = ox_lo * taps_;
-    in_hi_ = ox_hi * taps_;
-    // The same per kernel column, for rows given one by one (dw_row_from_rows).
+    // Each (column, kx): the tap's offset in its input row, -1 in the padding; the columns
+    // [col_lo_, col_hi_) have every tap inside the row and need no check (dw_row_from_rows).
     col_off_.assign(ow_ * kw_, -1);
-    for (size_t ox = 0; ox < ow_; ++ox)
+    col_lo_ = ow_;
+    col_hi_ = 0;
+    for (size_t ox = 0; ox < ow_; ++ox) {
+      bool inside = true;
       for (size_t kx = 0; kx < kw_; ++kx) {
         const int64_t ix = int64_t(ox) * geo_.s[2] - geo_.pb[2] + int64_t(kx) * geo_.d[2];
-        if (ix >= 0 && ix < int64_t(iw_)) col_off_[ox * kw_ + kx] = ix * int64_t(c_);
+        if (ix >= 0 && ix < int64_t(iw_))
+          col_off_[ox * kw_ + kx] = ix * int64_t(c_);
+        else
+          inside = false;
       }
-    col_lo_ = ox_lo;
-    col_hi_ = ox_hi;
+      if (inside) {
+        col_lo_ = std::min(col_lo_, ox);
+        col_hi_ = ox + 1;
+      }
+    }
+    if (col_hi_ == 0) col_lo_ = 0;
     if (const void* wc = constant(init, 1)) {
       if (!wpack_.reset(packed_floats())) return op_error(init, "could not allocate the packed weights");
       pack(static_cast<const float*>(wc), wpack_.data());
@@ -489,46 +477,25 @@ class ConvNhwcKernel final : public OpKernel {
     return a;
   }
 
-  // Floats of one thread's pointer list for dw_rows.
-  size_t dw_slot_floats() const { return round_up(ow_ * taps_ * kFloatsPerPointer, 16); }
+  // Floats of one thread's pointer list for dw_rows: a row's tap pointers, then its kh input
+  // rows.
+  size_t dw_slot_floats() const { return round_up((ow_ * taps_ + kh_) * kFloatsPerPointer, 16); }
 
   // Output rows [r0, r1) (over images) on the calling thread, row r at out + (r - r0) * OW * C.
   // ptrs holds OW * taps pointers; zeros, C zero floats (the padding taps read them).
   void dw_rows(const float* x, const DwNhwcArgs& a, size_t r0, size_t r1, float* out, const float** ptrs,
                const float* zeros) const {
-    const int64_t sh = geo_.s[1], sw = geo_.s[2], dh = geo_.d[1], dw = geo_.d[2];
-    const int64_t pt = geo_.pb[1], pl = geo_.pb[2], IH = int64_t(ih_), IW = int64_t(iw_);
+    // The row's input rows go after its tap pointers (dw_slot_floats counts them).
+    const float** rows = ptrs + ow_ * taps_;
     for (size_t r = r0; r < r1; ++r) {
       if (r + 1 < r1 && c_ * sizeof(float) >= kMinPrefetchedPixelBytes) prefetch_window_rows(x, r + 1);
       const size_t n = r / oh_, oy = r % oh_;
       const float* img = x + n * ih_ * iw_ * c_;
-      float* y_row = out + (r - r0) * ow_ * c_;
-      const int64_t iy0 = int64_t(oy) * sh - pt;
-      if (iy0 >= 0 && iy0 + int64_t(kh_ - 1) * dh < IH) {
-        const float* base = img + size_t(iy0) * iw_ * c_;
-        // A select per pointer, with the loop bound reloaded each time (the stores may alias
-        // this object's members as far as the compiler knows), was a third of the 32-channel
-        // 112x112 depthwise, 9 pointers per pixel for 2 vectors of work: the interior columns
-        // are one add each, with the bounds in locals.
-        const int64_t* off = row_off_.data();
-        const size_t lo = in_lo_, hi = in_hi_, end = ow_ * taps_;
-        for (size_t i = 0; i < lo; ++i) ptrs[i] = off[i] >= 0 ? base + off[i] : zeros;
-        for (size_t i = lo; i < hi; ++i) ptrs[i] = base + off[i];
-        for (size_t i = hi; i < end; ++i) ptrs[i] = off[i] >= 0 ? base + off[i] : zeros;
-        dk_->run(a, ptrs, ow_, y_row, c_);
-        continue;
+      for (size_t ky = 0; ky < kh_; ++ky) {
+        const int64_t iy = int64_t(oy) * geo_.s[1] - geo_.pb[1] + int64_t(ky) * geo_.d[1];
+        rows[ky] = iy >= 0 && iy < int64_t(ih_) ? img + size_t(iy) * iw_ * c_ : nullptr;
       }
-      for (size_t ox = 0; ox < ow_; ++ox) {
-        const float** pr = ptrs + ox * taps_;
-        for (size_t ky = 0; ky < kh_; ++ky) {
-          const int64_t iy = int64_t(oy) * sh - pt + int64_t(ky) * dh;
-          for (size_t kx = 0; kx < kw_; ++kx) {
-            const int64_t ix = int64_t(ox) * sw - pl + int64_t(kx) * dw;
-            pr[ky * kw_ + kx] = (iy < 0 || iy >= IH || ix < 0 || ix >= IW) ? zeros : img + (size_t(iy) * iw_ + size_t(ix)) * c_;
-          }
-        }
-      }
-      dk_->run(a, ptrs, ow_, y_row, c_);
+      dw_row_from_rows(a, rows, out + (r - r0) * ow_ * c_, ptrs, zeros);
     }
   }
 
@@ -536,8 +503,10 @@ class ConvNhwcKernel final : public OpKernel {
   // that row is padding. ptrs holds OW * taps pointers; zeros, C zero floats.
   void dw_row_from_rows(const DwNhwcArgs& a, const float* const* rows, float* y_row, const float** ptrs,
                         const float* zeros) const {
-    // col_off_ per (column, kx): the tap's offset in its row, -1 in the padding. The columns
-    // [col_lo_, col_hi_) need no check: one add per pointer, as dw_rows' interior rows.
+    // A select per pointer, with the loop bound reloaded each time (the stores may alias this
+    // object's members as far as the compiler knows), was a third of the 32-channel 112x112
+    // depthwise, 9 pointers per pixel for 2 vectors of work: the inside columns are one add
+    // each, with the bounds in locals.
     const int64_t* off = col_off_.data();
     const size_t kw = kw_, taps = taps_, lo = col_lo_, hi = col_hi_, ow = ow_;
     for (size_t ky = 0; ky < kh_; ++ky) {
@@ -582,14 +551,14 @@ class ConvNhwcKernel final : public OpKernel {
   SGemmTileArgs args_;
   size_t n_ = 0, c_ = 0, m_ = 0, ih_ = 0, iw_ = 0, oh_ = 0, ow_ = 0, kh_ = 1, kw_ = 1, taps_ = 1, k_ = 0;
   size_t slots_ = 1, mr_ = 1, nr_ = 1, runs_ = 1, run_len_ = 1, chunk_px_ = 1;
-  size_t hp_ = 0, wp_ = 0, padded_floats_ = 0, in_lo_ = 0, in_hi_ = 0;
+  size_t hp_ = 0, wp_ = 0, padded_floats_ = 0;
   bool depthwise_ = false, w_const_ = false, padded_ = false, batch_pad_ = false, row_runs_ = true, nchw_in_ = false, has_z_ = false;
   bool linear_ = false;
   const SIGemmKernel* sk_ = nullptr;
   const DwNhwcKernel* dk_ = nullptr;
   const TransposeKernel* tk_ = nullptr;
   AlignedBuffer<float> wpack_;
-  std::vector<int64_t> row_off_, col_off_;
+  std::vector<int64_t> col_off_;
   size_t col_lo_ = 0, col_hi_ = 0;
   float* scratch_ = nullptr;
 };
@@ -641,7 +610,7 @@ class DwPwKernel final : public OpKernel {
   // then the 1x1 conv's (its first, the depthwise output, is not read); out: the 1x1 conv's.
   Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const size_t d0 = ex_inputs_, p0 = ex_inputs_ + dw_inputs_;
-    const float* x = static_cast<const float*>(in[ex_ ? 0 : d0]);
+    const float* x = static_cast<const float*>(in[0]);
     const float* ex_bias = ex_ && ex_inputs_ > 2 ? static_cast<const float*>(in[2]) : nullptr;
     const float* dw_bias = dw_inputs_ > 2 ? static_cast<const float*>(in[d0 + 2]) : nullptr;
     const float* pw_bias = in.size() > p0 + 2 ? static_cast<const float*>(in[p0 + 2]) : nullptr;

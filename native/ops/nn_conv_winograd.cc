@@ -56,9 +56,9 @@ class WinogradConvKernel final : public OpKernel {
     const size_t per_tile = kPoints * (s.c + s.m) * sizeof(float);
     block_ = std::max(kMinBlockTiles, round_up(std::max<size_t>(1, kBlockBytes / per_tile), gk_->mr));
     block_ = std::min(block_, tiles_);
-    args_.clamp = s.act.kind != Activation::none;
-    args_.lo = s.act.kind == Activation::clip ? s.act.lo : 0.f;
-    args_.hi = s.act.kind == Activation::clip ? s.act.hi : std::numeric_limits<float>::infinity();
+    out_args_.clamp = s.act.kind != Activation::none;
+    out_args_.lo = s.act.kind == Activation::clip ? s.act.lo : 0.f;
+    out_args_.hi = s.act.kind == Activation::clip ? s.act.hi : std::numeric_limits<float>::infinity();
     // U[p] as sigemm panels: panel j of point p at u + (p * panels + j) * C * nr.
     std::vector<float> u(kPoints * s.c * s.m);
     winograd_f43_weights(w, s.m, s.c, u.data());
@@ -196,9 +196,13 @@ class WinogradConvKernel final : public OpKernel {
       for (size_t j = 0; j < panels_; ++j) {
         const size_t col = j * nr_, cols = std::min(nr_, s_.m - col);
         const float* panel = up + j * s_.c * nr_;
-        for (size_t r = 0; r < count; r += mr)
-          gk_->run(std::min(mr, count - r), ptrs + r, 1, s_.c, panel, cols, mp + r * s_.m + col, s_.m, nullptr,
-                   SGemmTileArgs{});
+        // Calls of near-equal rows, as the direct conv's (gemm_range in nn_conv_nhwc.cc).
+        const size_t calls = div_up(count, mr);
+        for (size_t i = 0, r = 0; i < calls; ++i) {
+          const size_t r1 = (i + 1) * count / calls;
+          gk_->run(r1 - r, ptrs + r, 1, s_.c, panel, cols, mp + r * s_.m + col, s_.m, nullptr, SGemmTileArgs{});
+          r = r1;
+        }
       }
     }
   }
@@ -207,11 +211,8 @@ class WinogradConvKernel final : public OpKernel {
     const float* mb = mb_of(buf, count);
     float* y[kWinogradOutPx];
     const float* z[kWinogradOutPx];
-    WinogradOutputArgs a;
+    WinogradOutputArgs a = out_args_;
     a.bias = io.bias;
-    a.clamp = args_.clamp;
-    a.lo = args_.lo;
-    a.hi = args_.hi;
     const size_t img = s_.oh * s_.ow * s_.m;
     for (size_t i = i0; i < i1; ++i) {
       size_t n, ty, tx;
@@ -229,7 +230,7 @@ class WinogradConvKernel final : public OpKernel {
   }
 
   WinogradConvShape s_;
-  SGemmTileArgs args_;
+  WinogradOutputArgs out_args_;  // clamp and bounds; the bias is set per run
   size_t th_ = 0, tw_ = 0, tiles_ = 0, nr_ = 1, panels_ = 0, slots_ = 1, block_ = 1;
   const WinogradKernel* wk_ = nullptr;
   const SIGemmKernel* gk_ = nullptr;
