@@ -35,6 +35,12 @@ std::unique_ptr<OpKernel> fuse_depthwise_pointwise(std::unique_ptr<OpKernel>& dw
 std::unique_ptr<OpKernel> fuse_expand_depthwise_pointwise(std::unique_ptr<OpKernel>& ex, std::unique_ptr<OpKernel>& dw,
                                                           std::unique_ptr<OpKernel>& pw, size_t ex_inputs,
                                                           size_t dw_inputs);
+// On several threads over a small image (a band per thread not much taller than the window),
+// the fused block may instead expand the whole input between the threads first, then run the
+// depthwise and 1x1 convs over even pixel ranges: no row is expanded twice and 7 rows do not
+// split as 3 and 4. Tests force either way (by default the kernel chooses).
+enum class SharedExpansion { automatic, never, always };
+void set_shared_expansion_for_testing(SharedExpansion mode);
 
 Status create_conv_nhwc(const OpInit& init, const ConvActivation& act, int64_t layout,
                         std::unique_ptr<OpKernel>* out);

@@ -619,12 +619,22 @@ void check_fused_block(const DwPwShape& s) {
   if (expand) dw_ins[0] = nullptr;
   ins.insert(ins.end(), dw_ins.begin(), dw_ins.end());
   for (const void* v : p.pw_ins(s, nullptr)) ins.push_back(v);
-  for (int run = 0; run < 2; ++run) {
-    std::vector<float> got(count + 1, -7.f);
-    REQUIRE(fused->run(ins, {got.data()}).is_ok());
-    CHECK_MESSAGE(std::memcmp(got.data(), want.data(), count * sizeof(float)) == 0, "run " << run);
-    CHECK(got[count] == -7.f);
+  // With an expansion, each way of splitting it over threads (one pass into per-thread rings,
+  // or the whole input expanded by all threads first), the chosen one last.
+  using nq::ops::SharedExpansion;
+  const std::vector<SharedExpansion> modes =
+      expand ? std::vector<SharedExpansion>{SharedExpansion::never, SharedExpansion::always, SharedExpansion::automatic}
+             : std::vector<SharedExpansion>{SharedExpansion::automatic};
+  for (SharedExpansion mode : modes) {
+    nq::ops::set_shared_expansion_for_testing(mode);
+    for (int run = 0; run < 2; ++run) {
+      std::vector<float> got(count + 1, -7.f);
+      REQUIRE(fused->run(ins, {got.data()}).is_ok());
+      CHECK_MESSAGE(std::memcmp(got.data(), want.data(), count * sizeof(float)) == 0, "mode " << int(mode) << " run " << run);
+      CHECK(got[count] == -7.f);
+    }
   }
+  nq::ops::set_shared_expansion_for_testing(SharedExpansion::automatic);
 }
 
 void check_fused_blocks(const std::vector<DwPwShape>& cases) {
@@ -660,10 +670,12 @@ TEST_CASE("ops.nn 1x1 expansion + depthwise + 1x1 conv fused into one kernel equ
       {1, 17, 7, 9, 5, 1, 40, false, false, true, "Relu", 5},  // 5x5 (a ring of 5 rows), odd C, no biases
       {2, 8, 1, 1, 3, 1, 8, false, true, true, "", 3},         // a single pixel per image
       {3, 40, 5, 4, 3, 2, 16, false, true, false, "", 8},      // stride 2 over odd rows, batch 3
+      {1, 160, 7, 7, 3, 1, 160, true, true, true, "", 160},    // MobileNetV2's 7x7 block: 2 threads split row 3
+      {3, 48, 5, 7, 5, 1, 24, false, true, true, "Relu", 24},  // 5x5, batch 3: 2 threads split image 1's row 2
       // A stem in the expansion's place: 3x3 stride 2 over an NCHW image (MobileNetV2's first
       // block), and a padded 3x3 stride-1 NHWC conv over a batch (4 channels in: with 8 it
       // would run by Winograd, which computes no rows on demand and stays apart).
-      {1, 32, 10, 12, 3, 1, 16, false, true, true, "", 3, 3, 2, 2},
+      {1, 32, 16, 16, 3, 1, 16, false, true, true, "", 3, 3, 2, 2},
       {2, 24, 7, 5, 3, 2, 8, true, true, true, "Relu", 4, 3, 1, 1},
   });
 }
