@@ -14,17 +14,8 @@ const RTOL = 1e-3;
 const ATOL = 1e-7;
 
 /** Claimed tests we know fail, each with the reason. The suite fails if one starts passing. */
-const TRAINING_ONLY = 'training-mode Dropout draws a random mask; nquant runs inference and refuses it with an error';
-const FP16_MATH = 'float16 arithmetic is not implemented (float16 is a storage type here: Cast converts)';
 const PLAN_TIME_FLOAT_RANGE = "Range bounds computed by float arithmetic are not propagated at plan time, so the output size is unknown";
 const KNOWN_FAILURES: { [test: string]: string } = {
-  test_training_dropout: TRAINING_ONLY,
-  test_training_dropout_default: TRAINING_ONLY,
-  test_training_dropout_default_mask: TRAINING_ONLY,
-  test_training_dropout_mask: TRAINING_ONLY,
-  test_max_float16: FP16_MATH,
-  test_min_float16: FP16_MATH,
-  test_mod_mixed_sign_float16: FP16_MATH,
   test_blackmanwindow_expanded: PLAN_TIME_FLOAT_RANGE,
   test_blackmanwindow_symmetric_expanded: PLAN_TIME_FLOAT_RANGE,
   test_hammingwindow_expanded: PLAN_TIME_FLOAT_RANGE,

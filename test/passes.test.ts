@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { load } from '../lib';
 import { inspect } from '../lib/graph/inspect';
 import { Graph, ModelIR } from '../lib/graph/ir';
 import { optimize, foldConstants, removeIdentities, foldConvBatchNorm, matmulAddToGemm, absorbTranspose, fuseActivations } from '../lib/graph/passes';
@@ -76,6 +77,20 @@ describe('passes, each checked numerically against onnxruntime', () => {
     const g = await numericCheck(m, (gr) => foldConstants(gr, 17));
     expect(g.nodes.map((n) => n.opType)).toEqual(['Add', 'Reshape']);
     expect(Array.from(g.initializers.get('shape')?.data as BigInt64Array)).toEqual([2n, -1n]);
+  });
+
+  test('a Dropout in training mode on constants is not folded: it runs, with its seeded mask', async () => {
+    const m = model({ inputs: [{ name: 'z', dims: [4] }], outputs: ['y'],
+      initializers: { x: new Tensor('float32', Float32Array.of(1, 2, 3, 4), [4]), r: new Tensor('float32', Float32Array.of(0.6), []), t: new Tensor('bool', Uint8Array.of(1), []) },
+      nodes: [{ opType: 'Dropout', inputs: ['x', 'r', 't'], outputs: ['c'], attributes: { seed: 0 } }, { opType: 'Add', inputs: ['c', 'z'], outputs: ['y'] }] });
+    const folded = importModel(exportModel(m));
+    inferShapes(folded.graph, folded.meta.opsets);
+    foldConstants(folded.graph, 17);
+    expect(folded.graph.nodes.map((n) => n.opType)).toEqual(['Dropout', 'Add']);
+    // NumPy's np.random.seed(0) draws 0.549, 0.715, 0.603, 0.545: kept where >= 0.6.
+    const run = await (await load(exportModel(m))).run({ z: new Tensor('float32', new Float32Array(4), [4]) });
+    const scale = Math.fround(1 / Math.fround(1 - Math.fround(0.6)));
+    expect(Array.from(run.y.data as Float32Array)).toEqual([0, Math.fround(2 * scale), Math.fround(3 * scale), 0]);
   });
 
   test('Identity and Dropout removal, including at a graph output', async () => {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/quantize.h"
 #include "ops/tensor_common.h"
 
 namespace nq::ops {
@@ -264,6 +265,37 @@ RunFn pick_pow(DType b) {
   }
 }
 
+// float16 is a storage type here (Cast converts), but Max, Min and fmod Mod are exact on its
+// values: the chosen operand's bits, or a remainder the halves can hold, so they run on the
+// widened values without rounding anything.
+RunFn pick_f16(BinOp op, bool fmod) {
+  using quant_rules::f16_to_f32;
+  switch (op) {
+    case BinOp::max:
+      return [](const StridedLoop& L, const void* a, const void* b, void* d) {
+        run_binary<uint16_t, uint16_t, uint16_t>(L, a, b, d, [](uint16_t x, uint16_t y) {
+          const float fx = f16_to_f32(x), fy = f16_to_f32(y);
+          return fx != fx || !(fx < fy) ? x : y;  // NaN propagates, as numpy.maximum
+        });
+      };
+    case BinOp::min:
+      return [](const StridedLoop& L, const void* a, const void* b, void* d) {
+        run_binary<uint16_t, uint16_t, uint16_t>(L, a, b, d, [](uint16_t x, uint16_t y) {
+          const float fx = f16_to_f32(x), fy = f16_to_f32(y);
+          return fx != fx || !(fy < fx) ? x : y;
+        });
+      };
+    case BinOp::mod:
+      if (!fmod) return nullptr;  // ONNX requires fmod=1 for floating types
+      return [](const StridedLoop& L, const void* a, const void* b, void* d) {
+        run_binary<uint16_t, uint16_t, uint16_t>(L, a, b, d, [](uint16_t x, uint16_t y) {
+          return quant_rules::f32_to_f16(std::fmod(f16_to_f32(x), f16_to_f32(y)));
+        });
+      };
+    default: return nullptr;
+  }
+}
+
 #define NQ_NUMERIC_DTYPES(X)                                                            \
   X(DType::f32, float) X(DType::f64, double) X(DType::s8, int8_t) X(DType::u8, uint8_t) \
   X(DType::s16, int16_t) X(DType::u16, uint16_t) X(DType::s32, int32_t)                  \
@@ -280,6 +312,7 @@ RunFn pick(BinOp op, DType a, DType b, bool fmod) {
     }
   }
   if (a != b) return nullptr;
+  if (a == DType::f16) return pick_f16(op, fmod);
   if (op == BinOp::land || op == BinOp::lor || op == BinOp::lxor)
     return a == DType::boolean ? pick_logic(op) : nullptr;
   if (op == BinOp::eq && a == DType::boolean) return pick_compare<uint8_t>(op);

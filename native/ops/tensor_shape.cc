@@ -1,13 +1,16 @@
 // Ops that only move or describe bytes: Identity, Reshape, Flatten, Squeeze, Unsqueeze, Dropout
-// (inference), Shape, ConstantOfShape, Constant, Range, Expand.
+// (the identity in inference; a random mask in training mode), Shape, ConstantOfShape,
+// Constant, Range, Expand.
 // The runtime resolved every output shape before building the plan, so the reshaping ops are a
 // plain copy of the dense buffer (and declare in_place_input() = 0 so the planner can alias it
 // away); their shape inputs are not read here.
-#include <string>
 #include <algorithm>
 #include <cmath>
+#include <random>
+#include <string>
 
 #include "ops/tensor_common.h"
+#include "runtime/mt19937.h"
 
 namespace nq::ops {
 namespace {
@@ -23,17 +26,8 @@ void parallel_copy(void* dst, const void* src, size_t bytes) {
 
 class CopyKernel final : public OpKernel {
  public:
-  CopyKernel(size_t bytes, size_t mask_count, bool dropout, bool ratio_f32, std::string where)
-      : bytes_(bytes), mask_count_(mask_count), dropout_(dropout), ratio_f32_(ratio_f32),
-        where_(std::move(where)) {}
+  CopyKernel(size_t bytes, size_t mask_count) : bytes_(bytes), mask_count_(mask_count) {}
   Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    // A training_mode fed at run time: refuse rather than silently skip the random drop.
-    // (ratio 0 drops nothing, so training mode is then the identity and allowed).
-    if (dropout_ && in.size() > 2 && in[2] && *static_cast<const uint8_t*>(in[2])) {
-      const bool zero_ratio = ratio_f32_ && in[1] && *static_cast<const float*>(in[1]) == 0.f;
-      if (!zero_ratio)
-        return Status::invalid(where_ + ": training_mode=true is not supported (inference runtime)");
-    }
     parallel_copy(out[0], in[0], bytes_);
     if (out.size() > 1 && out[1]) std::memset(out[1], 1, mask_count_);  // Dropout mask: all kept
     return Status::ok();
@@ -42,7 +36,51 @@ class CopyKernel final : public OpKernel {
 
  private:
   size_t bytes_, mask_count_;
-  bool dropout_, ratio_f32_;
+};
+
+// Dropout whose training_mode is fed at run time (or a constant true): the identity copy
+// while it is false or the ratio is 0; otherwise each element is kept with probability
+// 1 - ratio and scaled by 1 / (1 - ratio), as training does. The mask is drawn as ONNX's
+// reference draws it: NumPy's legacy generator seeded with the node's `seed` (one fresh
+// seed per run without one), element i kept when its uniform [0, 1) draw is >= ratio.
+class DropoutKernel final : public OpKernel {
+ public:
+  DropoutKernel(size_t count, DType ratio_type, bool has_seed, uint32_t seed, std::string where)
+      : count_(count), ratio_type_(ratio_type), has_seed_(has_seed), seed_(seed), where_(std::move(where)) {}
+
+  Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* x = static_cast<const float*>(in[0]);
+    float* y = static_cast<float*>(out[0]);
+    uint8_t* mask = out.size() > 1 ? static_cast<uint8_t*>(out[1]) : nullptr;
+    const bool training = in.size() > 2 && in[2] && *static_cast<const uint8_t*>(in[2]);
+    double ratio = 0.5;  // the default when the input is omitted
+    if (in.size() > 1 && in[1]) {
+      if (ratio_type_ == DType::f32) ratio = *static_cast<const float*>(in[1]);
+      else if (ratio_type_ == DType::f64) ratio = *static_cast<const double*>(in[1]);
+    }
+    if (!training || ratio == 0.0) {
+      parallel_copy(y, x, count_ * sizeof(float));
+      if (mask) std::memset(mask, 1, count_);
+      return Status::ok();
+    }
+    if (!(ratio > 0.0 && ratio < 1.0))
+      return Status::invalid(where_ + ": ratio must be in [0, 1) in training mode, got " + std::to_string(ratio));
+    // The reference computes 1 / (1 - ratio) in the ratio's own type, then scales in float.
+    const float scale = ratio_type_ == DType::f64 ? float(1.0 / (1.0 - ratio)) : 1.f / (1.f - float(ratio));
+    Mt19937 rng(has_seed_ ? seed_ : std::random_device{}());
+    for (size_t i = 0; i < count_; ++i) {
+      const bool keep = rng.next_double() >= ratio;
+      y[i] = keep ? x[i] * scale : 0.f;
+      if (mask) mask[i] = keep ? 1 : 0;
+    }
+    return Status::ok();
+  }
+
+ private:
+  size_t count_;
+  DType ratio_type_;
+  bool has_seed_;
+  uint32_t seed_;
   std::string where_;
 };
 
@@ -58,18 +96,28 @@ Status make_copy(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   if (y.dtype != x.dtype || y.count() != x.count())
     return op_error(init, std::string("output (") + dtype_name(y.dtype) + " " + dims_str(y.dims) +
                               ") must hold the same elements as " + describe_input(init, 0));
+  const size_t mask = init.outputs.size() > 1 ? init.outputs[1].count() : 0;
   if (dropout) {
-    if (const void* tm = constant_input(init, 2))
-      if (*static_cast<const uint8_t*>(tm))
-        return op_error(init, "training_mode=true is not supported (inference runtime)");
     if (init.outputs.size() > 1 && init.outputs[1].dtype != DType::boolean)
       return op_error(init, "mask output must be bool");
+    const bool has_tm = init.inputs.size() > 2 && init.input_present[2];
+    const void* tm = has_tm ? constant_input(init, 2) : nullptr;
+    // Without a training_mode, or with a constant false one, Dropout is the identity.
+    if (has_tm && !(tm && !*static_cast<const uint8_t*>(tm))) {
+      if (x.dtype != DType::f32)
+        return op_error(init, std::string("training mode takes float32 data, got ") + dtype_name(x.dtype));
+      const bool has_ratio = init.inputs.size() > 1 && init.input_present[1];
+      const DType rt = has_ratio ? init.inputs[1].dtype : DType::f32;
+      if (has_ratio && rt != DType::f32 && rt != DType::f64)
+        return op_error(init, std::string("ratio must be float32 or float64 in training mode, got ") + dtype_name(rt));
+      const bool has_seed = init.attrs.has("seed");
+      const uint32_t seed = uint32_t(init.attrs.get_int("seed", 0));
+      *out = std::make_unique<DropoutKernel>(x.count(), rt, has_seed, seed,
+                                             init.op_type + " node '" + init.node_name + "'");
+      return Status::ok();
+    }
   }
-  const size_t mask = init.outputs.size() > 1 ? init.outputs[1].count() : 0;
-  const bool ratio_f32 = dropout && init.inputs.size() > 1 && init.input_present[1] &&
-                         init.inputs[1].dtype == DType::f32;
-  *out = std::make_unique<CopyKernel>(x.bytes(), mask, dropout, ratio_f32,
-                                     init.op_type + " node '" + init.node_name + "'");
+  *out = std::make_unique<CopyKernel>(x.bytes(), mask);
   return Status::ok();
 }
 

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
+#include <random>
 #include <vector>
 
 #include "ops/shape_util.h"
 #include "test_util.h"
+#include "runtime/mt19937.h"
 #include "runtime/threadpool.h"
 
 using nq::test::attr_float;
@@ -504,6 +507,69 @@ TEST_CASE("tensor ops: reshaping copies, Dropout mask, Shape") {
   CHECK(o[0].as<int64_t>() == std::vector<int64_t>{2, 3, 4});
   o = ok_run("Shape", {{"start", attr_int(-2)}, {"end", attr_int(10)}}, {f32({2, 3, 4}, std::vector<float>(24))}, {{DType::s64, {2}}});
   CHECK(o[0].as<int64_t>() == std::vector<int64_t>{3, 4});
+}
+
+TEST_CASE("Mt19937 is the standard Mersenne Twister, and its doubles are NumPy's random_sample") {
+  for (uint32_t seed : {0u, 1u, 5489u, 0xFFFFFFFFu}) {
+    nq::Mt19937 ours(seed);
+    std::mt19937 std_mt(seed);
+    bool same = true;
+    for (int i = 0; i < 2000; ++i) same = same && ours.next_u32() == uint32_t(std_mt());
+    CHECK_MESSAGE(same, "seed " << seed);
+  }
+  // np.random.seed(0); np.random.uniform(0, 1, 4)
+  nq::Mt19937 rng(0);
+  CHECK(rng.next_double() == 0.5488135039273248);
+  CHECK(rng.next_double() == 0.7151893663724195);
+  CHECK(rng.next_double() == 0.6027633760716439);
+  CHECK(rng.next_double() == 0.5448831829968969);
+}
+
+TEST_CASE("tensor ops: Dropout in training mode drops what ONNX's reference drops for its seed") {
+  const Tn on = tn<uint8_t>(DType::boolean, {}, {1}), off = tn<uint8_t>(DType::boolean, {}, {0});
+  const std::vector<std::pair<std::string, Attribute>> seed0 = {{"seed", attr_int(0)}};
+  // The draws above against ratio 0.6: kept where >= 0.6, scaled by 1 / (1 - 0.6).
+  auto o = ok_run("Dropout", seed0, {f32({4}, {1, 2, 3, 4}), f32({}, {0.6f}), on}, {{DType::f32, {4}}, {DType::boolean, {4}}});
+  const float scale = 1.f / (1.f - 0.6f);
+  CHECK(o[0].as<float>() == std::vector<float>{0.f, 2 * scale, 3 * scale, 0.f});
+  CHECK(o[1].as<uint8_t>() == std::vector<uint8_t>{0, 1, 1, 0});
+  // The same seed, the same mask on every run; training_mode false or ratio 0: the identity.
+  CHECK(ok_run("Dropout", seed0, {f32({4}, {1, 2, 3, 4}), f32({}, {0.6f}), on}, {{DType::f32, {4}}})[0].as<float>() ==
+        o[0].as<float>());
+  o = ok_run("Dropout", seed0, {f32({3}, {1, 2, 3}), f32({}, {0.6f}), off}, {{DType::f32, {3}}, {DType::boolean, {3}}});
+  CHECK(o[0].as<float>() == std::vector<float>{1, 2, 3});
+  CHECK(o[1].as<uint8_t>() == std::vector<uint8_t>{1, 1, 1});
+  o = ok_run("Dropout", seed0, {f32({3}, {1, 2, 3}), f32({}, {0.f}), on}, {{DType::f32, {3}}});
+  CHECK(o[0].as<float>() == std::vector<float>{1, 2, 3});
+  // Ratio 1 would scale by infinity.
+  OpRun r = run_op("Dropout", seed0, {f32({3}, {1, 2, 3}), f32({}, {1.f}), on}, {{DType::f32, {3}}});
+  REQUIRE(r.create.is_ok());
+  CHECK(r.run.message.find("ratio must be in [0, 1)") != std::string::npos);
+  // Training mode on other data types is refused by name when the plan is built.
+  r = run_op("Dropout", seed0, {tn<double>(DType::f64, {3}, {1, 2, 3}), f32({}, {0.5f}), on}, {{DType::f64, {3}}});
+  CHECK(r.create.message.find("training mode takes float32 data, got float64") != std::string::npos);
+}
+
+TEST_CASE("tensor ops: float16 Max, Min and fmod Mod are exact on the halves") {
+  using nq::quant_rules::f32_to_f16;
+  auto h = [&](std::vector<float> v) {
+    std::vector<uint16_t> b;
+    for (float f : v) b.push_back(f32_to_f16(f));
+    return b;
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto o = ok_run("Max", {}, {tn<uint16_t>(DType::f16, {4}, h({1.5f, -2.f, nan, 0.25f})), tn<uint16_t>(DType::f16, {4}, h({-1.f, 3.f, 1.f, 0.25f}))},
+                  {{DType::f16, {4}}});
+  CHECK(o[0].as<uint16_t>() == h({1.5f, 3.f, nan, 0.25f}));
+  o = ok_run("Min", {}, {tn<uint16_t>(DType::f16, {4}, h({1.5f, -2.f, nan, 65504.f})), tn<uint16_t>(DType::f16, {}, h({1.f}))},
+             {{DType::f16, {4}}});
+  CHECK(o[0].as<uint16_t>() == h({1.f, -2.f, nan, 1.f}));
+  o = ok_run("Mod", {{"fmod", attr_int(1)}}, {tn<uint16_t>(DType::f16, {3}, h({-7.5f, 7.5f, 1000.f})), tn<uint16_t>(DType::f16, {3}, h({2.f, -2.f, 0.3f}))},
+             {{DType::f16, {3}}});
+  CHECK(o[0].as<uint16_t>() == h({-1.5f, 1.5f, std::fmod(1000.f, nq::quant_rules::f16_to_f32(f32_to_f16(0.3f)))}));
+  // Mod on floats needs fmod=1, for float16 too.
+  CHECK_FALSE(run_op("Mod", {}, {tn<uint16_t>(DType::f16, {1}, h({1.f})), tn<uint16_t>(DType::f16, {1}, h({1.f}))}, {{DType::f16, {1}}})
+                  .create.is_ok());
 }
 
 TEST_CASE("tensor ops: ConstantOfShape, Range, Expand") {

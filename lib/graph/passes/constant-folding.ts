@@ -105,6 +105,8 @@ function foldNode(graph: Graph, node: Node, known: ReturnType<typeof inferValues
   const inputs = node.inputs.filter((i) => i !== '').map((i) => constant(graph, i));
   if (inputs.length === 0 || inputs.some((t) => !t)) return undefined;
   const consts = inputs as Tensor[];
+  // A Dropout in training mode draws a random mask: only its inference form is a copy.
+  if (node.opType === 'Dropout' && node.inputs[2] && Number(constant(graph, node.inputs[2])?.data[0] ?? 0) !== 0) return undefined;
   if (RESHAPING.has(node.opType) && consts[0].size === size && consts[0].dtype === out.dtype) return [new Tensor(consts[0].dtype, consts[0].data, dims)];
   if (node.opType === 'Cast' && consts[0].dtype === 'float64' && out.dtype === 'float32' && size <= MAX_FOLD_ELEMENTS) {
     return [new Tensor('float32', Float32Array.from(consts[0].data as Float64Array), dims)];
