@@ -14,15 +14,7 @@ const RTOL = 1e-3;
 const ATOL = 1e-7;
 
 /** Claimed tests we know fail, each with the reason. The suite fails if one starts passing. */
-const PLAN_TIME_FLOAT_RANGE = "Range bounds computed by float arithmetic are not propagated at plan time, so the output size is unknown";
-const KNOWN_FAILURES: { [test: string]: string } = {
-  test_blackmanwindow_expanded: PLAN_TIME_FLOAT_RANGE,
-  test_blackmanwindow_symmetric_expanded: PLAN_TIME_FLOAT_RANGE,
-  test_hammingwindow_expanded: PLAN_TIME_FLOAT_RANGE,
-  test_hammingwindow_symmetric_expanded: PLAN_TIME_FLOAT_RANGE,
-  test_hannwindow_expanded: PLAN_TIME_FLOAT_RANGE,
-  test_hannwindow_symmetric_expanded: PLAN_TIME_FLOAT_RANGE,
-};
+const KNOWN_FAILURES: { [test: string]: string } = {};
 
 interface Outcome { name: string; ok: boolean; reason?: string }
 

@@ -123,6 +123,25 @@ describe('per-op rules', () => {
     expect(concrete.get('shape')?.dims).toEqual([4]);
   });
 
+  test('a Range bound computed in float32 from a fed int resolves at plan time, rounded as float32', () => {
+    // The window-function pattern (ONNX's HannWindow expansion): an int length Cast to float,
+    // scaled, then a Range bound. 11 * 0.1f rounds to 1.1f, and 1.1f / 0.1f rounds to 11 in
+    // float32 (NumPy's arange gives 11 elements); the same bounds divided in float64 give 12.
+    const g = new Graph();
+    g.inputs = [{ name: 'n', dtype: 'int32', dims: [] }];
+    g.initializers.set('zero', new Tensor('float32', [0], []));
+    g.initializers.set('step', new Tensor('float32', [0.1], []));
+    g.nodes = [node('Cast', ['n'], ['nf'], { to: 1 }), node('Mul', ['nf', 'step'], ['limit']), node('Range', ['zero', 'limit', 'step'], ['r'])];
+    g.outputs = [{ name: 'r', dtype: 'float32' }];
+    const concrete = inferShapesForInputs(g, { n: [] }, 17, { n: new Tensor('int32', [11], []) });
+    expect(concrete.get('nf')?.value).toEqual([11]);
+    expect(concrete.get('limit')?.value).toEqual([Math.fround(1.1)]);
+    expect(concrete.get('r')?.dims).toEqual([11]);
+    // A float bound cast back to an integer truncates toward zero, as the Cast kernel does.
+    g.nodes.push(node('Cast', ['limit'], ['li'], { to: 6 }));
+    expect(inferShapesForInputs(g, { n: [] }, 17, { n: new Tensor('int32', [25], []) }).get('li')?.value).toEqual([2]);
+  });
+
   test('inferShapesForInputs names the node it cannot resolve', () => {
     const g = new Graph();
     g.inputs = [{ name: 'x', dtype: 'float32', dims: [4] }];

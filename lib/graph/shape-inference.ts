@@ -1,7 +1,7 @@
 // Shape inference over the IR: dtypes and dims of every value (symbolic dims carried through,
-// null where unknowable), plus the contents of small integer tensors so that shape
-// computations (Shape -> Gather -> Concat -> Reshape, as exported PyTorch models have)
-// resolve. Per-op rules live in shapes/*.ts.
+// null where unknowable), plus the contents of small tensors so that shape computations
+// (Shape -> Gather -> Concat -> Reshape, as exported PyTorch models have, or a length Cast to
+// float and scaled before Range) resolve. Per-op rules live in shapes/*.ts.
 import { Dim, Graph, Node, ValueInfo, nodeName } from './ir';
 import { InferCtx, Known, ShapeFn, isNum, tensorValue, toNchw, toNhwc } from './shapes/context';
 
@@ -228,7 +228,10 @@ export interface ConcreteValue {
   name: string;
   dtype: DataType;
   dims: number[];
-  /** Contents, when the value is a small integer tensor computable for these inputs. */
+  /**
+   * Contents, when the value is a small tensor computable for these inputs: integers, or
+   * float32/float64 numbers rounded as the kernels round them.
+   */
   value?: number[];
 }
 

@@ -314,7 +314,12 @@ Status make_range(const OpInit& init, std::unique_ptr<OpKernel>* out) {
   if (c0 && c1 && c2) {
     const double s = read_scalar_as_double(t, c0), l = read_scalar_as_double(t, c1),
                  d = read_scalar_as_double(t, c2);
-    const double n = d == 0 ? 0 : std::max(0.0, std::ceil((l - s) / d));
+    // The count in the inputs' own type, as ONNX's reference (numpy.arange) computes it: in
+    // float64, Range(0, 1.1f, 0.1f) has 12 elements; in float32, 11.
+    double n = 0;
+    if (d != 0)
+      n = t == DType::f32 ? std::max(0.0, double(std::ceil((float(l) - float(s)) / float(d))))
+                          : std::max(0.0, std::ceil((l - s) / d));
     if (!(n < 9.0e15))  // NaN or past what a size_t holds exactly; no output is that large
       return op_error(init, "start/limit/delta give no finite element count");
     if (static_cast<size_t>(n) != y.count())

@@ -580,6 +580,10 @@ TEST_CASE("tensor ops: ConstantOfShape, Range, Expand") {
   check_close(o[0].as<float>(), {0, 0, 0});
   o = ok_run("Range", {}, {f32({}, {1}), f32({}, {2}), f32({}, {0.25f})}, {{DType::f32, {4}}});
   check_close(o[0].as<float>(), {1, 1.25f, 1.5f, 1.75f});
+  // float32 bounds count in float32, as ONNX's reference: 11 elements here, 12 in float64.
+  o = ok_run("Range", {}, {tn<float>(DType::f32, {}, {0.f}, true), tn<float>(DType::f32, {}, {1.1f}, true), tn<float>(DType::f32, {}, {0.1f}, true)},
+             {{DType::f32, {11}}});
+  CHECK(o[0].as<float>().size() == 11);
   o = ok_run("Range", {}, {i32({}, {10}, true), i32({}, {4}, true), i32({}, {-3}, true)}, {{DType::s32, {2}}});
   CHECK(o[0].as<int32_t>() == std::vector<int32_t>{10, 7});
   OpRun r = run_op("Range", {}, {i32({}, {10}, true), i32({}, {4}, true), i32({}, {-3}, true)}, {{DType::s32, {3}}});

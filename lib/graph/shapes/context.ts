@@ -7,7 +7,10 @@ import { Dim, Node, attrInt, attrInts, nodeName } from '../ir';
 export interface Known {
   dtype?: DataType;
   dims?: Dim[];
-  /** Contents of a small integer tensor, flattened (entries may be symbolic or null). */
+  /**
+   * Contents of a small tensor, flattened: integers (entries may be symbolic or null), or
+   * float32/float64 numbers rounded to their dtype, as the kernels would compute them.
+   */
   value?: Dim[];
   /** The full constant, when the value is an initializer or Constant output. */
   tensor?: Tensor;
@@ -55,6 +58,18 @@ export class InferCtx {
   ints(i: number): number[] | undefined {
     const v = this.value(i);
     return v && v.every(isNum) ? (v as number[]) : undefined;
+  }
+
+  /**
+   * Contents of input i as tracked values, falling back to a small known float tensor (a
+   * constant or a fed value), which tensorValue leaves untracked so that weights are not copied.
+   */
+  contents(i: number): Dim[] | undefined {
+    const k = this.in(i);
+    if (k.value) return k.value;
+    const t = k.tensor;
+    if (!t || !isFloatDtype(t.dtype) || t.size > MAX_TRACKED) return undefined;
+    return Array.from(t.data as Float32Array | Float64Array);
   }
 
   /** Contents of a constant float input (Resize scales, Clip bounds). */
@@ -164,6 +179,33 @@ export function arith(op: string, a: Dim, b: Dim): Dim {
   if ((op === 'Add' || op === 'Sub') && b === 0) return a;
   if (op === 'Add' && a === 0) return b;
   return null;
+}
+
+/** The float dtypes whose arithmetic inference reproduces (float16 has no kernels here). */
+export type FloatDtype = 'float32' | 'float64';
+
+export function isFloatDtype(dtype: DataType | undefined): dtype is FloatDtype {
+  return dtype === 'float32' || dtype === 'float64';
+}
+
+/** x as a value of `dtype` holds it: float32 kernels round every result to single precision. */
+export function roundToFloat(x: number, dtype: FloatDtype): number {
+  return dtype === 'float32' ? Math.fround(x) : x;
+}
+
+/**
+ * Elementwise float arithmetic on tracked values, rounded as the dtype's kernels round it:
+ * a Range bound computed in float32 must give the length the runtime (and ONNX) would.
+ */
+export function floatArith(op: string, a: Dim, b: Dim, dtype: FloatDtype): Dim {
+  if (!isNum(a) || !isNum(b)) return null;
+  switch (op) {
+    case 'Add': return roundToFloat(a + b, dtype);
+    case 'Sub': return roundToFloat(a - b, dtype);
+    case 'Mul': return roundToFloat(a * b, dtype);
+    case 'Div': return roundToFloat(a / b, dtype);
+    default: return null;
+  }
 }
 
 /** channels_last moves C to the end: [N, spatial..., C] <-> [N, C, spatial...]. */

@@ -3,7 +3,7 @@
 import { dtypeFromOnnx } from '../../onnx/tensor-proto';
 import { DataType } from '../../tensor';
 import { Dim } from '../ir';
-import { InferCtx, Known, ShapeFn, arith, broadcast } from './context';
+import { InferCtx, Known, ShapeFn, arith, broadcast, floatArith, isFloatDtype, isNum, roundToFloat } from './context';
 
 const same: ShapeFn = (ctx) => [{ dtype: ctx.dtype(0), dims: ctx.dims(0) }];
 
@@ -32,14 +32,22 @@ export function broadcastOrFail(ctx: InferCtx, shapes: (Dim[] | undefined)[]): D
   }
 }
 
-/** Tracked-value arithmetic (shape computations: Shape -> Mul -> Reshape). */
+/**
+ * Tracked-value arithmetic: integer shape computations (Shape -> Mul -> Reshape), and float
+ * ones on small known tensors (a window length Cast to float, scaled, then fed to Range).
+ */
 function binaryValue(ctx: InferCtx): Dim[] | undefined {
-  const a = ctx.value(0), b = ctx.value(1);
+  const dtype = ctx.dtype(0);
+  const float = isFloatDtype(dtype);
+  if (dtype === 'float16') return undefined;  // float16 is a storage type here: no kernel computes in it
+  const a = float ? ctx.contents(0) : ctx.value(0), b = float ? ctx.contents(1) : ctx.value(1);
   if (!a || !b || ctx.node.inputs.length !== 2) return undefined;
   const n = Math.max(a.length, b.length);
   if ((a.length !== n && a.length !== 1) || (b.length !== n && b.length !== 1)) return undefined;
+  const op = ctx.node.opType;
+  const apply = float ? (x: Dim, y: Dim): Dim => floatArith(op, x, y, dtype) : (x: Dim, y: Dim): Dim => arith(op, x, y);
   const out: Dim[] = [];
-  for (let i = 0; i < n; i++) out.push(arith(ctx.node.opType, a[a.length === 1 ? 0 : i], b[b.length === 1 ? 0 : i]));
+  for (let i = 0; i < n; i++) out.push(apply(a[a.length === 1 ? 0 : i], b[b.length === 1 ? 0 : i]));
   return out;
 }
 
@@ -86,9 +94,34 @@ export function castTarget(to: number): DataType | undefined {
 
 const INT_TYPES = new Set<DataType | undefined>(['int64', 'int32', 'int16', 'int8', 'uint8', 'uint16', 'uint32', 'uint64']);
 
+/** The range a float Cast to each integer type saturates to, as the native kernel does. */
+const INT_RANGE: { [t: string]: [number, number] } = {
+  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
+  int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1], int64: [-(2 ** 63), 2 ** 63], uint64: [0, 2 ** 64],
+};
+
+/** A float cast to an integer type: truncated toward zero, NaN to 0, saturated (tensor_cast.cc). */
+function floatToInt(x: number, to: DataType): Dim {
+  if (Number.isNaN(x)) return 0;
+  const [lo, hi] = INT_RANGE[to];
+  const t = Math.min(Math.max(Math.trunc(x), lo), hi);
+  // A 64-bit integer past 2^53 has no exact JS number, so which one the kernel writes is unknown.
+  return Number.isSafeInteger(t) ? t : null;
+}
+
+/** Tracked contents after a Cast from `from` to `to`, where inference can say them exactly. */
+function castValue(values: Dim[], from: DataType, to: DataType): Dim[] | undefined {
+  if (INT_TYPES.has(to) && INT_TYPES.has(from)) return values;
+  if (isFloatDtype(to) && (INT_TYPES.has(from) || isFloatDtype(from))) return values.map((v) => (isNum(v) ? roundToFloat(v, to) : null));
+  if (INT_TYPES.has(to) && isFloatDtype(from)) return values.map((v) => (isNum(v) ? floatToInt(v, to) : null));
+  return undefined;
+}
+
 function cast(ctx: InferCtx): Known[] {
   const dtype = castTarget(ctx.int('to', 1));
-  const value = INT_TYPES.has(dtype) && INT_TYPES.has(ctx.dtype(0)) ? ctx.value(0) : undefined;
+  const from = ctx.dtype(0);
+  const values = isFloatDtype(from) ? ctx.contents(0) : ctx.value(0);
+  const value = dtype && from && values ? castValue(values, from, dtype) : undefined;
   return [{ dtype, dims: ctx.dims(0), value }];
 }
 

@@ -1,9 +1,9 @@
 // Shape functions of data-movement ops (Reshape, Transpose, Concat, Split, Slice, Gather,
 // Squeeze/Unsqueeze, Pad, Resize, reductions, Shape, Expand...). Many of them also
 // propagate tracked contents, so Shape -> Gather -> Concat -> Reshape chains resolve.
-import { Tensor } from '../../tensor';
+import { DataType, Tensor } from '../../tensor';
 import { Dim } from '../ir';
-import { InferCtx, Known, MAX_TRACKED, ShapeFn, addDim, broadcast, isNum, product, tensorValue, unknownDims } from './context';
+import { InferCtx, Known, MAX_TRACKED, ShapeFn, addDim, broadcast, isFloatDtype, isNum, product, roundToFloat, tensorValue, unknownDims } from './context';
 
 /** Slice bounds on one axis, as ONNX defines them (clamping, negative steps). */
 export function sliceRange(dim: number, start: number, end: number, step: number): { start: number; count: number } {
@@ -307,12 +307,21 @@ function constant(ctx: InferCtx): Known[] {
   return [{ dtype: t.dtype, dims: [...t.dims], value: tensorValue(t), tensor: t }];
 }
 
+/**
+ * Range's element count, computed in the inputs' dtype as ONNX's reference does: in float32,
+ * 0 to 1.1 by 0.1 gives 11 elements, where the same bounds divided in float64 give 12.
+ */
+function rangeCount(start: number, limit: number, delta: number, dtype: DataType | undefined): number {
+  const steps = isFloatDtype(dtype) ? roundToFloat(roundToFloat(limit - start, dtype) / delta, dtype) : (limit - start) / delta;
+  return Math.max(Math.ceil(steps), 0);
+}
+
 function range(ctx: InferCtx): Known[] {
   const dtype = ctx.dtype(0);
   const [s, l, d] = [ctx.floats(0), ctx.floats(1), ctx.floats(2)];
   if (!s || !l || !d || d[0] === 0) return [{ dtype, dims: [null] }];
-  const n = Math.max(Math.ceil((l[0] - s[0]) / d[0]), 0);
-  const value = n <= MAX_TRACKED && dtype !== 'float32' && dtype !== 'float64' ? Array.from({ length: n }, (_, i) => s[0] + i * d[0]) : undefined;
+  const n = rangeCount(s[0], l[0], d[0], dtype);
+  const value = n <= MAX_TRACKED && !isFloatDtype(dtype) ? Array.from({ length: n }, (_, i) => s[0] + i * d[0]) : undefined;
   return [{ dtype, dims: [n], value }];
 }
 
