@@ -45,12 +45,11 @@ class CopyKernel final : public OpKernel {
 // seed per run without one), element i kept when its uniform [0, 1) draw is >= ratio.
 class DropoutKernel final : public OpKernel {
  public:
-  DropoutKernel(size_t count, DType ratio_type, bool has_seed, uint32_t seed, std::string where)
-      : count_(count), ratio_type_(ratio_type), has_seed_(has_seed), seed_(seed), where_(std::move(where)) {}
+  DropoutKernel(DType x_type, size_t count, DType ratio_type, bool has_seed, uint32_t seed, std::string where)
+      : x_type_(x_type), count_(count), ratio_type_(ratio_type), has_seed_(has_seed), seed_(seed),
+        where_(std::move(where)) {}
 
   Status run(const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    const float* x = static_cast<const float*>(in[0]);
-    float* y = static_cast<float*>(out[0]);
     uint8_t* mask = out.size() > 1 ? static_cast<uint8_t*>(out[1]) : nullptr;
     const bool training = in.size() > 2 && in[2] && *static_cast<const uint8_t*>(in[2]);
     double ratio = 0.5;  // the default when the input is omitted
@@ -59,14 +58,22 @@ class DropoutKernel final : public OpKernel {
       else if (ratio_type_ == DType::f64) ratio = *static_cast<const double*>(in[1]);
     }
     if (!training || ratio == 0.0) {
-      parallel_copy(y, x, count_ * sizeof(float));
+      parallel_copy(out[0], in[0], count_ * dtype_size(x_type_));
       if (mask) std::memset(mask, 1, count_);
       return Status::ok();
     }
+    // A fed training_mode over other data runs as the identity until it is true.
+    if (x_type_ != DType::f32)
+      return Status::invalid(where_ + ": training mode takes float32 data, got " + dtype_name(x_type_));
+    if (ratio_type_ != DType::f32 && ratio_type_ != DType::f64)
+      return Status::invalid(where_ + ": ratio must be float32 or float64 in training mode, got " +
+                             dtype_name(ratio_type_));
     if (!(ratio > 0.0 && ratio < 1.0))
       return Status::invalid(where_ + ": ratio must be in [0, 1) in training mode, got " + std::to_string(ratio));
     // The reference computes 1 / (1 - ratio) in the ratio's own type, then scales in float.
     const float scale = ratio_type_ == DType::f64 ? float(1.0 / (1.0 - ratio)) : 1.f / (1.f - float(ratio));
+    const float* x = static_cast<const float*>(in[0]);
+    float* y = static_cast<float*>(out[0]);
     Mt19937 rng(has_seed_ ? seed_ : std::random_device{}());
     for (size_t i = 0; i < count_; ++i) {
       const bool keep = rng.next_double() >= ratio;
@@ -77,6 +84,7 @@ class DropoutKernel final : public OpKernel {
   }
 
  private:
+  DType x_type_;
   size_t count_;
   DType ratio_type_;
   bool has_seed_;
@@ -104,15 +112,16 @@ Status make_copy(const OpInit& init, std::unique_ptr<OpKernel>* out) {
     const void* tm = has_tm ? constant_input(init, 2) : nullptr;
     // Without a training_mode, or with a constant false one, Dropout is the identity.
     if (has_tm && !(tm && !*static_cast<const uint8_t*>(tm))) {
-      if (x.dtype != DType::f32)
-        return op_error(init, std::string("training mode takes float32 data, got ") + dtype_name(x.dtype));
       const bool has_ratio = init.inputs.size() > 1 && init.input_present[1];
       const DType rt = has_ratio ? init.inputs[1].dtype : DType::f32;
-      if (has_ratio && rt != DType::f32 && rt != DType::f64)
+      // A constant true training_mode is refused now; a fed one when it is true (run()).
+      if (tm && x.dtype != DType::f32)
+        return op_error(init, std::string("training mode takes float32 data, got ") + dtype_name(x.dtype));
+      if (tm && rt != DType::f32 && rt != DType::f64)
         return op_error(init, std::string("ratio must be float32 or float64 in training mode, got ") + dtype_name(rt));
       const bool has_seed = init.attrs.has("seed");
       const uint32_t seed = uint32_t(init.attrs.get_int("seed", 0));
-      *out = std::make_unique<DropoutKernel>(x.count(), rt, has_seed, seed,
+      *out = std::make_unique<DropoutKernel>(x.dtype, x.count(), rt, has_seed, seed,
                                              init.op_type + " node '" + init.node_name + "'");
       return Status::ok();
     }

@@ -545,8 +545,15 @@ TEST_CASE("tensor ops: Dropout in training mode drops what ONNX's reference drop
   OpRun r = run_op("Dropout", seed0, {f32({3}, {1, 2, 3}), f32({}, {1.f}), on}, {{DType::f32, {3}}});
   REQUIRE(r.create.is_ok());
   CHECK(r.run.message.find("ratio must be in [0, 1)") != std::string::npos);
-  // Training mode on other data types is refused by name when the plan is built.
-  r = run_op("Dropout", seed0, {tn<double>(DType::f64, {3}, {1, 2, 3}), f32({}, {0.5f}), on}, {{DType::f64, {3}}});
+  // Training mode on other data types: a fed training_mode is the identity while false and
+  // refused by name when true; a constant true one is refused when the plan is built.
+  const Tn x64 = tn<double>(DType::f64, {3}, {1, 2, 3});
+  auto d = ok_run("Dropout", seed0, {x64, f32({}, {0.5f}), off}, {{DType::f64, {3}}});
+  CHECK(d[0].as<double>() == std::vector<double>{1, 2, 3});
+  r = run_op("Dropout", seed0, {x64, f32({}, {0.5f}), on}, {{DType::f64, {3}}});
+  REQUIRE(r.create.is_ok());
+  CHECK(r.run.message.find("training mode takes float32 data, got float64") != std::string::npos);
+  r = run_op("Dropout", seed0, {x64, f32({}, {0.5f}), tn<uint8_t>(DType::boolean, {}, {1}, true)}, {{DType::f64, {3}}});
   CHECK(r.create.message.find("training mode takes float32 data, got float64") != std::string::npos);
 }
 
